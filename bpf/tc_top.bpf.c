@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * tc-top's counter programs: XDP ingress, TC ingress and TC egress share one parser that reduces
+ * every frame to a flow key, then count packets and bytes per flow. They observe and never decide:
+ * XDP returns XDP_PASS, TC returns TC_ACT_UNSPEC, which is also TCX_NEXT (-1), so that the
+ * programs and filters after tc-top on the same hook still run.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/types.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "tc_top.h"
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+#define IPPROTO_ICMPV6_ 58
+#define IPPROTO_MH_ 135
+#define IPPROTO_HIP_ 139
+#define IPPROTO_SHIM6_ 140
+
+/* IPv6 extension headers walked before giving up on a chain (counted as malformed). */
+#define MAX_EXT_HEADERS 8
+/* Bytes of a non-linear skb made linear so that the headers can be read. */
+#define PULL_LEN 256
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* or LRU_PERCPU_HASH, chosen by userspace before load */
+	__uint(max_entries, 65536);          /* --max-flows, set by userspace before load */
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counters);
+} counters SEC(".maps");
+
+const volatile struct tc_top_config config = {};
+
+enum parse_result {
+	PARSE_FLOW,
+	PARSE_NON_IP,
+	PARSE_MALFORMED,
+};
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+struct ipv6_ext {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct ipv6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 identification;
+};
+
+/* Ports (or ICMP type/code) and TCP flags from the transport header at pos. */
+static __always_inline int parse_l4(void *pos, void *end, struct flow_key *k, __u32 *tcp_flags)
+{
+	__u8 *p = pos;
+
+	switch (k->proto) {
+	case IPPROTO_TCP:
+		/* The fixed 20-byte header; data offset below 5 words is not TCP. */
+		if (p + 20 > (__u8 *)end || (p[12] >> 4) < 5)
+			return PARSE_MALFORMED;
+		k->sport = (__u16)p[0] << 8 | p[1];
+		k->dport = (__u16)p[2] << 8 | p[3];
+		*tcp_flags = p[13];
+		return PARSE_FLOW;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		if (p + 8 > (__u8 *)end)
+			return PARSE_MALFORMED;
+		k->sport = (__u16)p[0] << 8 | p[1];
+		k->dport = (__u16)p[2] << 8 | p[3];
+		return PARSE_FLOW;
+	case IPPROTO_SCTP:
+		/* The 12-byte common header: ports, verification tag, checksum. */
+		if (p + 12 > (__u8 *)end)
+			return PARSE_MALFORMED;
+		k->sport = (__u16)p[0] << 8 | p[1];
+		k->dport = (__u16)p[2] << 8 | p[3];
+		return PARSE_FLOW;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6_:
+		/* Type, code and checksum; NetFlow's convention puts type * 256 + code in dport. */
+		if (p + 4 > (__u8 *)end)
+			return PARSE_MALFORMED;
+		k->dport = (__u16)p[0] << 8 | p[1];
+		return PARSE_FLOW;
+	default:
+		return PARSE_FLOW; /* a flow with ports 0 */
+	}
+}
+
+static __always_inline int parse_ipv4(void *pos, void *end, struct flow_key *k, __u32 *tcp_flags)
+{
+	struct iphdr *ip = pos;
+	__u32 hlen;
+
+	if ((void *)(ip + 1) > end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	hlen = ip->ihl * 4;
+	if (pos + hlen > end)
+		return PARSE_MALFORMED; /* options cut off */
+	if (bpf_ntohs(ip->tot_len) < hlen && ip->tot_len != 0)
+		return PARSE_MALFORMED; /* 0 is allowed: BIG TCP super-packets carry it */
+
+	k->family = 4;
+	k->proto = ip->protocol;
+	__builtin_memcpy(k->src, &ip->saddr, 4);
+	__builtin_memcpy(k->dst, &ip->daddr, 4);
+	/* A non-first fragment has no transport header: the flow with ports 0. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return PARSE_FLOW;
+	return parse_l4(pos + hlen, end, k, tcp_flags);
+}
+
+static __always_inline int parse_ipv6(void *pos, void *end, struct flow_key *k, __u32 *tcp_flags)
+{
+	struct ipv6hdr *ip6 = pos;
+	__u8 nexthdr;
+
+	if ((void *)(ip6 + 1) > end)
+		return PARSE_MALFORMED;
+	if (ip6->version != 6)
+		return PARSE_MALFORMED;
+
+	k->family = 6;
+	__builtin_memcpy(k->src, &ip6->saddr, 16);
+	__builtin_memcpy(k->dst, &ip6->daddr, 16);
+	nexthdr = ip6->nexthdr;
+	pos = ip6 + 1;
+
+#pragma unroll
+	for (int i = 0; i < MAX_EXT_HEADERS; i++) {
+		struct ipv6_ext *ext = pos;
+		struct ipv6_frag *frag = pos;
+
+		switch (nexthdr) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_MH_:
+		case IPPROTO_HIP_:
+		case IPPROTO_SHIM6_:
+			if ((void *)(ext + 1) > end)
+				return PARSE_MALFORMED;
+			nexthdr = ext->nexthdr;
+			pos += (ext->hdrlen + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			if ((void *)(ext + 1) > end)
+				return PARSE_MALFORMED;
+			nexthdr = ext->nexthdr;
+			pos += (ext->hdrlen + 2) * 4;
+			break;
+		case IPPROTO_FRAGMENT:
+			if ((void *)(frag + 1) > end)
+				return PARSE_MALFORMED;
+			nexthdr = frag->nexthdr;
+			pos = frag + 1;
+			if (frag->frag_off & bpf_htons(0xfff8)) {
+				k->proto = nexthdr; /* non-first fragment: ports 0 */
+				return PARSE_FLOW;
+			}
+			break;
+		default:
+			k->proto = nexthdr;
+			return parse_l4(pos, end, k, tcp_flags);
+		}
+	}
+	return PARSE_MALFORMED; /* a longer chain than any real stack sends */
+}
+
+static __always_inline int parse_frame(void *data, void *end, struct flow_key *k, __u32 *tcp_flags)
+{
+	struct ethhdr *eth = data;
+	void *pos;
+	__be16 proto;
+
+	if ((void *)(eth + 1) > end)
+		return PARSE_MALFORMED;
+	proto = eth->h_proto;
+	pos = eth + 1;
+
+	/* Up to two tags (802.1ad outer, 802.1Q inner). At TC ingress the kernel has usually
+	 * moved the outer tag into skb metadata already; the parser sees what is left. */
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_hdr *vh = pos;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end)
+			return PARSE_MALFORMED;
+		proto = vh->encap_proto;
+		pos = vh + 1;
+	}
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(pos, end, k, tcp_flags);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(pos, end, k, tcp_flags);
+	return PARSE_NON_IP;
+}
+
+static __always_inline void add(__u64 *counter, __u64 n)
+{
+	if (config.percpu_flows)
+		*counter += n;
+	else
+		__sync_fetch_and_add(counter, n);
+}
+
+/* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. */
+static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir, __u64 len, __u64 pkts)
+{
+	struct flow_key k = {};
+	struct flow_value *v;
+	struct counters *c;
+	__u32 zero = 0, tcp_flags = 0;
+	__u64 now;
+	int ret;
+
+	c = bpf_map_lookup_elem(&counters, &zero);
+	if (!c)
+		return;
+	/* counters is per-CPU: plain adds are exact. */
+	c->packets[dir & 1] += pkts;
+	c->bytes[dir & 1] += len;
+
+	ret = parse_frame(data, end, &k, &tcp_flags);
+	if (ret == PARSE_NON_IP) {
+		c->non_ip += pkts;
+		c->non_ip_bytes += len;
+		return;
+	}
+	if (ret != PARSE_FLOW) {
+		c->malformed += pkts;
+		c->malformed_bytes += len;
+		return;
+	}
+	k.dir = dir;
+	k.ifindex = ifindex;
+	now = bpf_ktime_get_ns();
+
+	v = bpf_map_lookup_elem(&flows, &k);
+	if (!v) {
+		struct flow_value nv = {
+			.packets = pkts,
+			.bytes = len,
+			.first_seen = now,
+			.last_seen = now,
+			.tcp_flags = tcp_flags,
+		};
+
+		ret = bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
+		if (ret == 0) {
+			c->flows_created += 1;
+			return;
+		}
+		/* Another CPU created it between our lookup and update: count into theirs. */
+		if (ret == -EEXIST)
+			v = bpf_map_lookup_elem(&flows, &k);
+		if (!v) {
+			c->update_failed += pkts;
+			return;
+		}
+	}
+	add(&v->packets, pkts);
+	add(&v->bytes, len);
+	/* Per-CPU: this CPU's slot may be fresh although the flow is not. */
+	if (config.percpu_flows && v->first_seen == 0)
+		v->first_seen = now;
+	v->last_seen = now; /* a racy store of a timestamp: either writer's value is right */
+	if ((v->tcp_flags & tcp_flags) != tcp_flags) {
+		if (config.percpu_flows)
+			v->tcp_flags |= tcp_flags;
+		else
+			__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
+	}
+}
+
+SEC("xdp")
+int tctop_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1);
+	return XDP_PASS;
+}
+
+static __always_inline void count_skb(struct __sk_buff *skb, __u8 dir)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 segs = skb->gso_segs;
+
+	/* Headers in paged fragments: make the start linear (a no-op for the usual skb). */
+	if (end - data < PULL_LEN && skb->len > end - data) {
+		bpf_skb_pull_data(skb, skb->len < PULL_LEN ? skb->len : PULL_LEN);
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+	}
+	count(data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1);
+}
+
+SEC("tc")
+int tctop_tc_in(struct __sk_buff *skb)
+{
+	count_skb(skb, TC_TOP_INGRESS);
+	return TC_ACT_UNSPEC; /* == TCX_NEXT */
+}
+
+SEC("tc")
+int tctop_tc_eg(struct __sk_buff *skb)
+{
+	count_skb(skb, TC_TOP_EGRESS);
+	return TC_ACT_UNSPEC; /* == TCX_NEXT */
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel/user contract of tc-top: the layouts of the keys and values in its maps.
+ *
+ * Shared by bpf/tc_top.bpf.c and mirrored byte for byte in src/ffi/layout.ts; tc-top checks the
+ * loaded maps' key and value sizes against that mirror at start-up. Change both sides together and
+ * bump TC_TOP_ABI.
+ *
+ * All multi-byte fields are in host byte order (little-endian on x86_64/arm64), except addresses,
+ * which are the 4 or 16 bytes as they appear on the wire.
+ */
+#ifndef TC_TOP_H
+#define TC_TOP_H
+
+#define TC_TOP_ABI 1
+
+enum tc_top_dir {
+	TC_TOP_INGRESS = 0,
+	TC_TOP_EGRESS = 1,
+};
+
+/*
+ * flows map key, 48 bytes. Zero-initialised before filling: padding is part of a hash key.
+ *
+ *   off size field
+ *     0    1 family    4 or 6
+ *     1    1 proto     IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6, 132 sctp, 136 udplite, ...)
+ *     2    1 dir       enum tc_top_dir
+ *     3    1 pad0      always 0
+ *     4    4 ifindex   interface the hook runs on
+ *     8   16 src       IPv6 address, or IPv4 address in bytes 0..3 and zeros after
+ *    24   16 dst       same
+ *    40    2 sport     source port; 0 for protocols without ports and for non-first fragments
+ *    42    2 dport     destination port; ICMP/ICMPv6: type * 256 + code (as NetFlow does)
+ *    44    4 pad1      always 0
+ */
+struct flow_key {
+	__u8 family;
+	__u8 proto;
+	__u8 dir;
+	__u8 pad0;
+	__u32 ifindex;
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 pad1;
+};
+
+/*
+ * flows map value, 40 bytes (per CPU in the per-CPU map: userspace sums packets and bytes, takes
+ * the earliest first_seen and latest last_seen, ORs the flags).
+ *
+ *   off size field
+ *     0    8 packets       frames counted (a GSO super-packet counts as its segments)
+ *     8    8 bytes         frame length as the hook sees it (XDP: data_end - data; TC: skb->len)
+ *    16    8 first_seen    bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the first frame
+ *    24    8 last_seen     bpf_ktime_get_ns() of the latest frame
+ *    32    4 tcp_flags     OR of the TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10
+ *                          URG 0x20 ECE 0x40 CWR 0x80) of every segment
+ *    36    4 pad           always 0
+ */
+struct flow_value {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_seen;
+	__u64 last_seen;
+	__u32 tcp_flags;
+	__u32 pad;
+};
+
+/*
+ * counters map: a per-CPU array with one entry (key 0) of this struct, 80 bytes. Every frame a
+ * program sees is added to packets/bytes[dir] and to exactly one of: a flow (or flows_created when
+ * it opens one), non_ip, malformed, update_failed. So, per CPU summed:
+ *   packets[0] + packets[1] == sum(flow packets ever counted) + non_ip + malformed + update_failed
+ *
+ *   off size field
+ *     0    8 packets[ingress]
+ *     8    8 packets[egress]
+ *    16    8 bytes[ingress]
+ *    24    8 bytes[egress]
+ *    32    8 non_ip         frames that carry no IPv4/IPv6 (ARP, LLDP, a third VLAN tag, ...)
+ *    40    8 malformed      IP frames too short for the headers they announce, or with bad header fields
+ *    48    8 update_failed  frames whose new flow could not be inserted in the map
+ *    56    8 flows_created  flows inserted; minus live and deleted-by-userspace gives LRU evictions
+ *    64    8 non_ip_bytes
+ *    72    8 malformed_bytes
+ */
+struct counters {
+	__u64 packets[2];
+	__u64 bytes[2];
+	__u64 non_ip;
+	__u64 malformed;
+	__u64 update_failed;
+	__u64 flows_created;
+	__u64 non_ip_bytes;
+	__u64 malformed_bytes;
+};
+
+/* Load-time configuration, the whole .rodata section (const volatile in the program). */
+struct tc_top_config {
+	__u32 percpu_flows; /* 1 when flows is BPF_MAP_TYPE_LRU_PERCPU_HASH: plain adds, no atomics */
+	__u32 pad;
+};
+
+#ifdef __bpf__
+_Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
+_Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
+_Static_assert(sizeof(struct counters) == 80, "counters layout");
+_Static_assert(sizeof(struct tc_top_config) == 8, "config layout");
+#endif
+
+#endif /* TC_TOP_H */

@@ -1,0 +1,76 @@
+/**
+ * The data the collector hands to the model: immutable snapshots of cumulative kernel counters.
+ * Everything here is plain data; time is always an input (monotonic ns and wall ms taken together
+ * by the collector), never read by the model itself.
+ */
+
+export type Direction = 'ingress' | 'egress';
+
+/** One flow as the kernel counted it, cumulative since it entered the map. */
+export interface FlowRecord {
+  /** Stable identity of the flow: hex of the kernel's 48-byte key. */
+  readonly key: string;
+  readonly family: 4 | 6;
+  /** IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6, 132 sctp, 136 udplite, ...). */
+  readonly proto: number;
+  /** Dotted quad or compressed IPv6. */
+  readonly src: string;
+  readonly dst: string;
+  readonly sport: number;
+  /** Destination port; for ICMP and ICMPv6, type * 256 + code. */
+  readonly dport: number;
+  readonly dir: Direction;
+  readonly ifindex: number;
+  readonly ifname: string;
+  readonly packets: number;
+  readonly bytes: number;
+  /** CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) of the first and latest frame. */
+  readonly firstSeenNs: number;
+  readonly lastSeenNs: number;
+  /** OR of the TCP flags byte of every segment (FIN 0x01 ... CWR 0x80). */
+  readonly tcpFlags: number;
+}
+
+/** The kernel's global counters, summed over CPUs, cumulative since load. */
+export interface GlobalCounters {
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Frames that carry no IPv4/IPv6 (ARP, LLDP, a third VLAN tag, ...). */
+  readonly nonIp: number;
+  readonly nonIpBytes: number;
+  /** IP frames too short for the headers they announce, or with bad header fields. */
+  readonly malformed: number;
+  readonly malformedBytes: number;
+  /** Frames whose new flow could not be inserted into the flows map. */
+  readonly updateFailed: number;
+  /** Flows inserted into the map since load. */
+  readonly flowsCreated: number;
+}
+
+/** What one read of the kernel maps gives. */
+export interface Snapshot {
+  /** CLOCK_MONOTONIC nanoseconds when the maps were read (same clock as the flow timestamps). */
+  readonly monoNs: number;
+  /** Wall clock (ms since the epoch) at the same moment. */
+  readonly wallMs: number;
+  readonly flows: readonly FlowRecord[];
+  readonly counters: GlobalCounters;
+  /** Capacity of the flows map (--max-flows). */
+  readonly maxFlows: number;
+  /** Flows deleted from the map by tc-top itself (idle expiry), cumulative. */
+  readonly flowsDeleted: number;
+}
+
+/** A flow with its rates over the last interval. */
+export interface FlowRate extends FlowRecord {
+  /** Packets and bytes counted during the last interval. */
+  readonly deltaPackets: number;
+  readonly deltaBytes: number;
+  /** Packets per second and bits per second over the last interval. */
+  readonly pps: number;
+  readonly bps: number;
+  /** True when the flow was not in the previous snapshot. */
+  readonly isNew: boolean;
+}
