@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * tc-top's entry point: parse the command line, check privileges, start the kernel collector,
+ * run the chosen view, and own the process exit. Whatever happens, every hook tc-top attached is
+ * detached before the process ends (BPF links would go with the process anyway; legacy ones not).
+ */
+import { hideBin } from 'yargs/helpers';
+import { type Options, UsageError, parseArgs } from './cli.js';
+import { parseFilter, matches } from '../src/model/filter.js';
+import { topN } from '../src/model/sort.js';
+import type { FlowRate } from '../src/model/types.js';
+import type { Collector } from '../src/collectors/collector.js';
+import type { Tick } from '../src/collectors/sampler.js';
+
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+function fail(message: string, code = EXIT_ERROR): never {
+  process.stderr.write(`tc-top: ${message}\n`);
+  process.exit(code);
+}
+
+function selectRows(tick: Tick, opts: Options): FlowRate[] {
+  const parsed = parseFilter(opts.filter);
+  const filter = parsed.ok ? parsed.filter : undefined;
+  const rows = filter ? tick.rates.filter((r) => matches(filter, r)) : [...tick.rates];
+  return topN(rows, opts.sort, !opts.reverse, opts.top ?? rows.length);
+}
+
+/** Sleep until `ms` or until the abort signal fires. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+async function runPlain(collector: Collector, opts: Options, ifnames: readonly string[], signal: AbortSignal): Promise<void> {
+  const { Sampler } = await import('../src/collectors/sampler.js');
+  const { batchText, jsonLine } = await import('../src/ui/plain.js');
+  const sampler = new Sampler(collector, opts.idleTimeoutS * 1e9);
+  sampler.prime();
+  const start = performance.now();
+  for (let n = 1; opts.count === undefined || n <= opts.count; n++) {
+    // Scheduled from the start, so that slow ticks do not make the intervals drift.
+    await sleep(Math.max(0, start + n * opts.intervalS * 1000 - performance.now()), signal);
+    if (signal.aborted) break;
+    const tick = sampler.tick();
+    const view = { ...tick, rows: selectRows(tick, opts), interfaces: ifnames, hooks: collector.hooks };
+    process.stdout.write(opts.output === 'json' ? jsonLine(view) + '\n' : batchText(view) + '\n');
+  }
+}
+
+async function main(): Promise<void> {
+  let opts: Options;
+  try {
+    const parsed = parseArgs(hideBin(process.argv), Boolean(process.stdout.isTTY));
+    if ('exit' in parsed) {
+      process.stdout.write(parsed.text + '\n');
+      return;
+    }
+    opts = parsed;
+  } catch (err) {
+    if (err instanceof UsageError) fail(`${err.message} (see tc-top --help)`, EXIT_USAGE);
+    throw err;
+  }
+
+  const { missingCapabilities } = await import('../src/collectors/privileges.js');
+  const missing = missingCapabilities();
+  if (missing.length > 0) {
+    fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON`);
+  }
+
+  let collectorModule: typeof import('../src/collectors/kernel-collector.js');
+  try {
+    collectorModule = await import('../src/collectors/kernel-collector.js');
+  } catch (err) {
+    if (err instanceof Error && err.name === 'LibbpfMissingError') fail(err.message);
+    throw err;
+  }
+  const { KernelCollector } = collectorModule;
+  const { defaultRouteInterface } = await import('../src/collectors/interfaces.js');
+  const { describeHook } = await import('../src/collectors/hooks.js');
+
+  let ifnames = opts.interfaces;
+  if (ifnames.length === 0) {
+    const def = defaultRouteInterface();
+    if (!def) fail('no default route to pick an interface from: name one with -i IFACE (see `ip link`)', EXIT_USAGE);
+    ifnames = [def];
+  }
+
+  let collector: Collector;
+  try {
+    collector = KernelCollector.start({
+      interfaces: ifnames,
+      hook: opts.hook,
+      xdpMode: opts.xdpMode,
+      tcMode: opts.tcMode,
+      map: opts.map,
+      maxFlows: opts.maxFlows,
+    });
+  } catch (err) {
+    const e = err as Error & { log?: string };
+    if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');
+    fail(e.message + (e.log && !process.env.TC_TOP_DEBUG ? ' (set TC_TOP_DEBUG=1 for the libbpf log)' : ''));
+  }
+
+  const abort = new AbortController();
+  let detachedOnce = false;
+  const detach = (): void => {
+    if (detachedOnce) return;
+    detachedOnce = true;
+    for (const line of collector.close()) process.stderr.write(`tc-top: ${line}\n`);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
+  process.on('exit', detach);
+  const crash = (err: unknown): void => {
+    detach();
+    process.stderr.write(`tc-top: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(EXIT_ERROR);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+
+  for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
+  for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+
+  try {
+    // The interactive view arrives with the TUI issue; until then a terminal gets batch tables.
+    await runPlain(collector, opts.output === 'tui' ? { ...opts, output: 'batch' } : opts, ifnames, abort.signal);
+  } finally {
+    detach();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tc-top: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(EXIT_ERROR);
+});

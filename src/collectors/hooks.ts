@@ -1,0 +1,158 @@
+/**
+ * Attaching tc-top's programs: BPF links first (the kernel detaches them if the process dies,
+ * even by SIGKILL), netlink attachment as the fallback on kernels without them. Never replaces or
+ * removes what tc-top did not create.
+ */
+import { BpfError } from '../ffi/errors.js';
+import {
+  AttachType,
+  TcAttachPoint,
+  XdpFlags,
+  closeFd,
+  linkCreate,
+  progName,
+  tcAttach,
+  tcDetach,
+  tcHookCreate,
+  tcHookDestroy,
+  tcQuery,
+  xdpAttach,
+  xdpDetach,
+  xdpQuery,
+} from '../ffi/libbpf.js';
+import { PROGRAM_PREFIX } from '../ffi/layout.js';
+import type { Direction } from '../model/types.js';
+import type { Iface } from './interfaces.js';
+import type { Teardown } from './teardown.js';
+
+export type XdpMode = 'auto' | 'native' | 'generic';
+export type TcMode = 'auto' | 'tcx' | 'legacy';
+
+export interface HookInfo {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly kind: 'xdp' | 'tc';
+  readonly dir: Direction;
+  /** xdp: native or generic; tc: tcx (a link) or clsact (a legacy netlink filter). */
+  readonly mode: 'native' | 'generic' | 'tcx' | 'clsact';
+  /** True when the kernel owns the detach (a BPF link). */
+  readonly link: boolean;
+}
+
+export function describeHook(h: HookInfo): string {
+  return h.kind === 'xdp' ? `xdp (${h.mode})` : `tc ${h.dir} (${h.mode})`;
+}
+
+/** A hook tc-top will not take: the message says what holds it and what to do. */
+export class HookBusyError extends Error {
+  override readonly name = 'HookBusyError';
+}
+
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+const ENOTSUPP = 524;
+
+function isUnsupported(err: unknown): boolean {
+  return err instanceof BpfError && [EINVAL, EOPNOTSUPP, ENOTSUPP].includes(err.errno);
+}
+
+function foreignXdpCheck(iface: Iface): void {
+  const q = xdpQuery(iface.index);
+  const id = q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
+  if (!id) return;
+  const name = progName(id) ?? '?';
+  if (name.startsWith(PROGRAM_PREFIX)) {
+    throw new HookBusyError(
+      `${iface.name} still has tc-top's XDP program (id ${id}) from an earlier run that was killed: remove it with \`ip link set dev ${iface.name} xdp off\``,
+    );
+  }
+  throw new HookBusyError(
+    `${iface.name} already has an XDP program (id ${id}, name ${name}); tc-top never replaces it: use --hook tc`,
+  );
+}
+
+/**
+ * Attach the XDP program. auto tries native (driver) mode and falls back to generic (skb) mode,
+ * reporting the fallback through notice().
+ */
+export function attachXdp(
+  iface: Iface,
+  progFd: number,
+  mode: XdpMode,
+  teardown: Teardown,
+  notice: (msg: string) => void,
+): HookInfo {
+  foreignXdpCheck(iface);
+  const tries: ('native' | 'generic')[] = mode === 'auto' ? ['native', 'generic'] : [mode];
+  let lastErr: unknown;
+  for (const m of tries) {
+    const flags = m === 'native' ? XdpFlags.DRV_MODE : XdpFlags.SKB_MODE;
+    try {
+      const fd = linkCreate(progFd, iface.index, AttachType.XDP, flags);
+      const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'xdp', dir: 'ingress', mode: m, link: true };
+      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => closeFd(fd));
+      return info;
+    } catch (err) {
+      lastErr = err;
+      if (!(err instanceof BpfError)) throw err;
+      if (err.errno === 16 || err.errno === 17) foreignXdpCheck(iface); /* raced: say who */
+      // No XDP links (before 5.9): netlink attachment, detached explicitly on exit.
+      if (err.errno === EINVAL && m === tries[tries.length - 1]) {
+        try {
+          xdpAttach(iface.index, progFd, flags);
+          const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'xdp', dir: 'ingress', mode: m, link: false };
+          teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => xdpDetach(iface.index, progFd, flags));
+          return info;
+        } catch (err2) {
+          lastErr = err2;
+        }
+      }
+      if (m === 'native' && mode === 'auto') {
+        notice(`native XDP is not available on ${iface.name} (${err.code}); using generic XDP`);
+      }
+    }
+  }
+  if (lastErr instanceof BpfError) {
+    throw new BpfError(
+      `attaching XDP (${mode}) to ${iface.name}`,
+      lastErr.errno,
+      mode === 'native' ? 'the driver refused native XDP: try --xdp-mode generic or --hook tc' : lastErr.hint,
+      lastErr.log,
+    );
+  }
+  throw lastErr;
+}
+
+/** Attach a TC program: a tcx link (kernel 6.6+), else a cls_bpf filter on clsact. */
+export function attachTc(
+  iface: Iface,
+  dir: Direction,
+  progFd: number,
+  mode: TcMode,
+  teardown: Teardown,
+  clsactCreated: Set<number>,
+): HookInfo {
+  if (mode !== 'legacy') {
+    try {
+      const fd = linkCreate(progFd, iface.index, dir === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS);
+      const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'tcx', link: true };
+      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => closeFd(fd));
+      return info;
+    } catch (err) {
+      if (mode === 'tcx' || !isUnsupported(err)) throw err;
+    }
+  }
+  const point = dir === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
+  // The clsact qdisc serves both directions: destroy it on exit only if tc-top created it.
+  if (!clsactCreated.has(iface.index) && tcHookCreate(iface.index, point)) {
+    clsactCreated.add(iface.index);
+    teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => tcHookDestroy(iface.index));
+  }
+  const { handle, priority, progId } = tcAttach(iface.index, point, progFd);
+  const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'clsact', link: false };
+  teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => {
+    // Only our own filter: if something replaced it at this handle/priority, leave it alone.
+    if (tcQuery(iface.index, point, handle, priority) === progId) tcDetach(iface.index, point, handle, priority);
+  });
+  return info;
+}

@@ -1,0 +1,205 @@
+/**
+ * The real collector: loads tc-top's BPF object, attaches its hooks, and on each read returns an
+ * immutable Snapshot of every flow and the global counters. It owns every kernel resource it
+ * acquires and releases them all, newest first, on close() or on a failed start.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfError } from '../ffi/errors.js';
+import { Config, Counters, FlowKey, FlowValue, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
+import {
+  AttachType,
+  BpfObject,
+  MapType,
+  ifIndexToName,
+  mapDeleteElem,
+  mapLookupElem,
+  numPossibleCpus,
+} from '../ffi/libbpf.js';
+import type { Snapshot } from '../model/types.js';
+import { decodeCounters, decodeFlow } from './decode.js';
+import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp } from './hooks.js';
+import { type Iface, resolveInterface } from './interfaces.js';
+import { MapReader, type ReadMethod } from './map-reader.js';
+import { Teardown } from './teardown.js';
+import type { Collector } from './collector.js';
+
+export type HookKind = 'tc' | 'xdp' | 'both';
+export type MapKind = 'lru' | 'percpu';
+
+export interface KernelCollectorOptions {
+  readonly interfaces: readonly string[];
+  /** tc: TC ingress + egress; xdp: XDP ingress only; both: XDP ingress + TC egress. */
+  readonly hook: HookKind;
+  readonly xdpMode: XdpMode;
+  readonly tcMode?: TcMode;
+  readonly map: MapKind;
+  readonly maxFlows: number;
+  /** Attach nothing (for tests that drive the programs with BPF_PROG_TEST_RUN). */
+  readonly attach?: boolean;
+  readonly readMethod?: ReadMethod;
+}
+
+/** The object tc-top ships, bpf/tc_top.bpf.o at the package root; never a path from the user. */
+export function bundledObjectPath(): string {
+  // Run from src/ (tsx) or from dist/src/ (compiled): the package root is two or three levels up.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '../../bpf/tc_top.bpf.o'), resolve(here, '../../../bpf/tc_top.bpf.o')];
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
+
+/** The map in the kernel does not match this build's layout: a clear error, never garbage counts. */
+export class LayoutMismatchError extends Error {
+  override readonly name = 'LayoutMismatchError';
+}
+
+export class KernelCollector implements Collector {
+  readonly hooks: HookInfo[] = [];
+  readonly notices: string[] = [];
+  readonly maxFlows: number;
+  readonly mapKind: MapKind;
+  private readonly teardown = new Teardown();
+  private readonly obj: BpfObject;
+  private readonly cpus: number;
+  private readonly flowSlot: number;
+  private readonly counterSlot: number;
+  private readonly flowsFd: number;
+  private readonly countersFd: number;
+  private readonly reader: MapReader;
+  private readonly counterBuf: Buffer;
+  private readonly names = new Map<number, string>();
+  private deleted = 0;
+  private closed = false;
+
+  private constructor(opts: KernelCollectorOptions, ifaces: readonly Iface[]) {
+    this.mapKind = opts.map;
+    this.maxFlows = opts.maxFlows;
+    for (const i of ifaces) this.names.set(i.index, i.name);
+    this.cpus = numPossibleCpus();
+
+    this.obj = BpfObject.open(bundledObjectPath());
+    this.teardown.defer('closed the BPF object', () => this.obj.close());
+    try {
+      const percpu = opts.map === 'percpu';
+      this.obj.setMapType(Maps.flows, percpu ? MapType.LRU_PERCPU_HASH : MapType.LRU_HASH);
+      this.obj.setMaxEntries(Maps.flows, opts.maxFlows);
+      const config = Buffer.alloc(Config.size);
+      config.writeUInt32LE(percpu ? 1 : 0, Config.percpuFlows);
+      this.obj.setInitialValue(Maps.rodata, config);
+      // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
+      this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
+      this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
+      this.obj.load();
+
+      const flows = this.obj.mapInfo(Maps.flows);
+      const counters = this.obj.mapInfo(Maps.counters);
+      if (flows.keySize !== FlowKey.size || flows.valueSize !== FlowValue.size || counters.valueSize !== Counters.size) {
+        throw new LayoutMismatchError(
+          `bpf/tc_top.bpf.o does not match this tc-top (flow key ${flows.keySize}/${FlowKey.size}, value ${flows.valueSize}/${FlowValue.size}, counters ${counters.valueSize}/${Counters.size} bytes): rebuild it with \`npm run build:bpf\``,
+        );
+      }
+      this.flowsFd = flows.fd;
+      this.countersFd = counters.fd;
+      this.flowSlot = percpu ? perCpuSlot(FlowValue.size) : FlowValue.size;
+      this.counterSlot = perCpuSlot(Counters.size);
+      this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
+      this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
+
+      if (opts.attach !== false) this.attachAll(opts, ifaces);
+    } catch (err) {
+      this.teardown.run();
+      throw err;
+    }
+  }
+
+  /** Validate interfaces, load, attach. On any failure nothing stays attached or loaded. */
+  static start(opts: KernelCollectorOptions): KernelCollector {
+    const ifaces = opts.interfaces.map(resolveInterface);
+    if (!Number.isInteger(opts.maxFlows) || opts.maxFlows < 1) {
+      throw new RangeError(`--max-flows must be a positive integer, got ${opts.maxFlows}`);
+    }
+    return new KernelCollector(opts, ifaces);
+  }
+
+  private attachAll(opts: KernelCollectorOptions, ifaces: readonly Iface[]): void {
+    const clsactCreated = new Set<number>();
+    const tcMode = opts.tcMode ?? 'auto';
+    const notice = (msg: string) => this.notices.push(msg);
+    for (const iface of ifaces) {
+      if (opts.hook === 'xdp' || opts.hook === 'both') {
+        this.hooks.push(attachXdp(iface, this.obj.programFd(Programs.xdp), opts.xdpMode, this.teardown, notice));
+      }
+      if (opts.hook === 'tc') {
+        this.hooks.push(attachTc(iface, 'ingress', this.obj.programFd(Programs.tcIngress), tcMode, this.teardown, clsactCreated));
+      }
+      if (opts.hook === 'tc' || opts.hook === 'both') {
+        this.hooks.push(attachTc(iface, 'egress', this.obj.programFd(Programs.tcEgress), tcMode, this.teardown, clsactCreated));
+      }
+    }
+  }
+
+  get readMethod(): ReadMethod {
+    return this.reader.method;
+  }
+
+  /** File descriptors of the loaded programs, for BPF_PROG_TEST_RUN. */
+  programFd(name: keyof typeof Programs): number {
+    return this.obj.programFd(Programs[name]);
+  }
+
+  get flowsMapFd(): number {
+    return this.flowsFd;
+  }
+
+  private ifname = (ifindex: number): string => {
+    let name = this.names.get(ifindex);
+    if (name === undefined) {
+      name = ifIndexToName(ifindex) ?? `if${ifindex}`;
+      this.names.set(ifindex, name);
+    }
+    return name;
+  };
+
+  read(): Snapshot {
+    if (this.closed) throw new Error('collector is closed');
+    const { keys, values, count } = this.reader.read();
+    if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
+      throw new BpfError('reading the counters map', 2);
+    }
+    const monoNs = Number(process.hrtime.bigint());
+    const wallMs = Date.now();
+    const entry = this.mapKind === 'percpu' ? this.flowSlot * this.cpus : this.flowSlot;
+    const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
+    const flows = new Array(count);
+    for (let i = 0; i < count; i++) {
+      flows[i] = decodeFlow(keys, i * FlowKey.size, values, i * entry, cpus, this.flowSlot, this.ifname);
+    }
+    return {
+      monoNs,
+      wallMs,
+      flows,
+      counters: decodeCounters(this.counterBuf, this.cpus, this.counterSlot),
+      maxFlows: this.maxFlows,
+      flowsDeleted: this.deleted,
+    };
+  }
+
+  /** Delete flows (idle expiry) by their key. Returns how many were still there to delete. */
+  deleteFlows(keys: readonly string[]): number {
+    let n = 0;
+    for (const k of keys) if (mapDeleteElem(this.flowsFd, Buffer.from(k, 'hex'))) n++;
+    this.deleted += n;
+    return n;
+  }
+
+  /** Detach every hook and unload, newest first. Returns one line per released resource. */
+  close(): string[] {
+    if (this.closed) return [];
+    this.closed = true;
+    return this.teardown
+      .run()
+      .filter((r) => r.label.startsWith('detached') || r.label.startsWith('removed') || r.error)
+      .map((r) => (r.error ? `${r.label.replace(/^detached/, 'failed to detach')}: ${r.error.message}` : r.label));
+  }
+}

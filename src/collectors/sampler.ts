@@ -1,0 +1,50 @@
+/**
+ * The tick shared by every view: read a snapshot, expire idle flows from the kernel map, and hand
+ * the model's rates and totals on. The model decides what is idle; the sampler does the deleting.
+ */
+import { computeRates, computeTotals, expiredFlows, type Totals } from '../model/rates.js';
+import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+import type { Collector } from './collector.js';
+
+export interface Tick {
+  readonly snapshot: Snapshot;
+  /** Seconds since the previous tick (0 for the first). */
+  readonly intervalS: number;
+  readonly rates: readonly FlowRate[];
+  readonly totals: Totals;
+  /** Flows idle longer than the timeout, deleted from the map during this tick. */
+  readonly expired: readonly FlowRecord[];
+}
+
+export class Sampler {
+  private prev: Snapshot | undefined;
+
+  constructor(
+    private readonly collector: Collector,
+    private readonly idleTimeoutNs: number,
+  ) {}
+
+  /** Take the baseline right after attaching, so the first tick's rates cover a full interval. */
+  prime(): void {
+    this.prev = this.collector.read();
+  }
+
+  tick(): Tick {
+    let snapshot = this.collector.read();
+    const expired = expiredFlows(snapshot, this.idleTimeoutNs);
+    if (expired.length > 0) {
+      const deleted = this.collector.deleteFlows(expired.map((f) => f.key));
+      const gone = new Set(expired.map((f) => f.key));
+      snapshot = { ...snapshot, flows: snapshot.flows.filter((f) => !gone.has(f.key)), flowsDeleted: snapshot.flowsDeleted + deleted };
+    }
+    const prev = this.prev;
+    this.prev = snapshot;
+    return {
+      snapshot,
+      intervalS: prev ? Math.max(0, (snapshot.monoNs - prev.monoNs) / 1e9) : 0,
+      rates: computeRates(prev, snapshot),
+      totals: computeTotals(prev, snapshot),
+      expired,
+    };
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * TypeScript mirror of bpf/tc_top.h: sizes and byte offsets of the map keys and values.
+ * The collector checks the loaded maps against these sizes before reading anything.
+ */
+
+export const TC_TOP_ABI = 1;
+
+/** struct flow_key, 48 bytes. */
+export const FlowKey = {
+  size: 48,
+  family: 0,
+  proto: 1,
+  dir: 2,
+  ifindex: 4,
+  src: 8,
+  dst: 24,
+  sport: 40,
+  dport: 42,
+} as const;
+
+/** struct flow_value, 40 bytes (per CPU in the per-CPU map, each slot rounded up to 8 bytes). */
+export const FlowValue = {
+  size: 40,
+  packets: 0,
+  bytes: 8,
+  firstSeen: 16,
+  lastSeen: 24,
+  tcpFlags: 32,
+} as const;
+
+/** struct counters, 80 bytes, in the per-CPU array `counters` at key 0. */
+export const Counters = {
+  size: 80,
+  packetsIn: 0,
+  packetsOut: 8,
+  bytesIn: 16,
+  bytesOut: 24,
+  nonIp: 32,
+  malformed: 40,
+  updateFailed: 48,
+  flowsCreated: 56,
+  nonIpBytes: 64,
+  malformedBytes: 72,
+} as const;
+
+/** struct tc_top_config, the program's .rodata, 8 bytes. */
+export const Config = {
+  size: 8,
+  percpuFlows: 0,
+} as const;
+
+export const DIR_INGRESS = 0;
+export const DIR_EGRESS = 1;
+
+/** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
+export const PROGRAM_PREFIX = 'tctop_';
+export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
+export const Maps = { flows: 'flows', counters: 'counters', rodata: '.rodata' } as const;
+
+/** Per-CPU map values are laid out one slot per possible CPU, each rounded up to 8 bytes. */
+export function perCpuSlot(valueSize: number): number {
+  return Math.ceil(valueSize / 8) * 8;
+}

@@ -1,0 +1,407 @@
+/**
+ * koffi bindings to the system's libbpf.so.1 (>= 1.0) and the few libc calls tc-top needs.
+ * The only module that touches koffi, with errors.ts. Pointers stay opaque here: callers get
+ * classes and numbers (fds), never koffi types.
+ */
+import koffi from 'koffi';
+import { BpfError, check, checkPtr } from './errors.js';
+
+type Ptr = unknown;
+
+/** Thrown when libbpf.so.1 cannot be loaded or is too old. */
+export class LibbpfMissingError extends Error {
+  override readonly name = 'LibbpfMissingError';
+}
+
+// Options structs begin with their own size; koffi computes the layout, sz is set from koffi.sizeof.
+const TcHook = koffi.struct('bpf_tc_hook', {
+  sz: 'size_t',
+  ifindex: 'int',
+  attach_point: 'int',
+  parent: 'uint32_t',
+});
+const TcOpts = koffi.struct('bpf_tc_opts', {
+  sz: 'size_t',
+  prog_fd: 'int',
+  flags: 'uint32_t',
+  prog_id: 'uint32_t',
+  handle: 'uint32_t',
+  priority: 'uint32_t',
+});
+const LinkCreateOpts = koffi.struct('tctop_link_create_opts', {
+  sz: 'size_t',
+  flags: 'uint32_t',
+});
+const XdpAttachOpts = koffi.struct('tctop_xdp_attach_opts', {
+  sz: 'size_t',
+  old_prog_fd: 'int',
+});
+const XdpQueryOpts = koffi.struct('tctop_xdp_query_opts', {
+  sz: 'size_t',
+  prog_id: 'uint32_t',
+  drv_prog_id: 'uint32_t',
+  hw_prog_id: 'uint32_t',
+  skb_prog_id: 'uint32_t',
+  attach_mode: 'uint8_t',
+});
+const TestRunOpts = koffi.struct('bpf_test_run_opts', {
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32_t',
+  data_size_out: 'uint32_t',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32_t',
+  ctx_size_out: 'uint32_t',
+  retval: 'uint32_t',
+  repeat: 'int',
+  duration: 'uint32_t',
+  flags: 'uint32_t',
+  cpu: 'uint32_t',
+  batch_size: 'uint32_t',
+});
+const PrintFn = koffi.proto('int tctop_libbpf_print_fn(int level, const char *fmt, void *args)');
+
+function loadLibbpf(): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load('libbpf.so.1');
+  } catch (err) {
+    throw new LibbpfMissingError(
+      'libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)',
+    );
+  }
+}
+
+const lib = loadLibbpf();
+const libc = koffi.load('libc.so.6');
+
+const f = {
+  versionString: lib.func('const char *libbpf_version_string(void)'),
+  numPossibleCpus: lib.func('int libbpf_num_possible_cpus(void)'),
+  setPrint: lib.func('void *libbpf_set_print(tctop_libbpf_print_fn *fn)'),
+  objectOpenFile: lib.func('void *bpf_object__open_file(const char *path, void *opts)'),
+  objectLoad: lib.func('int bpf_object__load(void *obj)'),
+  objectClose: lib.func('void bpf_object__close(void *obj)'),
+  findMap: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+  findProgram: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
+  mapSetType: lib.func('int bpf_map__set_type(void *map, int type)'),
+  mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t max)'),
+  mapSetInitialValue: lib.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
+  mapFd: lib.func('int bpf_map__fd(void *map)'),
+  mapKeySize: lib.func('uint32_t bpf_map__key_size(void *map)'),
+  mapValueSize: lib.func('uint32_t bpf_map__value_size(void *map)'),
+  mapMaxEntries: lib.func('uint32_t bpf_map__max_entries(void *map)'),
+  mapType: lib.func('int bpf_map__type(void *map)'),
+  programFd: lib.func('int bpf_program__fd(void *prog)'),
+  programSetExpectedAttachType: lib.func('int bpf_program__set_expected_attach_type(void *prog, int type)'),
+  linkCreate: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const tctop_link_create_opts *opts)'),
+  xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
+  xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
+  xdpQuery: lib.func('int bpf_xdp_query(int ifindex, int flags, _Inout_ tctop_xdp_query_opts *opts)'),
+  tcHookCreate: lib.func('int bpf_tc_hook_create(bpf_tc_hook *hook)'),
+  tcHookDestroy: lib.func('int bpf_tc_hook_destroy(bpf_tc_hook *hook)'),
+  tcAttach: lib.func('int bpf_tc_attach(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
+  tcDetach: lib.func('int bpf_tc_detach(const bpf_tc_hook *hook, const bpf_tc_opts *opts)'),
+  tcQuery: lib.func('int bpf_tc_query(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
+  mapLookupBatch: lib.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, void *opts)',
+  ),
+  mapLookupElem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+  mapUpdateElem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+  mapDeleteElem: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  mapDeleteBatch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, void *count, void *opts)'),
+  mapGetNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+  progTestRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)'),
+  progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+  objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
+  close: libc.func('int close(int fd)'),
+  ifNameToIndex: libc.func('uint32_t if_nametoindex(const char *name)'),
+  ifIndexToName: libc.func('char *if_indextoname(uint32_t index, void *buf)'),
+  vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
+};
+
+// bpf_map_type and bpf_attach_type values used here (UAPI, stable).
+export const MapType = { LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;
+export const AttachType = { XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
+export const XdpFlags = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16 } as const;
+export const TcAttachPoint = { INGRESS: 1, EGRESS: 2 } as const;
+
+// libbpf's log: kept in a bounded buffer, never printed while a UI may own the terminal.
+const LOG_LIMIT = 200;
+const logLines: string[] = [];
+const logBuf = Buffer.alloc(64 * 1024);
+f.setPrint(
+  koffi.register((level: number, fmt: string, args: Ptr) => {
+    const n = f.vsnprintf(logBuf, logBuf.length, fmt, args) as number;
+    const text = logBuf.toString('utf8', 0, Math.max(0, Math.min(n, logBuf.length - 1)));
+    for (const line of text.split('\n')) if (line) logLines.push(`${level === 0 ? 'warn' : level === 1 ? 'info' : 'debug'}: ${line}`);
+    if (logLines.length > LOG_LIMIT) logLines.splice(0, logLines.length - LOG_LIMIT);
+    return 0;
+  }, koffi.pointer(PrintFn)),
+);
+
+/** The last lines libbpf logged (warnings, the verifier's reasons for a rejection). */
+export function libbpfLog(lines = 40): string {
+  return logLines.slice(-lines).join('\n');
+}
+
+export function libbpfVersion(): string {
+  return f.versionString() as string;
+}
+
+export function numPossibleCpus(): number {
+  return check('libbpf_num_possible_cpus', f.numPossibleCpus() as number);
+}
+
+export function closeFd(fd: number): void {
+  f.close(fd);
+}
+
+/** Interface index of a name in the current network namespace, or 0 when there is none. */
+export function ifNameToIndex(name: string): number {
+  return f.ifNameToIndex(name) as number;
+}
+
+export function ifIndexToName(index: number): string | undefined {
+  const buf = Buffer.alloc(16);
+  const ret = f.ifIndexToName(index, buf);
+  if (ret === null) return undefined;
+  return buf.toString('utf8', 0, buf.indexOf(0));
+}
+
+/** A BPF object file opened by libbpf; configure maps before load(), then use fds. */
+export class BpfObject {
+  private obj: Ptr;
+
+  private constructor(obj: Ptr) {
+    this.obj = obj;
+  }
+
+  static open(path: string): BpfObject {
+    return new BpfObject(checkPtr('bpf_object__open_file', f.objectOpenFile(path, null), libbpfLog));
+  }
+
+  private map(name: string): Ptr {
+    return checkPtr(`bpf_object__find_map_by_name(${name})`, f.findMap(this.obj, name));
+  }
+
+  private program(name: string): Ptr {
+    return checkPtr(`bpf_object__find_program_by_name(${name})`, f.findProgram(this.obj, name));
+  }
+
+  setMapType(name: string, type: number): void {
+    check(`bpf_map__set_type(${name})`, f.mapSetType(this.map(name), type) as number);
+  }
+
+  setMaxEntries(name: string, max: number): void {
+    check(`bpf_map__set_max_entries(${name})`, f.mapSetMaxEntries(this.map(name), max) as number);
+  }
+
+  /** Replace the initial contents of a data section map, e.g. '.rodata' for const volatile config. */
+  setInitialValue(name: string, data: Buffer): void {
+    check(`bpf_map__set_initial_value(${name})`, f.mapSetInitialValue(this.map(name), data, data.length) as number);
+  }
+
+  setExpectedAttachType(program: string, type: number): void {
+    check(`bpf_program__set_expected_attach_type(${program})`, f.programSetExpectedAttachType(this.program(program), type) as number);
+  }
+
+  mapInfo(name: string): { fd: number; keySize: number; valueSize: number; maxEntries: number; type: number } {
+    const m = this.map(name);
+    return {
+      fd: f.mapFd(m) as number,
+      keySize: f.mapKeySize(m) as number,
+      valueSize: f.mapValueSize(m) as number,
+      maxEntries: f.mapMaxEntries(m) as number,
+      type: f.mapType(m) as number,
+    };
+  }
+
+  programFd(name: string): number {
+    return check(`bpf_program__fd(${name})`, f.programFd(this.program(name)) as number);
+  }
+
+  load(): void {
+    const start = logLines.length;
+    const ret = f.objectLoad(this.obj) as number;
+    if (ret < 0) {
+      const errno = -ret;
+      const log = logLines.slice(Math.max(0, Math.min(start, logLines.length - 60))).join('\n');
+      throw new BpfError('bpf_object__load', errno, errno === 1 || errno === 13 ? 'run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON' : 'the kernel rejected the program; see the log', log);
+    }
+  }
+
+  close(): void {
+    if (this.obj !== null) f.objectClose(this.obj);
+    this.obj = null;
+  }
+}
+
+/** bpf_link_create: returns the link fd; closing it detaches. flags: XDP mode flags for BPF_XDP. */
+export function linkCreate(progFd: number, ifindex: number, attachType: number, flags = 0): number {
+  const opts = { sz: koffi.sizeof(LinkCreateOpts), flags };
+  return check('bpf_link_create', f.linkCreate(progFd, ifindex, attachType, flags ? opts : null) as number);
+}
+
+/** Netlink XDP attach (kernels without XDP links); refuses to replace an existing program. */
+export function xdpAttach(ifindex: number, progFd: number, modeFlags: number): void {
+  check('bpf_xdp_attach', f.xdpAttach(ifindex, progFd, modeFlags | XdpFlags.UPDATE_IF_NOEXIST, null) as number);
+}
+
+/** Detach our netlink-attached XDP program only if it is still the one attached. */
+export function xdpDetach(ifindex: number, progFd: number, modeFlags: number): void {
+  const opts = { sz: koffi.sizeof(XdpAttachOpts), old_prog_fd: progFd };
+  check('bpf_xdp_detach', f.xdpDetach(ifindex, modeFlags | XdpFlags.REPLACE, opts) as number);
+}
+
+export interface XdpQuery {
+  readonly progId: number;
+  readonly drvProgId: number;
+  readonly skbProgId: number;
+  readonly hwProgId: number;
+  readonly attachMode: number;
+}
+
+export function xdpQuery(ifindex: number): XdpQuery {
+  const opts = { sz: koffi.sizeof(XdpQueryOpts), prog_id: 0, drv_prog_id: 0, hw_prog_id: 0, skb_prog_id: 0, attach_mode: 0 };
+  check('bpf_xdp_query', f.xdpQuery(ifindex, 0, opts) as number);
+  return {
+    progId: opts.prog_id,
+    drvProgId: opts.drv_prog_id,
+    skbProgId: opts.skb_prog_id,
+    hwProgId: opts.hw_prog_id,
+    attachMode: opts.attach_mode,
+  };
+}
+
+function tcHook(ifindex: number, attachPoint: number) {
+  return { sz: koffi.sizeof(TcHook), ifindex, attach_point: attachPoint, parent: 0 };
+}
+
+/** Create the clsact qdisc. Returns false when one already existed (then it is not ours). */
+export function tcHookCreate(ifindex: number, attachPoint: number): boolean {
+  const ret = f.tcHookCreate(tcHook(ifindex, attachPoint)) as number;
+  if (ret === -17) return false; /* EEXIST */
+  check('bpf_tc_hook_create', ret);
+  return true;
+}
+
+/** Destroy the clsact qdisc (both directions): only for one tc-top created itself. */
+export function tcHookDestroy(ifindex: number): void {
+  check('bpf_tc_hook_destroy', f.tcHookDestroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)) as number);
+}
+
+/** Attach a cls_bpf filter in direct-action mode; the kernel chooses handle and priority. */
+export function tcAttach(ifindex: number, attachPoint: number, progFd: number): { handle: number; priority: number; progId: number } {
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: progFd, flags: 0, prog_id: 0, handle: 0, priority: 0 };
+  check('bpf_tc_attach', f.tcAttach(tcHook(ifindex, attachPoint), opts) as number);
+  return { handle: opts.handle, priority: opts.priority, progId: opts.prog_id };
+}
+
+export function tcDetach(ifindex: number, attachPoint: number, handle: number, priority: number): void {
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority };
+  check('bpf_tc_detach', f.tcDetach(tcHook(ifindex, attachPoint), opts) as number);
+}
+
+/** The program id of the filter at handle/priority, or undefined when there is none. */
+export function tcQuery(ifindex: number, attachPoint: number, handle: number, priority: number): number | undefined {
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority };
+  const ret = f.tcQuery(tcHook(ifindex, attachPoint), opts) as number;
+  if (ret === -2) return undefined; /* ENOENT */
+  check('bpf_tc_query', ret);
+  return opts.prog_id;
+}
+
+/** Name of a loaded BPF program by id (bpf_prog_info.name), or undefined if it is gone. */
+export function progName(id: number): string | undefined {
+  const fd = f.progGetFdById(id) as number;
+  if (fd < 0) return undefined;
+  try {
+    const info = Buffer.alloc(256);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(info.length);
+    if ((f.objGetInfoByFd(fd, info, len) as number) < 0) return undefined;
+    const name = info.subarray(64, 80); /* bpf_prog_info.name[16] */
+    const end = name.indexOf(0);
+    return name.toString('utf8', 0, end < 0 ? 16 : end);
+  } finally {
+    f.close(fd);
+  }
+}
+
+/**
+ * One bpf_map_lookup_batch call. Returns the number of entries written and whether the map is
+ * exhausted. Throws EINVAL/EOPNOTSUPP-style errors for the caller's fallback to iteration.
+ */
+export function mapLookupBatch(
+  fd: number,
+  inBatch: Buffer | null,
+  outBatch: Buffer,
+  keys: Buffer,
+  values: Buffer,
+  count: number,
+): { count: number; done: boolean } {
+  const countBuf = Buffer.alloc(4);
+  countBuf.writeUInt32LE(count);
+  const ret = f.mapLookupBatch(fd, inBatch, outBatch, keys, values, countBuf, null) as number;
+  const got = countBuf.readUInt32LE();
+  if (ret === -2) return { count: got, done: true }; /* ENOENT: the last batch */
+  check('bpf_map_lookup_batch', ret);
+  return { count: got, done: false };
+}
+
+export function mapLookupElem(fd: number, key: Buffer, value: Buffer): boolean {
+  const ret = f.mapLookupElem(fd, key, value) as number;
+  if (ret === -2) return false;
+  check('bpf_map_lookup_elem', ret);
+  return true;
+}
+
+export function mapUpdateElem(fd: number, key: Buffer, value: Buffer, flags = 0): void {
+  check('bpf_map_update_elem', f.mapUpdateElem(fd, key, value, flags) as number);
+}
+
+/** Returns false when the key was not there (already evicted). */
+export function mapDeleteElem(fd: number, key: Buffer): boolean {
+  const ret = f.mapDeleteElem(fd, key) as number;
+  if (ret === -2) return false;
+  check('bpf_map_delete_elem', ret);
+  return true;
+}
+
+/** Writes the key after `key` (or the first key when key is null) into next; false at the end. */
+export function mapGetNextKey(fd: number, key: Buffer | null, next: Buffer): boolean {
+  const ret = f.mapGetNextKey(fd, key, next) as number;
+  if (ret === -2) return false;
+  check('bpf_map_get_next_key', ret);
+  return true;
+}
+
+export interface TestRunResult {
+  readonly retval: number;
+  readonly durationNs: number;
+}
+
+/** BPF_PROG_TEST_RUN: run a program on one packet (and optional context) `repeat` times. */
+export function progTestRun(progFd: number, data: Buffer, repeat = 1, ctx?: Buffer): TestRunResult {
+  const opts = {
+    sz: koffi.sizeof(TestRunOpts),
+    data_in: data,
+    data_out: null,
+    data_size_in: data.length,
+    data_size_out: 0,
+    ctx_in: ctx ?? null,
+    ctx_out: null,
+    ctx_size_in: ctx?.length ?? 0,
+    ctx_size_out: 0,
+    retval: 0,
+    repeat,
+    duration: 0,
+    flags: 0,
+    cpu: 0,
+    batch_size: 0,
+  };
+  check('bpf_prog_test_run_opts', f.progTestRun(progFd, opts) as number, libbpfLog);
+  return { retval: opts.retval | 0, durationNs: opts.duration };
+}

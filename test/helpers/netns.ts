@@ -1,0 +1,144 @@
+/**
+ * Test beds on the real kernel: two network namespaces joined by a veth pair, named tct-<pid>-...
+ * so that a bed is recognisable and a later run can sweep one left by a killed test. Everything is
+ * removed in finally blocks and again at process exit.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const IS_ROOT = process.getuid?.() === 0;
+export const IN_CI = process.env.CI === 'true';
+
+/**
+ * Options for node:test that skip a kernel test when not root, with the reason; under CI=true a
+ * missing privilege is a failure instead (the test runs and fails on its first privileged call).
+ */
+export function kernelTest(): { skip?: string } {
+  if (IS_ROOT || IN_CI) return {};
+  return { skip: 'needs root (BPF and network namespaces): run `sudo npm test`' };
+}
+
+export function sh(cmd: string, args: readonly string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  const r = spawnSync(cmd, args, { input: opts.input, encoding: 'utf8' });
+  if (r.status !== 0 && !opts.allowFail) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+  }
+  return r.stdout;
+}
+
+const created = new Set<string>();
+
+function deleteNs(ns: string): void {
+  sh('ip', ['netns', 'del', ns], { allowFail: true });
+  created.delete(ns);
+}
+
+process.on('exit', () => {
+  for (const ns of [...created]) deleteNs(ns);
+});
+
+/** Remove beds left by test processes that no longer exist (a test killed mid-way). */
+export function sweepStaleBeds(): void {
+  const list = sh('ip', ['netns', 'list'], { allowFail: true });
+  for (const line of list.split('\n')) {
+    const m = /^(tct-(\d+)-\S+)/.exec(line);
+    if (m && !existsSync(`/proc/${m[2]}`)) deleteNs(m[1]!);
+  }
+}
+
+export interface Bed {
+  /** Namespace where tc-top runs, and its veth end. */
+  readonly nsA: string;
+  readonly ifA: string;
+  readonly macA: string;
+  /** The peer namespace and its veth end. */
+  readonly nsB: string;
+  readonly ifB: string;
+  readonly macB: string;
+  /** Run a command inside a namespace. */
+  exec(ns: string, cmd: string, args: readonly string[], opts?: { input?: string; allowFail?: boolean }): string;
+}
+
+let counter = 0;
+
+export interface BedOptions {
+  /** Disable IPv6 on the veth ends so that the hosts' own chatter (RS, MLD, DAD) stays out. */
+  readonly quiet?: boolean;
+  readonly mtu?: number;
+  readonly addresses?: boolean;
+}
+
+/** Create a bed, run fn, and remove the bed whatever happens. */
+export async function withBed<T>(fn: (bed: Bed) => Promise<T> | T, opts: BedOptions = {}): Promise<T> {
+  sweepStaleBeds();
+  const id = `${process.pid}-${++counter}`;
+  const nsA = `tct-${id}-a`;
+  const nsB = `tct-${id}-b`;
+  // Interface names: at most 15 bytes, unique per bed.
+  const tag = `${process.pid % 100000}${counter}`;
+  const ifA = `tcta${tag}`.slice(0, 15);
+  const ifB = `tctb${tag}`.slice(0, 15);
+  const exec: Bed['exec'] = (ns, cmd, args, o) => sh('ip', ['netns', 'exec', ns, cmd, ...args], o);
+  try {
+    for (const ns of [nsA, nsB]) {
+      sh('ip', ['netns', 'add', ns]);
+      created.add(ns);
+    }
+    sh('ip', ['link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
+    for (const [ns, ifc] of [[nsA, ifA], [nsB, ifB]] as const) {
+      if (opts.quiet !== false) {
+        exec(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${ifc}.disable_ipv6=1`]);
+      }
+      if (opts.mtu) exec(ns, 'ip', ['link', 'set', ifc, 'mtu', String(opts.mtu)]);
+      exec(ns, 'ip', ['link', 'set', 'lo', 'up']);
+      exec(ns, 'ip', ['link', 'set', ifc, 'up']);
+    }
+    if (opts.addresses !== false) {
+      exec(nsA, 'ip', ['addr', 'add', '10.200.0.1/24', 'dev', ifA]);
+      exec(nsB, 'ip', ['addr', 'add', '10.200.0.2/24', 'dev', ifB]);
+      if (opts.quiet === false) {
+        exec(nsA, 'ip', ['addr', 'add', 'fd00:200::1/64', 'dev', ifA, 'nodad']);
+        exec(nsB, 'ip', ['addr', 'add', 'fd00:200::2/64', 'dev', ifB, 'nodad']);
+      }
+    }
+    const mac = (ns: string, ifc: string) => /link\/ether ([0-9a-f:]+)/.exec(exec(ns, 'ip', ['link', 'show', ifc]))![1]!;
+    return await fn({ nsA, ifA, macA: mac(nsA, ifA), nsB, ifB, macB: mac(nsB, ifB), exec });
+  } finally {
+    deleteNs(nsA);
+    deleteNs(nsB);
+  }
+}
+
+const INJECT = new URL('../tools/inject.py', import.meta.url).pathname;
+
+/** Send raw frames out of an interface inside a namespace, each `repeat` times. */
+export function inject(bed: Bed, ns: string, ifc: string, frames: readonly Buffer[], repeat = 1): number {
+  const out = bed.exec(ns, 'python3', [INJECT, ifc, String(repeat)], { input: frames.map((f) => f.toString('hex')).join('\n') + '\n' });
+  return Number(out.trim());
+}
+
+/** What the test can see of hooks on an interface: XDP, tc filters, and BPF links. */
+export function hookState(bed: Bed, ns: string, ifc: string): { xdp: string; tcIngress: string; tcEgress: string; qdisc: string } {
+  const link = bed.exec(ns, 'ip', ['-d', 'link', 'show', ifc]);
+  const xdp = /prog\/xdp\S*\s+id\s+\d+|xdp\S*/.exec(link)?.[0] ?? '';
+  return {
+    xdp,
+    tcIngress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'ingress'], { allowFail: true }).trim(),
+    tcEgress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'egress'], { allowFail: true }).trim(),
+    qdisc: bed.exec(ns, 'tc', ['qdisc', 'show', 'dev', ifc]).trim(),
+  };
+}
+
+/** BPF links of tc-top's programs anywhere on the machine (tcx and XDP links). */
+export function tcTopLinks(): string[] {
+  const progs = execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
+  const ids = new Set((JSON.parse(progs) as { id: number; name?: string }[]).filter((p) => p.name?.startsWith('tctop_')).map((p) => p.id));
+  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' })) as { id: number; prog_id: number }[];
+  return links.filter((l) => ids.has(l.prog_id)).map((l) => `link ${l.id} prog ${l.prog_id}`);
+}
+
+/** tc-top programs still loaded in the kernel (after a clean exit there must be none of ours). */
+export function tcTopPrograms(): number[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number; name?: string }[];
+  return progs.filter((p) => p.name?.startsWith('tctop_')).map((p) => p.id);
+}
