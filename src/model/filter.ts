@@ -1,0 +1,110 @@
+/**
+ * Flow filters: the syntax tree parseFilter builds (see filter-parser.ts for the language),
+ * matching a flow against it, and printing it back in canonical form.
+ */
+import { formatAddress, parseAddress, prefixContains, type Prefix } from './address.js';
+import { hasPorts } from './format.js';
+import type { Direction, FlowRecord } from './types.js';
+
+export { parseFilter } from './filter-parser.js';
+
+/** Which address or port a primitive tests; 'either' is the unqualified form. */
+export type Side = 'src' | 'dst' | 'either';
+
+export type Filter =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'and'; readonly terms: readonly Filter[] }
+  | { readonly kind: 'or'; readonly terms: readonly Filter[] }
+  | { readonly kind: 'not'; readonly term: Filter }
+  /** label is how it was asked for: 'icmp' (1 and 58) is not 'proto 1'. */
+  | { readonly kind: 'proto'; readonly protos: readonly number[]; readonly label: string }
+  | { readonly kind: 'family'; readonly family: 4 | 6 }
+  /** A host is a full-length prefix; kept apart from net only to print it back as written. */
+  | { readonly kind: 'host' | 'net'; readonly side: Side; readonly prefix: Prefix }
+  | { readonly kind: 'port'; readonly side: Side; readonly lo: number; readonly hi: number }
+  | { readonly kind: 'dir'; readonly dir: Direction }
+  | { readonly kind: 'iface'; readonly name: string };
+
+/** The fields a filter reads; FlowRate and FlowRecord both qualify. */
+export type FilterableFlow = Pick<FlowRecord, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname'>;
+
+export type ParseResult = { ok: true; filter: Filter } | { ok: false; error: string };
+
+export const MATCH_ALL: Filter = { kind: 'all' };
+
+function sideMatches(side: Side, test: (which: 'src' | 'dst') => boolean): boolean {
+  return side === 'either' ? test('src') || test('dst') : test(side);
+}
+
+/**
+ * Whether the flow passes the filter. Addresses are compared as bytes, so any spelling of an IPv6
+ * address matches the collector's compressed one; an address of the other family never matches.
+ */
+export function matches(filter: Filter, flow: FilterableFlow): boolean {
+  switch (filter.kind) {
+    case 'all':
+      return true;
+    case 'and':
+      return filter.terms.every((t) => matches(t, flow));
+    case 'or':
+      return filter.terms.some((t) => matches(t, flow));
+    case 'not':
+      return !matches(filter.term, flow);
+    case 'proto':
+      return filter.protos.includes(flow.proto);
+    case 'family':
+      return flow.family === filter.family;
+    case 'host':
+    case 'net':
+      return sideMatches(filter.side, (which) => {
+        // An address the collector could not have produced never matches.
+        const addr = parseAddress(flow[which]);
+        return addr !== undefined && prefixContains(filter.prefix, addr);
+      });
+    case 'port':
+      // Only these protocols carry ports; ICMP's dport holds type and code.
+      if (!hasPorts(flow.proto)) return false;
+      return sideMatches(filter.side, (which) => {
+        const port = which === 'src' ? flow.sport : flow.dport;
+        return port >= filter.lo && port <= filter.hi;
+      });
+    case 'dir':
+      return flow.dir === filter.dir;
+    case 'iface':
+      return flow.ifname === filter.name;
+  }
+}
+
+/** Canonical text of a filter, with only the parentheses precedence needs (for the status line). */
+export function filterToString(filter: Filter): string {
+  const sided = (side: Side, text: string): string => (side === 'either' ? text : `${side} ${text}`);
+  const operand = (term: Filter, parent: 'and' | 'not'): string => {
+    const text = filterToString(term);
+    const needs = term.kind === 'or' || (parent === 'not' && term.kind === 'and');
+    return needs ? `(${text})` : text;
+  };
+  switch (filter.kind) {
+    case 'all':
+      return '';
+    case 'or':
+      return filter.terms.map(filterToString).join(' or ');
+    case 'and':
+      return filter.terms.map((t) => operand(t, 'and')).join(' and ');
+    case 'not':
+      return `not ${operand(filter.term, 'not')}`;
+    case 'proto':
+      return filter.label;
+    case 'family':
+      return filter.family === 4 ? 'ip' : 'ip6';
+    case 'host':
+      return sided(filter.side, `host ${formatAddress(filter.prefix)}`);
+    case 'net':
+      return sided(filter.side, `net ${formatAddress(filter.prefix)}/${filter.prefix.len}`);
+    case 'port':
+      return sided(filter.side, filter.lo === filter.hi ? `port ${filter.lo}` : `portrange ${filter.lo}-${filter.hi}`);
+    case 'dir':
+      return filter.dir;
+    case 'iface':
+      return `iface ${filter.name}`;
+  }
+}

@@ -1,0 +1,27 @@
+/** The model's public API: pure functions of snapshots and flows, no I/O and no clock. */
+export type { Direction, FlowRate, FlowRecord, GlobalCounters, Snapshot } from './types.js';
+export { computeRates, computeTotals, expiredFlows, intervalSeconds, monoToWallMs, type Totals } from './rates.js';
+export { formatEndpoint, hasPorts, icmpTypeCode, protoName, protoNumber, tcpFlagsString } from './format.js';
+export { compareBy, SORT_FIELDS, sortRows, topN, type SortField, type SortRow } from './sort.js';
+export {
+  filterToString,
+  MATCH_ALL,
+  matches,
+  parseFilter,
+  type Filter,
+  type FilterableFlow,
+  type ParseResult,
+  type Side,
+} from './filter.js';
+export { aggregate, AGGREGATE_MODES, servicePort, type AggregateMode, type AggRow } from './aggregate.js';
+export {
+  addressSortKey,
+  formatAddress,
+  parseAddress,
+  parseIPv4,
+  parseIPv6,
+  parsePrefix,
+  prefixContains,
+  type Address,
+  type Prefix,
+} from './address.js';

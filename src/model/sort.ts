@@ -1,0 +1,171 @@
+/**
+ * Ordering for the table: one comparator per column with a tie-break on key, so rows with equal
+ * values keep the same order from frame to frame instead of flickering, and a top-N selection that
+ * avoids sorting tens of thousands of flows to show forty.
+ */
+import { addressSortKey } from './address.js';
+import type { Direction } from './types.js';
+
+/** What the comparators read: a FlowRate has all of it, an aggregated row leaves labels undefined. */
+export interface SortRow {
+  readonly key: string;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly pps: number;
+  readonly bps: number;
+  readonly firstSeenNs: number;
+  readonly lastSeenNs: number;
+  readonly src?: string | undefined;
+  readonly dst?: string | undefined;
+  readonly sport?: number | undefined;
+  readonly dport?: number | undefined;
+  readonly proto?: number | undefined;
+  readonly dir?: Direction | undefined;
+}
+
+export type SortField =
+  | 'packets'
+  | 'bytes'
+  | 'pps'
+  | 'bps'
+  | 'src'
+  | 'dst'
+  | 'sport'
+  | 'dport'
+  | 'proto'
+  | 'dir'
+  | 'age'
+  | 'last_seen';
+
+/** Display (and cycle) order. */
+export const SORT_FIELDS: readonly SortField[] = [
+  'packets',
+  'bytes',
+  'pps',
+  'bps',
+  'src',
+  'dst',
+  'sport',
+  'dport',
+  'proto',
+  'dir',
+  'age',
+  'last_seen',
+];
+
+type SortValue = number | string | undefined;
+
+/** The value a field sorts by; addresses become strings that order numerically. */
+function sortValue(field: SortField, row: SortRow): SortValue {
+  switch (field) {
+    case 'src':
+    case 'dst': {
+      const text = row[field];
+      return text === undefined ? undefined : addressSortKey(text);
+    }
+    // Older first when descending: age grows as firstSeenNs shrinks.
+    case 'age':
+      return -row.firstSeenNs;
+    case 'last_seen':
+      return row.lastSeenNs;
+    default:
+      return row[field];
+  }
+}
+
+/** Undefined (a label that varies within a group) and NaN are "missing". */
+function isMissing(value: SortValue): value is undefined {
+  return value === undefined || (typeof value === 'number' && Number.isNaN(value));
+}
+
+/** Missing values go last in either direction, so a group's mixed label never tops a column. */
+function compareValues(va: SortValue, vb: SortValue, descending: boolean): number {
+  const ma = isMissing(va);
+  const mb = isMissing(vb);
+  if (ma || mb) return ma === mb ? 0 : ma ? 1 : -1;
+  if (va === vb) return 0;
+  const order = (va as number | string) < (vb as number | string) ? -1 : 1;
+  return descending ? -order : order;
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A comparator for Array.prototype.sort. Equal values are ordered by key, ascending in either
+ * direction, so the order is total and the same every frame. (sortRows and topN share this order
+ * but read each row's value only once.)
+ */
+export function compareBy<R extends SortRow>(field: SortField, descending: boolean): (a: R, b: R) => number {
+  return (a, b) => compareValues(sortValue(field, a), sortValue(field, b), descending) || compareKeys(a.key, b.key);
+}
+
+/**
+ * A comparator of row indices, with each row's value and key read once up front: parsing an
+ * address, or even reading a property, on every comparison would dominate the sort. Input position
+ * breaks the last ties, so the result is the same as a stable sort's even if keys repeat.
+ */
+function indexOrder(rows: readonly SortRow[], field: SortField, descending: boolean): (i: number, j: number) => number {
+  const values = rows.map((row) => sortValue(field, row));
+  const keys = rows.map((row) => row.key);
+  return (i, j) =>
+    compareValues(values[i], values[j], descending) || compareKeys(keys[i] as string, keys[j] as string) || i - j;
+}
+
+/** A sorted copy. */
+export function sortRows<R extends SortRow>(rows: readonly R[], field: SortField, descending: boolean): R[] {
+  const order = indexOrder(rows, field, descending);
+  return rows
+    .map((_, i) => i)
+    .sort(order)
+    .map((i) => rows[i] as R);
+}
+
+/**
+ * The first n rows of sortRows(rows, field, descending), in O(len log n): a bounded max-heap keeps
+ * the n best seen so far with the worst of them at the root.
+ */
+export function topN<R extends SortRow>(rows: readonly R[], field: SortField, descending: boolean, n: number): R[] {
+  const limit = Math.floor(n);
+  if (!(limit > 0)) return [];
+  if (limit >= rows.length) return sortRows(rows, field, descending);
+
+  const order = indexOrder(rows, field, descending);
+  const heap: number[] = []; // indices into rows; heap[0] is the worst kept
+  const worse = (a: number, b: number): boolean => order(heap[a] as number, heap[b] as number) > 0;
+  const swap = (a: number, b: number): void => {
+    [heap[a], heap[b]] = [heap[b] as number, heap[a] as number];
+  };
+  const siftUp = (pos: number): void => {
+    while (pos > 0) {
+      const parent = (pos - 1) >> 1;
+      if (!worse(pos, parent)) return;
+      swap(pos, parent);
+      pos = parent;
+    }
+  };
+  const siftDown = (pos: number): void => {
+    for (;;) {
+      const left = 2 * pos + 1;
+      const right = left + 1;
+      let worst = pos;
+      if (left < heap.length && worse(left, worst)) worst = left;
+      if (right < heap.length && worse(right, worst)) worst = right;
+      if (worst === pos) return;
+      swap(pos, worst);
+      pos = worst;
+    }
+  };
+
+  for (let i = 0; i < rows.length; i++) {
+    if (heap.length < limit) {
+      heap.push(i);
+      siftUp(heap.length - 1);
+    } else if (order(i, heap[0] as number) < 0) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  return heap.sort(order).map((i) => rows[i] as R);
+}

@@ -1,0 +1,59 @@
+/** Builders for model tests: a flow or snapshot with sensible defaults and only the fields a case cares about. */
+import type { FlowRate, FlowRecord, GlobalCounters, Snapshot } from '../../src/model/index.js';
+
+export function flow(over: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    key: 'k1',
+    family: 4,
+    proto: 6,
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    sport: 40000,
+    dport: 443,
+    dir: 'egress',
+    ifindex: 2,
+    ifname: 'eth0',
+    packets: 0,
+    bytes: 0,
+    firstSeenNs: 0,
+    lastSeenNs: 0,
+    tcpFlags: 0,
+    ...over,
+  };
+}
+
+export function rate(over: Partial<FlowRate> = {}): FlowRate {
+  return { ...flow(over), deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0, isNew: false, ...over };
+}
+
+export function counters(over: Partial<GlobalCounters> = {}): GlobalCounters {
+  return {
+    packetsIn: 0,
+    packetsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    nonIp: 0,
+    nonIpBytes: 0,
+    malformed: 0,
+    malformedBytes: 0,
+    updateFailed: 0,
+    flowsCreated: 0,
+    ...over,
+  };
+}
+
+export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
+  return { monoNs: 0, wallMs: 0, flows: [], counters: counters(), maxFlows: 65536, flowsDeleted: 0, ...over };
+}
+
+/** Deterministic PRNG (mulberry32) so random-data tests fail the same way every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
