@@ -43,6 +43,22 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+/** A numeric option from its text, so that an error can quote what the user typed. */
+function numberArg(name: string, raw: string | string[] | undefined, o: { integer: boolean; min: number; max?: number }): number | undefined {
+  if (raw === undefined) return undefined;
+  if (Array.isArray(raw)) throw new UsageError(`--${name} is given more than once`);
+  const text = raw.trim();
+  const value = Number(text);
+  const kind = o.integer ? 'an integer' : 'a number';
+  if (text === '' || !Number.isFinite(value) || (o.integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be ${kind}, got '${raw}'`);
+  }
+  if (value < o.min || (o.max !== undefined && value > o.max)) {
+    throw new UsageError(`--${name} must be ${kind} from ${o.min}${o.max !== undefined ? ` to ${o.max}` : ' up'}, got '${raw}'`);
+  }
+  return value;
+}
+
 export function parseArgs(argv: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
   let printed = '';
   const parser = yargs([...argv])
@@ -53,14 +69,14 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic' })
     .option('tc-mode', { choices: ['auto', 'tcx', 'legacy'] as const, default: 'auto' as const, description: 'TC attach: tcx links (kernel 6.6+) or legacy clsact filters; auto prefers tcx' })
     .option('map', { choices: ['lru', 'percpu'] as const, default: 'lru' as const, description: 'Flow map: one LRU hash with atomic adds, or a per-CPU LRU hash' })
-    .option('max-flows', { type: 'number', default: 65536, description: 'Capacity of the flow map (the oldest flows are evicted beyond it)' })
-    .option('interval', { alias: 'd', type: 'number', default: 1, description: 'Seconds between updates' })
-    .option('count', { alias: 'n', type: 'number', description: 'Exit after this many updates' })
+    .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the oldest flows are evicted beyond it)' })
+    .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
+    .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })
     .option('reverse', { type: 'boolean', default: false, description: 'Sort ascending' })
-    .option('idle-timeout', { type: 'number', default: 30, description: 'Seconds without packets after which a flow is expired and removed' })
+    .option('idle-timeout', { type: 'string', default: '30', description: 'Seconds without packets after which a flow is expired and removed' })
     .option('filter', { alias: 'f', type: 'string', default: '', description: "Show only flows matching a pcap-like expression, e.g. 'tcp and port 443'" })
-    .option('top', { type: 'number', description: 'Show at most this many flows per update (--json, --batch)' })
+    .option('top', { type: 'string', description: 'Show at most this many flows per update (--json, --batch)' })
     .option('json', { type: 'boolean', description: 'Print one JSON object per update (JSON lines)' })
     .option('batch', { alias: 'b', type: 'boolean', description: 'Print plain text tables, like top -b' })
     .conflicts('json', 'batch')
@@ -72,7 +88,7 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw new UsageError(err?.message ?? msg);
+      throw new UsageError((err?.message ?? msg).replace(/\s*\n\s*/g, ' ').trim());
     });
   const args = parser.parseSync([...argv], {}, (_err, _argv, output) => {
     printed = output;
@@ -80,19 +96,11 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
   if (args.help) return { exit: 'help', text: printed };
   if (args.version) return { exit: 'version', text: printed };
 
-  const positive = (name: string, v: number | undefined, integer: boolean): void => {
-    if (v === undefined) return;
-    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-      throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
-    }
-  };
-  positive('max-flows', args['max-flows'], true);
-  positive('interval', args.interval, false);
-  positive('count', args.count, true);
-  positive('idle-timeout', args['idle-timeout'], false);
-  positive('top', args.top, true);
-  if (args.interval < 0.05) throw new UsageError(`--interval must be at least 0.05 seconds, got '${args.interval}'`);
-  if (args['max-flows'] > 16_777_216) throw new UsageError(`--max-flows is at most 16777216, got '${args['max-flows']}'`);
+  const maxFlows = numberArg('max-flows', args['max-flows'], { integer: true, min: 1, max: 16_777_216 })!;
+  const intervalS = numberArg('interval', args.interval, { integer: false, min: 0.05, max: 3600 })!;
+  const count = numberArg('count', args.count, { integer: true, min: 1 });
+  const idleTimeoutS = numberArg('idle-timeout', args['idle-timeout'], { integer: false, min: 0.1 })!;
+  const top = numberArg('top', args.top, { integer: true, min: 1 });
   if (args.hook === 'tc' && args['xdp-mode'] !== 'auto') throw new UsageError('--xdp-mode needs --hook xdp or --hook both');
   if (args.hook === 'xdp' && args['tc-mode'] !== 'auto') throw new UsageError('--tc-mode needs --hook tc or --hook both');
   const filter = parseFilter(args.filter);
@@ -106,14 +114,14 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     xdpMode: args['xdp-mode'],
     tcMode: args['tc-mode'],
     map: args.map,
-    maxFlows: args['max-flows'],
-    intervalS: args.interval,
-    count: args.count,
+    maxFlows,
+    intervalS,
+    count,
     sort: args.sort,
     reverse: args.reverse,
-    idleTimeoutS: args['idle-timeout'],
+    idleTimeoutS,
     output: args.json ? 'json' : args.batch || !isTty ? 'batch' : 'tui',
     filter: args.filter,
-    top: args.top,
+    top,
   };
 }

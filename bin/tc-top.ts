@@ -113,10 +113,17 @@ async function main(): Promise<void> {
 
   const abort = new AbortController();
   let detachedOnce = false;
+  // `D` in the TUI detaches early; its lines are printed with the rest once the terminal is back.
+  const detachedEarly: string[] = [];
+  const detachNow = (): string[] => {
+    const lines = collector.close();
+    detachedEarly.push(...lines);
+    return lines;
+  };
   const detach = (): void => {
     if (detachedOnce) return;
     detachedOnce = true;
-    for (const line of collector.close()) process.stderr.write(`tc-top: ${line}\n`);
+    for (const line of [...detachedEarly, ...collector.close()]) process.stderr.write(`tc-top: ${line}\n`);
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
   process.on('exit', detach);
@@ -129,11 +136,16 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', crash);
 
   for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
-  for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+  // The TUI's header shows the hooks; the line-oriented views say so on stderr.
+  if (opts.output !== 'tui') for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
 
   try {
-    // The interactive view arrives with the TUI issue; until then a terminal gets batch tables.
-    await runPlain(collector, opts.output === 'tui' ? { ...opts, output: 'batch' } : opts, ifnames, abort.signal);
+    if (opts.output === 'tui') {
+      const { runTui } = await import('../src/ui/run-tui.js');
+      await runTui({ collector, options: opts, interfaces: ifnames, signal: abort.signal, onDetach: detachNow });
+    } else {
+      await runPlain(collector, opts, ifnames, abort.signal);
+    }
   } finally {
     detach();
   }

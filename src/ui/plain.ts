@@ -93,7 +93,8 @@ export function jsonLine(v: TickView): string {
 }
 
 function bits(bps: number): string {
-  return prettyBytes(bps / 8, { bits: true }) + '/s';
+  // With bits: true, pretty-bytes takes a number of bits.
+  return prettyBytes(bps, { bits: true }) + '/s';
 }
 
 function pad(text: string, width: number, right: boolean): string {

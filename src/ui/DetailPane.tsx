@@ -1,0 +1,101 @@
+/**
+ * The selected row in full: identity, all counters with the last interval's deltas, first and
+ * last seen, duration, TCP flags (or ICMP type and code), and a sparkline of its rate.
+ */
+import { Box } from 'ink';
+import { hasPorts, icmpTypeCode, protoName, tcpFlagsString } from '../model/format.js';
+import { monoToWallMs } from '../model/rates.js';
+import type { Snapshot } from '../model/types.js';
+import { cellText, endpoint, type CellContext } from './columns.js';
+import { Line } from './Line.js';
+import { portName } from './services.js';
+import {
+  formatBytes,
+  formatClock,
+  formatCount,
+  formatDuration,
+  formatPps,
+  formatRate,
+  rule,
+  sparkline,
+  type Segment,
+} from './text.js';
+import type { Theme } from './theme.js';
+import { flowCount, type Row } from './view.js';
+
+export interface DetailPaneProps {
+  /** Undefined when the table is empty. */
+  readonly row: Row | undefined;
+  readonly snapshot: Snapshot | undefined;
+  /** The row's bits/s while it was on screen, oldest first. */
+  readonly rates: readonly number[];
+  readonly ctx: CellContext;
+  readonly width: number;
+  readonly height: number;
+  readonly theme: Theme;
+}
+
+/** What the row is: labels its flows share, '*' where they differ. */
+function identity(row: Row, ctx: CellContext): string {
+  const ports = row.proto !== undefined && hasPorts(row.proto);
+  const src = cellText(endpoint(row.src, ports ? row.sport : undefined, ctx));
+  const dst = cellText(endpoint(row.dst, ports ? row.dport : undefined, ctx));
+  const dir = row.dir ?? '*';
+  const flows = flowCount(row);
+  const port = 'port' in row && row.port !== undefined ? `  service port ${portName(row.port, ctx.services)}` : '';
+  const group = 'flows' in row ? `  ·  ${flows} flow${flows === 1 ? '' : 's'}` : '';
+  return `${row.proto === undefined ? '*' : protoName(row.proto)}  ${src} → ${dst}  ${dir} on ${row.ifname ?? '*'}${port}${group}`;
+}
+
+function protocolLine(row: Row): string {
+  const parts: string[] = [];
+  if (row.proto === 6 || (row.proto === undefined && row.tcpFlags !== 0)) {
+    parts.push(`tcp flags ${tcpFlagsString(row.tcpFlags) || 'none'}`);
+  }
+  if ((row.proto === 1 || row.proto === 58) && row.dport !== undefined) {
+    const { type, code } = icmpTypeCode(row.dport);
+    parts.push(`icmp type ${type} code ${code}`);
+  }
+  parts.push(row.family === undefined ? 'IPv4 and IPv6' : `IPv${row.family}`);
+  return parts.join('  ·  ');
+}
+
+function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][] {
+  const { ctx, width } = props;
+  const wall = (ns: number): string => formatClock(monoToWallMs(ns, snapshot));
+  const label = 'rate, last minute  ';
+  return [
+    [{ text: identity(row, ctx), bold: true }],
+    [
+      {
+        text:
+          `packets ${formatCount(row.packets)} (+${formatCount(row.deltaPackets)})  ·  ` +
+          `bytes ${formatBytes(row.bytes)} (+${formatBytes(row.deltaBytes)})  ·  ` +
+          `${formatRate(row.bps, ctx.units)}  ·  ${formatPps(row.pps)} pkt/s`,
+      },
+    ],
+    [
+      {
+        text:
+          `first seen ${wall(row.firstSeenNs)}  ·  last seen ${wall(row.lastSeenNs)}  ·  ` +
+          `duration ${formatDuration((row.lastSeenNs - row.firstSeenNs) / 1e9)}  ·  ` +
+          `idle ${formatDuration((ctx.nowNs - row.lastSeenNs) / 1e9)}`,
+      },
+    ],
+    [{ text: protocolLine(row) }],
+    [{ text: label }, { text: sparkline(props.rates, width - label.length), color: props.theme.accent }],
+  ];
+}
+
+export function DetailPane(props: DetailPaneProps) {
+  const { row, snapshot, width, height } = props;
+  const body: Segment[][] = row && snapshot ? lines(row, props, snapshot) : [[{ text: 'no row selected', dim: true }]];
+  const all: Segment[][] = [[{ text: rule('details (Enter or Esc closes)', width), color: props.theme.accent }], ...body];
+  return (
+    <Box flexDirection="column" height={height}>
+      {all.slice(0, height).map((segments, i) => (
+        <Line key={i} segments={segments} width={width} />
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,353 @@
+/**
+ * Everything the TUI shows, as one immutable state, and the pure reducer that every input goes
+ * through: sampler ticks, key presses (via the keymap), terminal resizes, resolved host names and
+ * the detach. After each action the selection is settled: it stays on the same row key while the
+ * table re-sorts, falls back to its position when its row goes away, and is kept on screen.
+ */
+import { AGGREGATE_MODES, type AggregateMode } from '../model/aggregate.js';
+import { filterToString, MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
+import { monoToWallMs } from '../model/rates.js';
+import type { SortField } from '../model/sort.js';
+import type { FlowRecord } from '../model/types.js';
+import { GUTTER, placeColumns, sortFields, type PlacedColumn } from './columns.js';
+import { commandFor, type Command, type KeyAction } from './keymap.js';
+import { layout, type Layout, type Pane } from './layout.js';
+import type { HookView } from './plain.js';
+import type { Store } from './store.js';
+import type { Units } from './text.js';
+import { rankOf, rowAt, tableRows, windowRows, type Row, type TickData } from './view.js';
+
+/** What does not change while tc-top runs. */
+export interface Meta {
+  readonly interfaces: readonly string[];
+  readonly hooks: readonly HookView[];
+  readonly mapKind: 'lru' | 'percpu';
+  readonly maxFlows: number;
+}
+
+export interface Sample {
+  readonly monoNs: number;
+  readonly value: number;
+}
+
+export interface FlowEvent {
+  readonly kind: 'new' | 'expired';
+  readonly wallMs: number;
+  readonly flow: FlowRecord;
+}
+
+/** The sampled side of the state: what a pause freezes as a whole. */
+export interface Data {
+  readonly tick: TickData | undefined;
+  /** Monotonic time when sampling began (the first tick's interval before it). */
+  readonly startNs: number | undefined;
+  /** Total bits/s (in + out), last minute, oldest first. */
+  readonly totalRate: readonly Sample[];
+  /** bits/s of the rows while they were on screen, last minute, by rowRateKey. */
+  readonly rowRates: ReadonlyMap<string, readonly Sample[]>;
+  /** Newest last, at most MAX_EVENTS. */
+  readonly events: readonly FlowEvent[];
+}
+
+export interface UiState {
+  readonly meta: Meta;
+  readonly size: { readonly columns: number; readonly rows: number };
+  readonly live: Data;
+  /** The data shown while paused; undefined when not paused. */
+  readonly frozen: Data | undefined;
+  readonly sort: SortField;
+  readonly descending: boolean;
+  readonly filter: Filter;
+  /** The last filter typed, when it did not parse (the previous filter stays in force). */
+  readonly filterError: { readonly text: string; readonly message: string } | undefined;
+  /** The filter being typed; undefined when the prompt is closed. */
+  readonly prompt: string | undefined;
+  readonly aggregation: AggregateMode;
+  /** The selected row's key (undefined: whichever row is at rank) and its position in the order. */
+  readonly selection: { readonly key: string | undefined; readonly rank: number };
+  /** Rank of the first row on screen. */
+  readonly scroll: number;
+  readonly pane: Pane;
+  readonly help: boolean;
+  readonly units: Units;
+  /** Show host names (reverse DNS) instead of addresses. */
+  readonly showNames: boolean;
+  /** Names resolved so far, by address. */
+  readonly names: ReadonlyMap<string, string>;
+  /** Show service names instead of port numbers. */
+  readonly services: boolean;
+  readonly detach: 'none' | 'requested' | 'done';
+  readonly detachLines: readonly string[];
+  readonly quit: boolean;
+}
+
+export type Action =
+  | KeyAction
+  | { readonly type: 'tick'; readonly tick: TickData }
+  | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
+  | { readonly type: 'names'; readonly names: ReadonlyMap<string, string> }
+  | { readonly type: 'detached'; readonly lines: readonly string[] };
+
+export type UiStore = Store<UiState, Action>;
+
+const HISTORY_NS = 60e9;
+const MAX_EVENTS = 500;
+
+const NO_DATA: Data = { tick: undefined, startNs: undefined, totalRate: [], rowRates: new Map(), events: [] };
+
+export interface InitialOptions {
+  readonly meta: Meta;
+  readonly columns: number;
+  readonly rows: number;
+  readonly sort: SortField;
+  readonly descending: boolean;
+  /** Filter text (--filter); one that does not parse shows its error and filters nothing. */
+  readonly filter: string;
+}
+
+export function initialState(o: InitialOptions): UiState {
+  const parsed = parseFilter(o.filter);
+  return {
+    meta: o.meta,
+    size: { columns: o.columns, rows: o.rows },
+    live: NO_DATA,
+    frozen: undefined,
+    sort: o.sort,
+    descending: o.descending,
+    filter: parsed.ok ? parsed.filter : MATCH_ALL,
+    filterError: parsed.ok ? undefined : { text: o.filter, message: parsed.error },
+    prompt: undefined,
+    aggregation: 'flow',
+    selection: { key: undefined, rank: 0 },
+    scroll: 0,
+    pane: 'none',
+    help: false,
+    units: 'bits',
+    showNames: false,
+    names: new Map(),
+    services: false,
+    detach: 'none',
+    detachLines: [],
+    quit: false,
+  };
+}
+
+// Selectors: what the components and the reducer derive from the state, the same way.
+
+export function shownData(s: UiState): Data {
+  return s.frozen ?? s.live;
+}
+
+export function currentLayout(s: UiState): Layout {
+  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none');
+}
+
+export function shownColumns(s: UiState): readonly PlacedColumn[] {
+  return placeColumns(s.aggregation, s.size.columns - GUTTER);
+}
+
+export function shownRows(s: UiState): readonly Row[] {
+  return tableRows(shownData(s).tick, s.filter, s.aggregation);
+}
+
+/** The rows on screen, in order. */
+export function visibleRows(s: UiState): readonly Row[] {
+  return windowRows(shownRows(s), s.sort, s.descending, s.scroll, currentLayout(s).tableRows);
+}
+
+export function selectedRow(s: UiState): Row | undefined {
+  return rowAt(shownRows(s), s.sort, s.descending, s.selection.rank);
+}
+
+/** Addresses of the rows on screen and of the detailed row: what reverse DNS is asked for. */
+export function addressesOnScreen(s: UiState): string[] {
+  const rows = [...visibleRows(s)];
+  const detailed = s.pane === 'detail' ? selectedRow(s) : undefined;
+  if (detailed) rows.push(detailed);
+  return rows.flatMap((r) => [r.src, r.dst]).filter((addr): addr is string => addr !== undefined);
+}
+
+/** Row keys are only unique within a grouping ('10.0.0.1' is a source and a destination group). */
+export function rowRateKey(mode: AggregateMode, key: string): string {
+  return `${mode} ${key}`;
+}
+
+export function reducer(s: UiState, a: Action): UiState {
+  switch (a.type) {
+    case 'tick':
+      // After a detach the collector is closed; a tick already under way is dropped.
+      return s.detach === 'none' ? recordRowRates(settle({ ...s, live: withTick(s.live, a.tick) })) : s;
+    case 'resize':
+      return settle({ ...s, size: { columns: a.columns, rows: a.rows } });
+    case 'names':
+      return { ...s, names: new Map([...s.names, ...a.names]) };
+    case 'detached':
+      return settle({ ...s, detach: 'done', detachLines: a.lines });
+    case 'key':
+    case 'text':
+      return settle(onKey(s, a));
+  }
+}
+
+function withTick(d: Data, tick: TickData): Data {
+  const now = tick.snapshot.monoNs;
+  const created = tick.rates
+    .filter((r) => r.isNew)
+    .slice(-MAX_EVENTS)
+    .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
+  const expired = tick.expired.map((flow): FlowEvent => ({ kind: 'expired', wallMs: tick.snapshot.wallMs, flow }));
+  return {
+    tick,
+    startNs: d.startNs ?? now - tick.intervalS * 1e9,
+    totalRate: [...recent(d.totalRate, now), { monoNs: now, value: tick.totals.bpsIn + tick.totals.bpsOut }],
+    rowRates: d.rowRates,
+    events: [...d.events, ...created, ...expired].slice(-MAX_EVENTS),
+  };
+}
+
+function recent(samples: readonly Sample[], nowNs: number): readonly Sample[] {
+  return samples.filter((x) => x.monoNs > nowNs - HISTORY_NS);
+}
+
+/**
+ * Adds the live tick's rate of each row on screen to its history (for the detail pane's
+ * sparkline): bounded by the screen, where keeping every flow's history would not be.
+ */
+function recordRowRates(s: UiState): UiState {
+  const tick = s.live.tick;
+  if (!tick) return s;
+  const now = tick.snapshot.monoNs;
+  const rates = new Map<string, readonly Sample[]>();
+  for (const [key, samples] of s.live.rowRates) {
+    const kept = recent(samples, now);
+    if (kept.length > 0) rates.set(key, kept);
+  }
+  const rows = tableRows(tick, s.filter, s.aggregation);
+  for (const row of windowRows(rows, s.sort, s.descending, s.scroll, currentLayout(s).tableRows)) {
+    const key = rowRateKey(s.aggregation, row.key);
+    rates.set(key, [...(rates.get(key) ?? []), { monoNs: now, value: row.bps }]);
+  }
+  return { ...s, live: { ...s.live, rowRates: rates } };
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+/** Selection on its key's current rank (or its old rank if the key is gone), and on screen. */
+function settle(s: UiState): UiState {
+  const rows = shownRows(s);
+  const height = currentLayout(s).tableRows;
+  let { key, rank } = s.selection;
+  if (key !== undefined) {
+    const found = rankOf(rows, s.sort, s.descending, key);
+    if (found < 0) key = undefined;
+    else rank = found;
+  }
+  rank = clamp(rank, 0, Math.max(0, rows.length - 1));
+  const scroll = clamp(clamp(s.scroll, rank - height + 1, rank), 0, Math.max(0, rows.length - height));
+  if (key === s.selection.key && rank === s.selection.rank && scroll === s.scroll) return s;
+  return { ...s, selection: { key, rank }, scroll };
+}
+
+function onKey(s: UiState, press: KeyAction): UiState {
+  if (press.type === 'key' && press.key === 'ctrl-c') return { ...s, quit: true };
+  if (s.prompt !== undefined) return onPromptKey(s, s.prompt, press);
+  if (s.help) return { ...s, help: false };
+  const command = commandFor(press);
+  return command ? run(s, command) : s;
+}
+
+function onPromptKey(s: UiState, prompt: string, press: KeyAction): UiState {
+  if (press.type === 'text') return { ...s, prompt: prompt + press.text.replace(/[\u0000-\u001f\u007f]/g, '') };
+  switch (press.key) {
+    case 'backspace':
+      return { ...s, prompt: [...prompt].slice(0, -1).join('') };
+    case 'enter': {
+      const parsed = parseFilter(prompt);
+      return parsed.ok
+        ? { ...s, prompt: undefined, filter: parsed.filter, filterError: undefined }
+        : { ...s, prompt: undefined, filterError: { text: prompt, message: parsed.error } };
+    }
+    case 'esc':
+      return { ...s, prompt: undefined };
+    default:
+      return s;
+  }
+}
+
+/** Selects the row at rank (clamped), pinning the selection to its key. */
+function select(s: UiState, rank: number): UiState {
+  const rows = shownRows(s);
+  if (rows.length === 0) return s;
+  const at = clamp(rank, 0, rows.length - 1);
+  // Usually the row is on screen already, which saves a top-N over every row.
+  const row = visibleRows(s)[at - s.scroll] ?? rowAt(rows, s.sort, s.descending, at);
+  return { ...s, selection: { key: row?.key, rank: at } };
+}
+
+/** The next sort column left or right; from a field with no column shown, the first or last. */
+function moveSort(s: UiState, step: -1 | 1): UiState {
+  const fields = sortFields(shownColumns(s));
+  const at = fields.indexOf(s.sort);
+  const next = at < 0 ? (step > 0 ? 0 : fields.length - 1) : clamp(at + step, 0, fields.length - 1);
+  return { ...s, sort: fields[next] ?? s.sort };
+}
+
+function next<T>(list: readonly T[], current: T): T {
+  return list[(list.indexOf(current) + 1) % list.length] as T;
+}
+
+function run(s: UiState, command: Command): UiState {
+  const page = currentLayout(s).tableRows;
+  switch (command) {
+    case 'sortLeft':
+      return moveSort(s, -1);
+    case 'sortRight':
+      return moveSort(s, 1);
+    case 'reverse':
+      return { ...s, descending: !s.descending };
+    case 'sortBytes':
+      return { ...s, sort: 'bytes', descending: true };
+    case 'sortPackets':
+      return { ...s, sort: 'packets', descending: true };
+    case 'sortRate':
+      return { ...s, sort: 'bps', descending: true };
+    case 'up':
+      return select(s, s.selection.rank - 1);
+    case 'down':
+      return select(s, s.selection.rank + 1);
+    case 'pageUp':
+      return select(s, s.selection.rank - page);
+    case 'pageDown':
+      return select(s, s.selection.rank + page);
+    case 'home':
+      return select(s, 0);
+    case 'end':
+      return select(s, Infinity);
+    case 'detail':
+      return s.pane === 'detail' ? { ...s, pane: 'none' } : select({ ...s, pane: 'detail' }, s.selection.rank);
+    case 'close':
+      return { ...s, pane: 'none', filterError: undefined };
+    case 'filter':
+      return { ...s, prompt: s.filterError?.text ?? filterToString(s.filter), filterError: undefined };
+    case 'aggregate':
+      return { ...s, aggregation: next(AGGREGATE_MODES, s.aggregation) };
+    case 'pause':
+      return { ...s, frozen: s.frozen ? undefined : s.live };
+    case 'units':
+      return { ...s, units: s.units === 'bits' ? 'bytes' : 'bits' };
+    case 'names':
+      return { ...s, showNames: !s.showNames };
+    case 'services':
+      return { ...s, services: !s.services };
+    case 'events':
+      return { ...s, pane: s.pane === 'events' ? 'none' : 'events' };
+    case 'help':
+      return { ...s, help: true };
+    case 'detach':
+      return s.detach === 'none' ? { ...s, detach: 'requested' } : s;
+    case 'quit':
+      return { ...s, quit: true };
+  }
+}

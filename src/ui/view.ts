@@ -1,0 +1,87 @@
+/**
+ * The table's rows from a tick: filtered, grouped, and ordered only as far as the screen needs.
+ * Each frame costs O(flows) for the filter and the selection's rank plus O(flows log rows shown)
+ * for the top-N; no frame sorts every flow. Results are cached per input, so the reducer and the
+ * components asking for the same rows in the same frame pay once.
+ */
+import { aggregate, type AggregateMode, type AggRow } from '../model/aggregate.js';
+import { matches, type Filter } from '../model/filter.js';
+import type { Totals } from '../model/rates.js';
+import { compareBy, topN, type SortField } from '../model/sort.js';
+import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+
+/** What one sampler tick gives the UI (the collectors' Tick, restated: the UI imports only the model). */
+export interface TickData {
+  readonly snapshot: Snapshot;
+  readonly intervalS: number;
+  readonly rates: readonly FlowRate[];
+  readonly totals: Totals;
+  readonly expired: readonly FlowRecord[];
+}
+
+/** A table row: one flow, or a group of flows. */
+export type Row = FlowRate | AggRow;
+
+const NO_ROWS: readonly Row[] = [];
+
+/**
+ * Caches fn's last result per first argument (held weakly), so the live and the paused view
+ * each keep their own entry.
+ */
+function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest: A) => R): (first: F, ...rest: A) => R {
+  const cache = new WeakMap<F, { readonly rest: A; readonly result: R }>();
+  return (first, ...rest) => {
+    const hit = cache.get(first);
+    if (hit && hit.rest.every((v, i) => Object.is(v, rest[i]))) return hit.result;
+    const result = fn(first, ...rest);
+    cache.set(first, { rest, result });
+    return result;
+  };
+}
+
+const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): readonly Row[] => {
+  const kept = filter.kind === 'all' ? tick.rates : tick.rates.filter((r) => matches(filter, r));
+  return mode === 'flow' ? kept : aggregate(kept, mode);
+});
+
+/** The rows the table orders, in no particular order. */
+export function tableRows(tick: TickData | undefined, filter: Filter, mode: AggregateMode): readonly Row[] {
+  return tick ? groupedRows(tick, filter, mode) : NO_ROWS;
+}
+
+/** Position of the row with this key in the sorted order, or -1 when no row has it. */
+export const rankOf = cached((rows: readonly Row[], field: SortField, descending: boolean, key: string): number => {
+  const target = rows.find((r) => r.key === key);
+  if (!target) return -1;
+  const order = compareBy<Row>(field, descending);
+  let rank = 0;
+  for (const row of rows) if (order(row, target) < 0) rank++;
+  return rank;
+});
+
+/** Rows start .. start+count-1 of the sorted order. */
+export const windowRows = cached(
+  (rows: readonly Row[], field: SortField, descending: boolean, start: number, count: number): readonly Row[] =>
+    topN(rows, field, descending, start + count).slice(start),
+);
+
+export function rowAt(rows: readonly Row[], field: SortField, descending: boolean, rank: number): Row | undefined {
+  return windowRows(rows, field, descending, rank, 1)[0];
+}
+
+/** A flow created less than this long ago is marked as new. */
+const NEW_FOR_NS = 3e9;
+
+export function isNewRow(row: Row, nowNs: number): boolean {
+  return ('isNew' in row && row.isNew) || nowNs - row.firstSeenNs < NEW_FOR_NS;
+}
+
+/** No packets during the last interval. */
+export function isIdleRow(row: Row): boolean {
+  return row.deltaPackets === 0;
+}
+
+/** Member flows of a row. */
+export function flowCount(row: Row): number {
+  return 'flows' in row ? row.flows : 1;
+}

@@ -1,0 +1,81 @@
+/** The command line: defaults, and one clear line for every argument that cannot run. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Options, UsageError, parseArgs } from '../bin/cli.js';
+
+function opts(argv: string[], tty = false): Options {
+  const r = parseArgs(argv, tty);
+  assert.ok(!('exit' in r));
+  return r;
+}
+
+describe('parseArgs', () => {
+  it('has the documented defaults', () => {
+    assert.deepEqual(opts([]), {
+      interfaces: [],
+      hook: 'tc',
+      xdpMode: 'auto',
+      tcMode: 'auto',
+      map: 'lru',
+      maxFlows: 65536,
+      intervalS: 1,
+      count: undefined,
+      sort: 'bps',
+      reverse: false,
+      idleTimeoutS: 30,
+      output: 'batch',
+      filter: '',
+      top: undefined,
+    });
+  });
+
+  it('chooses the TUI on a terminal, batch elsewhere, and honours --json/--batch', () => {
+    assert.equal(opts([], true).output, 'tui');
+    assert.equal(opts([], false).output, 'batch');
+    assert.equal(opts(['--json'], true).output, 'json');
+    assert.equal(opts(['-b'], true).output, 'batch');
+  });
+
+  it('takes repeated -i, numbers, and choices', () => {
+    const o = opts(['-i', 'eth0', '-i', 'eth1', '--hook', 'both', '--xdp-mode', 'generic', '--map', 'percpu', '--max-flows', '1024', '-d', '0.5', '-n', '3', '--sort', 'packets', '--idle-timeout', '2.5', '--filter', 'tcp and port 443', '--top', '10']);
+    assert.deepEqual(
+      [o.interfaces, o.hook, o.xdpMode, o.map, o.maxFlows, o.intervalS, o.count, o.sort, o.idleTimeoutS, o.filter, o.top],
+      [['eth0', 'eth1'], 'both', 'generic', 'percpu', 1024, 0.5, 3, 'packets', 2.5, 'tcp and port 443', 10],
+    );
+  });
+
+  it('answers --help and --version without running anything', () => {
+    const help = parseArgs(['--help'], false);
+    assert.ok('exit' in help && help.exit === 'help' && help.text.includes('--max-flows'));
+    const version = parseArgs(['--version'], false);
+    assert.ok('exit' in version && /^\d+\.\d+\.\d+$/.test(version.text));
+  });
+
+  const BAD: readonly [string[], RegExp][] = [
+    [['--max-flows', 'abc'], /^--max-flows must be an integer, got 'abc'$/],
+    [['--max-flows', '0'], /^--max-flows must be an integer from 1 to 16777216, got '0'$/],
+    [['--max-flows', '1.5'], /^--max-flows must be an integer, got '1.5'$/],
+    [['-d', '0'], /^--interval must be a number from 0.05 to 3600, got '0'$/],
+    [['-d', 'soon'], /^--interval must be a number, got 'soon'$/],
+    [['-n', '-1'], /^--count must be an integer from 1 up, got '-1'$/],
+    [['--hook', 'kprobe'], /^Invalid values: Argument: hook, Given: "kprobe", Choices: "tc", "xdp", "both"$/],
+    [['--json', '--batch'], /json and batch are mutually exclusive/],
+    [['--xdp-mode', 'native'], /^--xdp-mode needs --hook xdp or --hook both$/],
+    [['--hook', 'xdp', '--tc-mode', 'legacy'], /^--tc-mode needs --hook tc or --hook both$/],
+    [['--filter', 'port'], /^--filter: expected a port number/],
+    [['--filter', 'tcp and and'], /^--filter: /],
+    [['-i', 'eth0', '-i', 'eth0'], /^an interface is given twice with -i$/],
+    [['--bogus'], /Unknown argument: bogus/],
+    [['--sort', 'colour'], /Invalid values/],
+  ];
+  for (const [argv, message] of BAD) {
+    it(`rejects ${argv.join(' ')}`, () => {
+      assert.throws(() => parseArgs(argv, false), (err: unknown) => {
+        assert.ok(err instanceof UsageError, String(err));
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /\n/, 'one line');
+        return true;
+      });
+    });
+  }
+});
