@@ -123,7 +123,7 @@ async function exactCounts(hook: 'tc' | 'xdp', map: 'lru' | 'percpu', tcMode: 'a
         const detached = run.stderr().split('\n').filter((l) => l.includes('detached'));
         assert.equal(detached.length, hook === 'tc' ? 2 : 1, run.stderr());
         const state = hookState(bed, bed.nsA, bed.ifA);
-        assert.equal(state.xdp, '', 'no XDP program left');
+        assert.deepEqual(state.programs, [], 'no XDP or tcx program left');
         assert.equal(state.tcIngress + state.tcEgress, '', 'no tc filter left');
         assert.doesNotMatch(state.qdisc, /clsact/, 'no clsact left behind');
       } finally {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { type Bed, hookState, inject, kernelTest, tcTopLinks, withBed } from './helpers/netns.js';
+import { type Bed, hookState, inject, kernelTest, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { startTcTop } from './helpers/run.js';
 
@@ -13,11 +13,10 @@ const FOREIGN_OBJ = fileURLToPath(new URL('./fixtures/foreign.bpf.o', import.met
 
 function assertClean(bed: Bed): void {
   const s = hookState(bed, bed.nsA, bed.ifA);
-  assert.equal(s.xdp, '', 'no XDP program left');
+  assert.deepEqual(s.programs, [], 'no XDP or tcx program left');
   assert.equal(s.tcIngress, '', 'no tc ingress filter left');
   assert.equal(s.tcEgress, '', 'no tc egress filter left');
   assert.doesNotMatch(s.qdisc, /clsact/, 'no clsact left');
-  assert.deepEqual(tcTopLinks(), [], 'no tc-top BPF link left');
 }
 
 async function attached(bed: Bed, args: readonly string[]) {
@@ -47,7 +46,8 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
         withBed(async (bed) => {
           const run = await attached(bed, ['--hook', hook, ...(hook === 'tc' ? [] : ['--xdp-mode', 'generic'])]);
           try {
-            assert.notEqual(hookState(bed, bed.nsA, bed.ifA).xdp === '', hook !== 'tc', 'XDP attached while running');
+            const expected = { tc: ['tcx-ingress tctop_tc_in', 'tcx-egress tctop_tc_eg'], xdp: ['xdp tctop_xdp'], both: ['xdp tctop_xdp', 'tcx-egress tctop_tc_eg'] }[hook];
+            assert.deepEqual(hookState(bed, bed.nsA, bed.ifA).programs, expected, 'attached while running');
             assert.equal(await run.stop(signal), 0, run.stderr());
             const lines = run.stderr().split('\n').filter((l) => l.includes('detached'));
             assert.equal(lines.length, hook === 'tc' ? 2 : hook === 'xdp' ? 1 : 2, run.stderr());
@@ -63,7 +63,7 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
     it(`SIGKILL with --hook ${hook}: the kernel removes tc-top's links`, () =>
       withBed(async (bed) => {
         const run = await attached(bed, ['--hook', hook, ...(hook === 'xdp' ? ['--xdp-mode', 'generic'] : [])]);
-        assert.ok(tcTopLinks().length > 0, 'links exist while running');
+        assert.equal(hookState(bed, bed.nsA, bed.ifA).programs.length, hook === 'tc' ? 2 : 1, 'links exist while running');
         assert.equal(await run.stop('SIGKILL'), 'SIGKILL');
         assertClean(bed);
       }));
@@ -93,7 +93,7 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
     withBed(async (bed) => {
       bed.exec(bed.nsA, 'ip', ['link', 'set', 'dev', bed.ifA, 'xdpgeneric', 'obj', FOREIGN_OBJ, 'sec', 'xdp']);
       const before = hookState(bed, bed.nsA, bed.ifA);
-      assert.notEqual(before.xdp, '');
+      assert.deepEqual(before.programs, ['xdp foreign_xdp']);
       for (const mode of ['auto', 'native', 'generic']) {
         const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--hook', 'xdp', '--xdp-mode', mode, '--json']);
         assert.equal(await run.exited(), 1);
@@ -101,7 +101,6 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
         assert.equal(run.stderr().trim().split('\n').length, 1, 'one line');
         assert.deepEqual(hookState(bed, bed.nsA, bed.ifA), before);
       }
-      assert.deepEqual(tcTopLinks(), []);
     }));
 
   it('a map smaller than the flows shows evictions and keeps running', () =>

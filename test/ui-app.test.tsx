@@ -4,7 +4,7 @@ import stringWidth from 'string-width';
 import { cleanup } from 'ink-testing-library';
 import { KEYMAP } from '../src/ui/keymap.js';
 import type { Action } from '../src/ui/state.js';
-import { at, KEY, renderApp, storeOf, tcp, ticksOf, type Rendered } from './ui-fixtures.js';
+import { at, KEY, renderApp, storeOf, tcp, ticksOf, type Rendered } from './helpers/ui-fixtures.js';
 
 process.env.TZ = 'UTC';
 

@@ -6,7 +6,7 @@ import { ScriptedCollector } from '../src/collectors/scripted-collector.js';
 import type { Snapshot } from '../src/model/types.js';
 import { NameResolver, type ReverseDns } from '../src/ui/resolver.js';
 import { runTui, type TuiOptions } from '../src/ui/run-tui.js';
-import { at, fakeTerminal, HOOKS, settle, tcp } from './ui-fixtures.js';
+import { at, fakeTerminal, HOOKS, settle, tcp } from './helpers/ui-fixtures.js';
 
 const OPTIONS: TuiOptions = { sort: 'bps', reverse: false, filter: '', intervalS: 0.02, count: undefined, idleTimeoutS: 30 };
 

@@ -5,7 +5,7 @@ import { filterToString } from '../src/model/filter.js';
 import type { SortField } from '../src/model/sort.js';
 import type { KeyAction, NamedKey } from '../src/ui/keymap.js';
 import { currentLayout, selectedRow, visibleRows, type Action, type UiState } from '../src/ui/state.js';
-import { at, stateAfter, storeOf, tcp, ticksOf } from './ui-fixtures.js';
+import { at, stateAfter, storeOf, tcp, ticksOf } from './helpers/ui-fixtures.js';
 
 const key = (k: NamedKey): KeyAction => ({ type: 'key', key: k });
 const text = (t: string): KeyAction => ({ type: 'text', text: t });

@@ -17,7 +17,7 @@ import {
   sparkline,
   truncate,
 } from '../src/ui/text.js';
-import { HOOKS } from './ui-fixtures.js';
+import { HOOKS } from './helpers/ui-fixtures.js';
 
 describe('fitting text', () => {
   const cases: [string, number, string][] = [

@@ -61,6 +61,14 @@ const TestRunOpts = koffi.struct('bpf_test_run_opts', {
   cpu: 'uint32_t',
   batch_size: 'uint32_t',
 });
+const ProgQueryOpts = koffi.struct('tctop_prog_query_opts', {
+  sz: 'size_t',
+  query_flags: 'uint32_t',
+  attach_flags: 'uint32_t',
+  prog_ids: 'void *',
+  prog_cnt: 'uint32_t',
+  prog_attach_flags: 'void *',
+});
 const PrintFn = koffi.proto('int tctop_libbpf_print_fn(int level, const char *fmt, void *args)');
 
 function loadLibbpf(): ReturnType<typeof koffi.load> {
@@ -113,6 +121,7 @@ const f = {
   mapDeleteBatch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, void *count, void *opts)'),
   mapGetNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
   progTestRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)'),
+  progQuery: lib.func('int bpf_prog_query_opts(int target, int type, _Inout_ tctop_prog_query_opts *opts)'),
   progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
   close: libc.func('int close(int fd)'),
@@ -311,6 +320,19 @@ export function tcQuery(ifindex: number, attachPoint: number, handle: number, pr
   if (ret === -2) return undefined; /* ENOENT */
   check('bpf_tc_query', ret);
   return opts.prog_id;
+}
+
+/**
+ * Ids of the programs attached to an interface's tcx hook (attachType TCX_INGRESS/EGRESS), in
+ * order; [] where the kernel has no tcx (EINVAL) or nothing is attached.
+ */
+export function tcxProgramIds(ifindex: number, attachType: number): number[] {
+  const ids = Buffer.alloc(4 * 64);
+  const opts = { sz: koffi.sizeof(ProgQueryOpts), query_flags: 0, attach_flags: 0, prog_ids: ids, prog_cnt: 64, prog_attach_flags: null };
+  const ret = f.progQuery(ifindex, attachType, opts) as number;
+  if (ret === -22 || ret === -2) return []; /* EINVAL: no tcx here; ENOENT: nothing attached */
+  check('bpf_prog_query_opts', ret);
+  return Array.from({ length: opts.prog_cnt }, (_, i) => ids.readUInt32LE(i * 4));
 }
 
 /** Name of a loaded BPF program by id (bpf_prog_info.name), or undefined if it is gone. */

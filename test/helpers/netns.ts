@@ -3,7 +3,7 @@
  * so that a bed is recognisable and a later run can sweep one left by a killed test. Everything is
  * removed in finally blocks and again at process exit.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export const IS_ROOT = process.getuid?.() === 0;
@@ -117,28 +117,23 @@ export function inject(bed: Bed, ns: string, ifc: string, frames: readonly Buffe
   return Number(out.trim());
 }
 
-/** What the test can see of hooks on an interface: XDP, tc filters, and BPF links. */
-export function hookState(bed: Bed, ns: string, ifc: string): { xdp: string; tcIngress: string; tcEgress: string; qdisc: string } {
-  const link = bed.exec(ns, 'ip', ['-d', 'link', 'show', ifc]);
-  const xdp = /prog\/xdp\S*\s+id\s+\d+|xdp\S*/.exec(link)?.[0] ?? '';
+const ATTACHED = new URL('../tools/attached.ts', import.meta.url).pathname;
+
+export interface HookState {
+  /** Programs on the XDP and tcx hooks, as "hook name" (ids left out so states compare). */
+  readonly programs: readonly string[];
+  readonly tcIngress: string;
+  readonly tcEgress: string;
+  readonly qdisc: string;
+}
+
+/** What is attached to an interface: XDP and tcx programs by name, legacy tc filters, qdiscs. */
+export function hookState(bed: Bed, ns: string, ifc: string): HookState {
+  const attached = JSON.parse(bed.exec(ns, process.execPath, ['--import', 'tsx', ATTACHED, ifc])) as { hook: string; name: string }[];
   return {
-    xdp,
+    programs: attached.map((p) => `${p.hook} ${p.name}`),
     tcIngress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'ingress'], { allowFail: true }).trim(),
     tcEgress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'egress'], { allowFail: true }).trim(),
     qdisc: bed.exec(ns, 'tc', ['qdisc', 'show', 'dev', ifc]).trim(),
   };
-}
-
-/** BPF links of tc-top's programs anywhere on the machine (tcx and XDP links). */
-export function tcTopLinks(): string[] {
-  const progs = execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const ids = new Set((JSON.parse(progs) as { id: number; name?: string }[]).filter((p) => p.name?.startsWith('tctop_')).map((p) => p.id));
-  const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' })) as { id: number; prog_id: number }[];
-  return links.filter((l) => ids.has(l.prog_id)).map((l) => `link ${l.id} prog ${l.prog_id}`);
-}
-
-/** tc-top programs still loaded in the kernel (after a clean exit there must be none of ours). */
-export function tcTopPrograms(): number[] {
-  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number; name?: string }[];
-  return progs.filter((p) => p.name?.startsWith('tctop_')).map((p) => p.id);
 }

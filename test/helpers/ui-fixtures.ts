@@ -3,16 +3,16 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
-import type { HookInfo } from '../src/collectors/hooks.js';
-import { Sampler } from '../src/collectors/sampler.js';
-import { ScriptedCollector } from '../src/collectors/scripted-collector.js';
-import type { FlowRecord, Snapshot } from '../src/model/types.js';
-import { App } from '../src/ui/App.js';
-import { initialState, reducer, type InitialOptions, type Meta, type UiState, type UiStore } from '../src/ui/state.js';
-import { createStore } from '../src/ui/store.js';
-import { themeFor } from '../src/ui/theme.js';
-import type { TickData } from '../src/ui/view.js';
-import { counters, flow, snapshot } from './helpers/model-fixtures.js';
+import type { HookInfo } from '../../src/collectors/hooks.js';
+import { Sampler } from '../../src/collectors/sampler.js';
+import { ScriptedCollector } from '../../src/collectors/scripted-collector.js';
+import type { FlowRecord, Snapshot } from '../../src/model/types.js';
+import { App } from '../../src/ui/App.js';
+import { initialState, reducer, type InitialOptions, type Meta, type UiState, type UiStore } from '../../src/ui/state.js';
+import { createStore } from '../../src/ui/store.js';
+import { themeFor } from '../../src/ui/theme.js';
+import type { TickData } from '../../src/ui/view.js';
+import { counters, flow, snapshot } from './model-fixtures.js';
 
 export const HOOKS: readonly HookInfo[] = [
   { ifname: 'eth0', ifindex: 2, kind: 'tc', dir: 'ingress', mode: 'tcx', link: true },
