@@ -10,7 +10,7 @@ const { render } = await import('ink-testing-library');
 const { createElement } = await import('react');
 const { App } = await import('../src/ui/App.js');
 const { themeFor } = await import('../src/ui/theme.js');
-const { at, settle, storeOf, tcp, ticksOf } = await import('./ui-fixtures.js');
+const { at, settle, storeOf, tcp, ticksOf } = await import('./helpers/ui-fixtures.js');
 
 /** f1 sends in the second tick, f2 is idle in it. */
 const [, tick] = ticksOf([
