@@ -76,7 +76,7 @@ describe('runTui', () => {
     const script = `
       import { runTui } from './src/ui/run-tui.js';
       import { ScriptedCollector } from './src/collectors/scripted-collector.js';
-      import { at, fakeTerminal, tcp } from './test/ui-fixtures.js';
+      import { at, fakeTerminal, tcp } from './test/helpers/ui-fixtures.js';
       const term = fakeTerminal();
       const options = { sort: 'bps', reverse: false, filter: '', intervalS: 0.01, count: 3, idleTimeoutS: 30 };
       const collector = new ScriptedCollector([at(0, []), at(1, [tcp(1, 100, 1)])]);
