@@ -182,6 +182,12 @@ describe('filter', () => {
     assert.match(app.lines()[22]!, /^filter tcp/);
   });
 
+  it('takes several command keys that arrive in one chunk one by one', async () => {
+    const app = await started();
+    await app.press('r<');
+    assert.match(app.lines()[22]!, /sort (?!RATE)[A-Z]+▲/, "reversed, and the sort moved off RATE");
+  });
+
   it('applies text and Enter that arrive in one chunk (a paste, tmux send-keys)', async () => {
     const app = await started();
     await app.press('/', 'udp\r');

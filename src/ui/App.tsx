@@ -11,9 +11,10 @@ export function App({ store, theme }: { readonly store: UiStore; readonly theme:
   const { isRawModeSupported } = useStdin();
   useInput(
     (input, key) => {
-      // Typing fast, pasting, or tmux send-keys can deliver text and Enter in one chunk, which Ink
-      // reports as plain text: replay it piece by piece so that Enter still applies the filter.
-      const pieces = input.length > 1 && input.includes('\r') ? input.split(/(\r)/).filter(Boolean) : [input];
+      // Typing fast, pasting, or tmux send-keys can deliver several keys in one chunk, which Ink
+      // reports as one text: replay it key by key, so that `r>` is two commands and Enter still
+      // applies a typed filter.
+      const pieces = input.length > 1 && !key.ctrl && !key.meta ? [...input] : [input];
       for (const piece of pieces) {
         const action = piece === '\r' && pieces.length > 1 ? keyAction('', { ...key, return: true }) : keyAction(piece, key);
         if (action) store.dispatch(action);
