@@ -3,6 +3,7 @@
  * even by SIGKILL), netlink attachment as the fallback on kernels without them. Never replaces or
  * removes what tc-top did not create.
  */
+import { execFileSync } from 'node:child_process';
 import { BpfError } from '../ffi/errors.js';
 import {
   AttachType,
@@ -24,6 +25,8 @@ import { PROGRAM_PREFIX } from '../ffi/layout.js';
 import type { Direction } from '../model/types.js';
 import type { Iface } from './interfaces.js';
 import type { Teardown } from './teardown.js';
+import { heldPrograms } from './leftovers.js';
+import { TC_HANDLE, TC_PRIORITIES } from './tc-band.js';
 
 export type XdpMode = 'auto' | 'native' | 'generic';
 export type TcMode = 'auto' | 'tcx' | 'legacy';
@@ -62,8 +65,11 @@ function foreignXdpCheck(iface: Iface): void {
   if (!id) return;
   const name = progName(id) ?? '?';
   if (name.startsWith(PROGRAM_PREFIX)) {
+    const pid = heldPrograms().get(id);
     throw new HookBusyError(
-      `${iface.name} still has tc-top's XDP program (id ${id}) from an earlier run that was killed: remove it with \`ip link set dev ${iface.name} xdp off\``,
+      pid
+        ? `another tc-top (pid ${pid}) holds the XDP hook of ${iface.name}: run this one with --hook tc`
+        : `${iface.name} still has tc-top's XDP program (id ${id}) from a run that was killed: remove it with \`tc-top --cleanup -i ${iface.name}\``,
     );
   }
   throw new HookBusyError(
@@ -123,6 +129,27 @@ export function attachXdp(
   throw lastErr;
 }
 
+function attachInBand(iface: Iface, point: number, progFd: number) {
+  for (const priority of TC_PRIORITIES) {
+    try {
+      return tcAttach(iface.index, point, progFd, TC_HANDLE, priority);
+    } catch (err) {
+      if (!(err instanceof BpfError) || err.errno !== 17) throw err; /* EEXIST: the next slot */
+    }
+  }
+  throw new HookBusyError(`${iface.name} has no free tc-top filter slot (${TC_PRIORITIES.length} in use): remove old ones with \`tc-top --cleanup -i ${iface.name}\``);
+}
+
+/** Whether a clsact qdisc holds any filter, asked of iproute2's `tc` (libbpf cannot list filters). */
+function clsactHasFilters(ifname: string): boolean | undefined {
+  try {
+    // execFile, no shell; the name was validated by resolveInterface.
+    return ['ingress', 'egress'].some((dir) => execFileSync('tc', ['filter', 'show', 'dev', ifname, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Attach a TC program: a tcx link (kernel 6.6+), else a cls_bpf filter on clsact. */
 export function attachTc(
   iface: Iface,
@@ -146,9 +173,14 @@ export function attachTc(
   // The clsact qdisc serves both directions: destroy it on exit only if tc-top created it.
   if (!clsactCreated.has(iface.index) && tcHookCreate(iface.index, point)) {
     clsactCreated.add(iface.index);
-    teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => tcHookDestroy(iface.index));
+    teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => {
+      // Another tool (or another tc-top) may have put filters on it meanwhile: never take them away.
+      const inUse = clsactHasFilters(iface.name);
+      if (inUse !== false) return `kept the clsact qdisc tc-top added to ${iface.name}: ${inUse ? 'other filters use it' : 'could not check it is unused (no `tc`)'}`;
+      tcHookDestroy(iface.index);
+    });
   }
-  const { handle, priority, progId } = tcAttach(iface.index, point, progFd);
+  const { handle, priority, progId } = attachInBand(iface, point, progFd);
   const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'clsact', link: false };
   teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => {
     // Only our own filter: if something replaced it at this handle/priority, leave it alone.

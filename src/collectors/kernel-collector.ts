@@ -21,6 +21,7 @@ import type { Snapshot } from '../model/types.js';
 import { decodeCounters, decodeFlow } from './decode.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp } from './hooks.js';
 import { type Iface, resolveInterface } from './interfaces.js';
+import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
 import { MapReader, type ReadMethod } from './map-reader.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
@@ -126,6 +127,13 @@ export class KernelCollector implements Collector {
     const clsactCreated = new Set<number>();
     const tcMode = opts.tcMode ?? 'auto';
     const notice = (msg: string) => this.notices.push(msg);
+    const held = heldPrograms();
+    for (const iface of ifaces) {
+      const left = findLeftovers(iface, held);
+      if (left.length > 0) {
+        notice(`${iface.name} has tc-top programs left by a run that was killed (${left.map(describeLeftover).join(', ')}): remove them with \`tc-top --cleanup -i ${iface.name}\``);
+      }
+    }
     for (const iface of ifaces) {
       if (opts.hook === 'xdp' || opts.hook === 'both') {
         this.hooks.push(attachXdp(iface, this.obj.programFd(Programs.xdp), opts.xdpMode, this.teardown, notice));
@@ -199,7 +207,7 @@ export class KernelCollector implements Collector {
     this.closed = true;
     return this.teardown
       .run()
-      .filter((r) => r.label.startsWith('detached') || r.label.startsWith('removed') || r.error)
+      .filter((r) => r.label.startsWith('detached') || r.label.startsWith('removed') || r.label.startsWith('kept') || r.error)
       .map((r) => (r.error ? `${r.label.replace(/^detached/, 'failed to detach')}: ${r.error.message}` : r.label));
   }
 }

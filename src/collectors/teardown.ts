@@ -8,10 +8,13 @@ export interface Released {
 }
 
 export class Teardown {
-  private readonly stack: { label: string; release: () => void }[] = [];
+  private readonly stack: { label: string; release: () => string | void }[] = [];
 
-  /** Register the release of a resource right after acquiring it. */
-  defer(label: string, release: () => void): void {
+  /**
+   * Register the release of a resource right after acquiring it. A release may return a line
+   * that replaces the label (when it chose to keep the resource, say).
+   */
+  defer(label: string, release: () => string | void): void {
     this.stack.push({ label, release });
   }
 
@@ -24,8 +27,8 @@ export class Teardown {
     const done: Released[] = [];
     for (let item = this.stack.pop(); item; item = this.stack.pop()) {
       try {
-        item.release();
-        done.push({ label: item.label });
+        const said = item.release();
+        done.push({ label: said ?? item.label });
       } catch (err) {
         done.push({ label: item.label, error: err instanceof Error ? err : new Error(String(err)) });
       }

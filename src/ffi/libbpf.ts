@@ -301,9 +301,12 @@ export function tcHookDestroy(ifindex: number): void {
   check('bpf_tc_hook_destroy', f.tcHookDestroy(tcHook(ifindex, TcAttachPoint.INGRESS | TcAttachPoint.EGRESS)) as number);
 }
 
-/** Attach a cls_bpf filter in direct-action mode; the kernel chooses handle and priority. */
-export function tcAttach(ifindex: number, attachPoint: number, progFd: number): { handle: number; priority: number; progId: number } {
-  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: progFd, flags: 0, prog_id: 0, handle: 0, priority: 0 };
+/**
+ * Attach a cls_bpf filter in direct-action mode at handle/priority (0: the kernel chooses). Never
+ * replaces a filter: an occupied handle/priority fails with EEXIST.
+ */
+export function tcAttach(ifindex: number, attachPoint: number, progFd: number, handle = 0, priority = 0): { handle: number; priority: number; progId: number } {
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: progFd, flags: 0, prog_id: 0, handle, priority };
   check('bpf_tc_attach', f.tcAttach(tcHook(ifindex, attachPoint), opts) as number);
   return { handle: opts.handle, priority: opts.priority, progId: opts.prog_id };
 }
@@ -313,11 +316,11 @@ export function tcDetach(ifindex: number, attachPoint: number, handle: number, p
   check('bpf_tc_detach', f.tcDetach(tcHook(ifindex, attachPoint), opts) as number);
 }
 
-/** The program id of the filter at handle/priority, or undefined when there is none. */
+/** The program id of the filter at handle/priority, or undefined when there is none (or no clsact). */
 export function tcQuery(ifindex: number, attachPoint: number, handle: number, priority: number): number | undefined {
   const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority };
   const ret = f.tcQuery(tcHook(ifindex, attachPoint), opts) as number;
-  if (ret === -2) return undefined; /* ENOENT */
+  if (ret === -2 || ret === -22) return undefined; /* ENOENT: no such filter; EINVAL: no clsact qdisc */
   check('bpf_tc_query', ret);
   return opts.prog_id;
 }
@@ -333,6 +336,11 @@ export function tcxProgramIds(ifindex: number, attachType: number): number[] {
   if (ret === -22 || ret === -2) return []; /* EINVAL: no tcx here; ENOENT: nothing attached */
   check('bpf_prog_query_opts', ret);
   return Array.from({ length: opts.prog_cnt }, (_, i) => ids.readUInt32LE(i * 4));
+}
+
+/** A new fd for a loaded program by id (close it with closeFd). */
+export function progFdById(id: number): number {
+  return check(`bpf_prog_get_fd_by_id(${id})`, f.progGetFdById(id) as number);
 }
 
 /** Name of a loaded BPF program by id (bpf_prog_info.name), or undefined if it is gone. */

@@ -1,0 +1,34 @@
+/** libc calls for giving up privileges: prctl and capset (Node has setuid/setgid but no capabilities). */
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+const CapHeader = koffi.struct('tctop_cap_header', { version: 'uint32_t', pid: 'int' });
+koffi.struct('tctop_cap_data', { effective: 'uint32_t', permitted: 'uint32_t', inheritable: 'uint32_t' });
+const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+const capset = libc.func('int capset(tctop_cap_header *hdr, tctop_cap_data *data)');
+
+const PR_SET_KEEPCAPS = 8;
+const PR_SET_NO_NEW_PRIVS = 38;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+function ok(op: string, ret: number): void {
+  if (ret !== 0) throw new Error(`${op} failed (errno ${koffi.errno()})`);
+}
+
+/** Keep the permitted capabilities across the next setuid (they are cleared otherwise). */
+export function keepCapabilitiesAcrossSetuid(): void {
+  ok('prctl(PR_SET_KEEPCAPS)', prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) as number);
+}
+
+/** Make `caps` (capability numbers below 64) the only effective and permitted ones; none inheritable. */
+export function setCapabilities(caps: readonly number[]): void {
+  const words = [0, 0];
+  for (const c of caps) words[c >> 5]! |= (1 << (c & 31)) >>> 0;
+  const data = [0, 1].map((i) => ({ effective: words[i]! >>> 0, permitted: words[i]! >>> 0, inheritable: 0 }));
+  ok('capset', capset({ version: LINUX_CAPABILITY_VERSION_3, pid: 0 }, data) as number);
+}
+
+/** No execve from here on can gain privileges (setuid binaries, file capabilities). */
+export function setNoNewPrivs(): void {
+  ok('prctl(PR_SET_NO_NEW_PRIVS)', prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as number);
+}
