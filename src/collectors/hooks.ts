@@ -10,6 +10,7 @@ import {
   TcAttachPoint,
   XdpFlags,
   closeFd,
+  ifIndexToName,
   linkCreate,
   progName,
   tcAttach,
@@ -44,6 +45,15 @@ export interface HookInfo {
 
 export function describeHook(h: HookInfo): string {
   return h.kind === 'xdp' ? `xdp (${h.mode})` : `tc ${h.dir} (${h.mode})`;
+}
+
+/** True when the interface (by index) no longer exists: its hooks went with it. */
+export function gone(iface: Iface): boolean {
+  return ifIndexToName(iface.index) === undefined;
+}
+
+function goneLine(iface: Iface): string {
+  return `${iface.name} is gone, and tc-top's hooks with it`;
 }
 
 /** A hook tc-top will not take: the message says what holds it and what to do. */
@@ -96,7 +106,10 @@ export function attachXdp(
     try {
       const fd = linkCreate(progFd, iface.index, AttachType.XDP, flags);
       const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'xdp', dir: 'ingress', mode: m, link: true };
-      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => closeFd(fd));
+      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => {
+        closeFd(fd);
+        if (gone(iface)) return goneLine(iface);
+      });
       return info;
     } catch (err) {
       lastErr = err;
@@ -107,7 +120,7 @@ export function attachXdp(
         try {
           xdpAttach(iface.index, progFd, flags);
           const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'xdp', dir: 'ingress', mode: m, link: false };
-          teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => xdpDetach(iface.index, progFd, flags));
+          teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => (gone(iface) ? goneLine(iface) : xdpDetach(iface.index, progFd, flags)));
           return info;
         } catch (err2) {
           lastErr = err2;
@@ -163,7 +176,10 @@ export function attachTc(
     try {
       const fd = linkCreate(progFd, iface.index, dir === 'ingress' ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS);
       const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'tcx', link: true };
-      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => closeFd(fd));
+      teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => {
+        closeFd(fd);
+        if (gone(iface)) return goneLine(iface);
+      });
       return info;
     } catch (err) {
       if (mode === 'tcx' || !isUnsupported(err)) throw err;
@@ -174,6 +190,7 @@ export function attachTc(
   if (!clsactCreated.has(iface.index) && tcHookCreate(iface.index, point)) {
     clsactCreated.add(iface.index);
     teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => {
+      if (gone(iface)) return goneLine(iface);
       // Another tool (or another tc-top) may have put filters on it meanwhile: never take them away.
       const inUse = clsactHasFilters(iface.name);
       if (inUse !== false) return `kept the clsact qdisc tc-top added to ${iface.name}: ${inUse ? 'other filters use it' : 'could not check it is unused (no `tc`)'}`;
@@ -183,6 +200,7 @@ export function attachTc(
   const { handle, priority, progId } = attachInBand(iface, point, progFd);
   const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'clsact', link: false };
   teardown.defer(`detached ${describeHook(info)} from ${iface.name}`, () => {
+    if (gone(iface)) return goneLine(iface);
     // Only our own filter: if something replaced it at this handle/priority, leave it alone.
     if (tcQuery(iface.index, point, handle, priority) === progId) tcDetach(iface.index, point, handle, priority);
   });

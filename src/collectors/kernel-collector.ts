@@ -19,8 +19,8 @@ import {
 } from '../ffi/libbpf.js';
 import type { Snapshot } from '../model/types.js';
 import { decodeCounters, decodeFlow } from './decode.js';
-import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp } from './hooks.js';
-import { type Iface, resolveInterface } from './interfaces.js';
+import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
+import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
 import { MapReader, type ReadMethod } from './map-reader.js';
 import { Teardown } from './teardown.js';
@@ -73,14 +73,14 @@ export class KernelCollector implements Collector {
   private deleted = 0;
   private closed = false;
 
-  private constructor(opts: KernelCollectorOptions, ifaces: readonly Iface[]) {
+  private constructor(opts: KernelCollectorOptions, private readonly ifaces: readonly Iface[]) {
     this.mapKind = opts.map;
     this.maxFlows = opts.maxFlows;
     for (const i of ifaces) this.names.set(i.index, i.name);
     this.cpus = numPossibleCpus();
 
     this.obj = BpfObject.open(bundledObjectPath());
-    this.teardown.defer('closed the BPF object', () => this.obj.close());
+    this.teardown.defer('closed the BPF object', () => this.obj.close(), true);
     try {
       const percpu = opts.map === 'percpu';
       this.obj.setMapType(Maps.flows, percpu ? MapType.LRU_PERCPU_HASH : MapType.LRU_HASH);
@@ -171,6 +171,10 @@ export class KernelCollector implements Collector {
 
   read(): Snapshot {
     if (this.closed) throw new Error('collector is closed');
+    const lost = this.ifaces.filter(gone);
+    if (lost.length > 0) {
+      throw new InterfaceError(`${lost.map((i) => i.name).join(', ')} disappeared while tc-top was watching it: stopping (the last update above is the final one)`);
+    }
     const { keys, values, count } = this.reader.read();
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
@@ -207,7 +211,7 @@ export class KernelCollector implements Collector {
     this.closed = true;
     return this.teardown
       .run()
-      .filter((r) => r.label.startsWith('detached') || r.label.startsWith('removed') || r.label.startsWith('kept') || r.error)
+      .filter((r) => !r.quiet || r.error)
       .map((r) => (r.error ? `${r.label.replace(/^detached/, 'failed to detach')}: ${r.error.message}` : r.label));
   }
 }

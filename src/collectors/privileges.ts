@@ -47,10 +47,13 @@ export function dropTarget(env: NodeJS.ProcessEnv = process.env, passwd = safeRe
  */
 export async function dropPrivileges(target: DropTarget, keep: readonly number[]): Promise<void> {
   const { keepCapabilitiesAcrossSetuid, setCapabilities, setNoNewPrivs } = await import('../ffi/process.js');
-  if (keep.length > 0) keepCapabilitiesAcrossSetuid();
-  process.setgroups!([]);
-  process.setgid!(target.gid);
-  process.setuid!(target.uid);
+  // Started as an unprivileged user with capabilities: there is no identity to give up, only those.
+  if (process.geteuid!() === 0) {
+    if (keep.length > 0) keepCapabilitiesAcrossSetuid();
+    process.setgroups!([]);
+    process.setgid!(target.gid);
+    process.setuid!(target.uid);
+  }
   setCapabilities(keep);
   setNoNewPrivs();
 }

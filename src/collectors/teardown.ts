@@ -4,18 +4,20 @@
  */
 export interface Released {
   readonly label: string;
+  /** Internal bookkeeping the user need not hear about (closing the object, say). */
+  readonly quiet: boolean;
   readonly error?: Error;
 }
 
 export class Teardown {
-  private readonly stack: { label: string; release: () => string | void }[] = [];
+  private readonly stack: { label: string; release: () => string | void; quiet: boolean }[] = [];
 
   /**
    * Register the release of a resource right after acquiring it. A release may return a line
    * that replaces the label (when it chose to keep the resource, say).
    */
-  defer(label: string, release: () => string | void): void {
-    this.stack.push({ label, release });
+  defer(label: string, release: () => string | void, quiet = false): void {
+    this.stack.push({ label, release, quiet });
   }
 
   get size(): number {
@@ -28,9 +30,9 @@ export class Teardown {
     for (let item = this.stack.pop(); item; item = this.stack.pop()) {
       try {
         const said = item.release();
-        done.push({ label: said ?? item.label });
+        done.push({ label: said ?? item.label, quiet: item.quiet });
       } catch (err) {
-        done.push({ label: item.label, error: err instanceof Error ? err : new Error(String(err)) });
+        done.push({ label: item.label, quiet: item.quiet, error: err instanceof Error ? err : new Error(String(err)) });
       }
     }
     return done;

@@ -1,0 +1,116 @@
+/**
+ * Never leave the machine worse than found: every way of ending, a vanishing interface, a missing
+ * libbpf, and least privilege, each on the real kernel in test-made namespaces.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { type Bed, hookState, inject, kernelTest, sh, withBed } from './helpers/netns.js';
+import { frame } from './helpers/packets.js';
+import { BIN, startTcTop } from './helpers/run.js';
+
+function assertClean(bed: Bed): void {
+  const s = hookState(bed, bed.nsA, bed.ifA);
+  assert.deepEqual(s.programs, [], 'no XDP or tcx program left');
+  assert.equal(s.tcIngress + s.tcEgress, '', 'no tc filter left');
+  assert.doesNotMatch(s.qdisc, /clsact/, 'no clsact left');
+}
+
+const WAYS: readonly { name: string; signal?: NodeJS.Signals; env?: Record<string, string>; count?: boolean; code: number | string }[] = [
+  { name: 'SIGINT', signal: 'SIGINT', code: 0 },
+  { name: 'SIGTERM', signal: 'SIGTERM', code: 0 },
+  { name: 'SIGHUP', signal: 'SIGHUP', code: 0 },
+  { name: '--count', count: true, code: 0 },
+  { name: 'an uncaught exception', env: { TC_TOP_FAULT: 'throw' }, code: 70 },
+  { name: 'an unhandled rejection', env: { TC_TOP_FAULT: 'reject' }, code: 70 },
+  { name: 'SIGKILL (links: the kernel detaches)', signal: 'SIGKILL', code: 'SIGKILL' },
+];
+
+describe('robustness on the real kernel', kernelTest(), () => {
+  it('50 starts and stops, every way of ending, leave the interface clean every time', () =>
+    withBed(async (bed) => {
+      for (let i = 0; i < 50; i++) {
+        const way = WAYS[i % WAYS.length]!;
+        const legacy = i % 2 === 1 && way.signal !== 'SIGKILL';
+        const args = ['-i', bed.ifA, '--json', '-d', '0.05', ...(way.count ? ['-n', '2'] : []), ...(legacy ? ['--tc-mode', 'legacy'] : [])];
+        const saved = { ...process.env };
+        Object.assign(process.env, way.env ?? {});
+        const run = startTcTop(bed.nsA, args);
+        process.env = saved;
+        try {
+          if (way.signal) {
+            await run.waitFor(() => run.lines.length > 0, 15_000, 'the first JSON line');
+            run.child.kill(way.signal);
+          }
+          const code = await run.exited();
+          assert.equal(code, way.code, `run ${i} (${way.name}${legacy ? ', legacy' : ''}): ${run.stderr()}`);
+          if (way.env) assert.match(run.stderr(), /^tc-top: internal error: injected fault .*TC_TOP_DEBUG=1 shows the stack\)$/m);
+          assertClean(bed);
+        } finally {
+          await run.stop('SIGKILL');
+        }
+      }
+    }));
+
+  for (const tcMode of ['auto', 'legacy'] as const) {
+    it(`the watched interface disappears (--tc-mode ${tcMode}): a clear message, exit 1, no crash`, () =>
+      withBed(async (bed) => {
+        const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', '0.1', '--tc-mode', tcMode]);
+        try {
+          await run.waitFor(() => run.lines.length > 0, 15_000, 'the first JSON line');
+          bed.exec(bed.nsA, 'ip', ['link', 'del', bed.ifA]);
+          assert.equal(await run.exited(), 1, run.stderr());
+          assert.match(run.stderr(), new RegExp(`tc-top: ${bed.ifA} disappeared while tc-top was watching it: stopping`));
+          assert.match(run.stderr(), new RegExp(`tc-top: ${bed.ifA} is gone, and tc-top's hooks with it`));
+          assert.doesNotMatch(run.stderr(), /\n\s+at /, 'no stack trace');
+        } finally {
+          await run.stop('SIGKILL');
+        }
+      }));
+  }
+
+  it('without libbpf.so.1: one line naming the package, exit 1', () => {
+    // A private mount namespace hides the library behind /dev/null for this one process.
+    const lib = sh('sh', ['-c', 'readlink -f "$(ldconfig -p | awk \'/libbpf.so.1 / {print $NF; exit}\')"']).trim();
+    assert.ok(lib, 'libbpf.so.1 is installed here');
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null ${lib} && exec "$0" "$@"`, process.execPath, BIN, '-i', 'lo', '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, 'tc-top: libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)\n');
+  });
+
+  it('works as an unprivileged user given CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and names a missing one', () =>
+    withBed(
+      async (bed) => {
+        const caps = (list: string) => ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${list}`, `--ambient-caps=${list}`];
+        const full = caps('+bpf,+net_admin,+perfmon');
+        const args = ['netns', 'exec', bed.nsA, ...full, process.execPath, BIN, '-i', bed.ifA, '--json', '-d', '0.2'];
+        const { spawn } = await import('node:child_process');
+        const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        try {
+          const until = async (pred: () => boolean, what: string) => {
+            for (const end = Date.now() + 15_000; !pred(); await new Promise((r) => setTimeout(r, 50))) {
+              if (Date.now() > end || child.exitCode !== null) throw new Error(`${what}: ${err}`);
+            }
+          };
+          await until(() => out.includes('\n'), 'the first JSON line');
+          inject(bed, bed.nsB, bed.ifB, [frame({ ip: { v: 4, src: '10.9.0.2', dst: '10.9.0.1' }, l4: { kind: 'udp', sport: 1, dport: 41 } })], 5);
+          await until(() => /"dport":41,"dir":"ingress","ifname":"[^"]+","packets":5,/.test(out), 'the 5 packets');
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('exit', r));
+          assert.equal(child.exitCode, 0, err);
+          assertClean(bed);
+        } finally {
+          child.kill('SIGKILL');
+        }
+        const lacking = spawnSync('ip', ['netns', 'exec', bed.nsA, ...caps('+bpf,+perfmon'), process.execPath, BIN, '-i', bed.ifA, '--json'], { encoding: 'utf8' });
+        assert.equal(lacking.status, 1);
+        assert.match(lacking.stderr, /^tc-top: missing CAP_NET_ADMIN: run as root/);
+        assertClean(bed);
+      },
+      { addresses: false },
+    ));
+});
