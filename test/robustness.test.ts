@@ -4,10 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { type Bed, hookState, inject, kernelTest, sh, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { BIN, startTcTop } from './helpers/run.js';
+
+const INJECT = new URL('./tools/inject.py', import.meta.url).pathname;
 
 function assertClean(bed: Bed): void {
   const s = hookState(bed, bed.nsA, bed.ifA);
@@ -68,6 +71,45 @@ describe('robustness on the real kernel', kernelTest(), () => {
         }
       }));
   }
+
+  it('1,000,000 distinct flows through a 65,536-entry map: keeps running, shows evictions, bounded memory', () =>
+    withBed(
+      async (bed) => {
+        const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', '0.5', '--top', '5']);
+        try {
+          await run.waitFor(() => run.lines.length > 0, 15_000, 'the first JSON line');
+          const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${run.child.pid}/status`, 'utf8'))![1]) * 1024;
+          const before = rss();
+          const sent = Number(bed.exec(bed.nsB, 'python3', [INJECT, bed.ifB, '--udp-flows', '1000000']).trim());
+          assert.equal(sent, 1_000_000);
+          type Line = { totals: { packets_in: number; flows: number }; counters: { evictions: number; update_failed: number; flows_created: number } };
+          const last = () => JSON.parse(run.lines[run.lines.length - 1]!) as Line;
+          await run.waitFor(() => last().totals.packets_in >= sent, 30_000, 'every frame counted');
+          const n = run.lines.length;
+          await run.waitFor(() => run.lines.length > n + 1, 5_000, 'two more updates');
+          const line = last();
+          assert.equal(line.totals.packets_in, sent);
+          assert.ok(line.totals.flows <= 65_536, `live flows ${line.totals.flows}`);
+          assert.equal(line.counters.flows_created + line.counters.update_failed, sent, 'every frame made a flow or failed to');
+          assert.ok(line.counters.evictions + line.counters.update_failed >= sent - 65_536, JSON.stringify(line.counters));
+          const full = rss();
+          // Another million flows through the full map: memory must not grow with the flows seen.
+          bed.exec(bed.nsB, 'python3', [INJECT, bed.ifB, '--udp-flows', '1000000']);
+          await run.waitFor(() => last().totals.packets_in >= 2 * sent, 30_000, 'the second million counted');
+          const m = run.lines.length;
+          await run.waitFor(() => run.lines.length > m + 3, 5_000, 'more updates');
+          const after = rss();
+          const mib = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
+          assert.ok(full < 400 * 2 ** 20 && after < 400 * 2 ** 20, `resident memory ${mib(before)} idle, ${mib(full)} at a full map, ${mib(after)} a million flows later: under 400 MiB`);
+          assert.ok(after < full * 1.3 + 20 * 2 ** 20, `bounded: ${mib(full)} at a full map, ${mib(after)} a million flows later`);
+          assert.equal(await run.stop('SIGINT'), 0);
+          assertClean(bed);
+        } finally {
+          await run.stop('SIGKILL');
+        }
+      },
+      { addresses: false },
+    ));
 
   it('without libbpf.so.1: one line naming the package, exit 1', () => {
     // A private mount namespace hides the library behind /dev/null for this one process.

@@ -2,8 +2,9 @@
 import { Counters, FlowKey, FlowValue, DIR_EGRESS } from '../ffi/layout.js';
 import type { FlowRecord, GlobalCounters } from '../model/types.js';
 
+/** A little-endian u64 as a number (exact below 2^53), without allocating a BigInt. */
 function u64(buf: Buffer, off: number): number {
-  return Number(buf.readBigUInt64LE(off));
+  return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 0x1_0000_0000;
 }
 
 export function formatIpv4(buf: Buffer, off: number): string {
