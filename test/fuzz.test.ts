@@ -6,26 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prng } from './helpers/model-fixtures.js';
 import { kernelTest } from './helpers/netns.js';
 import { type Ext, type FrameSpec, type L4, arpFrame, frame } from './helpers/packets.js';
 
 const FRAMES = Number(process.env.TC_TOP_FUZZ_FRAMES ?? 100_000);
 const SEED = Number(process.env.TC_TOP_FUZZ_SEED ?? 20261124);
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function generator(seed: number): () => Buffer {
-  const r = rng(seed);
+  const r = prng(seed);
   const int = (n: number) => Math.floor(r() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const l4s = (): L4 =>
