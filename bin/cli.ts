@@ -5,7 +5,11 @@
 import yargs from 'yargs';
 import { createRequire } from 'node:module';
 import { SORT_FIELDS, type SortField } from '../src/model/sort.js';
+import { AGGREGATE_MODES, type AggregateMode } from '../src/model/aggregate.js';
+import type { Window } from '../src/model/types.js';
+import { WINDOWS } from '../src/model/windows.js';
 import { parseFilter } from '../src/model/filter.js';
+import { parseListenAddress, type ListenAddress } from '../src/ui/listen-address.js';
 
 export interface Options {
   readonly interfaces: readonly string[];
@@ -18,10 +22,26 @@ export interface Options {
   readonly count: number | undefined;
   readonly sort: SortField;
   readonly reverse: boolean;
+  /** Seconds the rates of the sort and of the RATE column are averaged over (--window). */
+  readonly window: Window;
+  /** One row per flow, or per group of flows (--aggregate). */
+  readonly aggregate: AggregateMode;
   readonly idleTimeoutS: number;
-  readonly output: 'json' | 'batch' | 'tui';
+  readonly output: 'json' | 'batch' | 'tui' | 'dashboard' | 'none';
   readonly filter: string;
   readonly top: number | undefined;
+  /** Serve Prometheus/OpenMetrics metrics here (--metrics); undefined: no exporter. */
+  readonly metrics: ListenAddress | undefined;
+  /** Per-flow metric series for at most this many flows (--metrics-top). */
+  readonly metricsTop: number;
+  /** Remove tc-top programs left by a killed run, then exit. */
+  readonly cleanup: boolean;
+  /** Give up root and capabilities once the hooks are attached. */
+  readonly dropPrivileges: boolean;
+  /** Build a test bed of namespaces with traffic and watch it (--demo). */
+  readonly demo: boolean;
+  /** Whether --idle-timeout was given (the demo shortens the default). */
+  readonly idleTimeoutGiven: boolean;
 }
 
 /** A command line that cannot run: the message names the fix. */
@@ -74,12 +94,22 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })
     .option('reverse', { type: 'boolean', default: false, description: 'Sort ascending' })
+    .option('window', { choices: WINDOWS, default: 2 as Window, description: 'Seconds the rates are averaged over, for RATE, PPS and --sort bps|pps (keys 1 2 3 in the view)' })
+    .option('aggregate', { choices: AGGREGATE_MODES, default: 'flow' as AggregateMode, description: 'One row per flow or per group; conversation: both directions of a 5-tuple in one row' })
     .option('idle-timeout', { type: 'string', default: '30', description: 'Seconds without packets after which a flow is expired and removed' })
     .option('filter', { alias: 'f', type: 'string', default: '', description: "Show only flows matching a pcap-like expression, e.g. 'tcp and port 443'" })
     .option('top', { type: 'string', description: 'Show at most this many flows per update (--json, --batch)' })
     .option('json', { type: 'boolean', description: 'Print one JSON object per update (JSON lines)' })
     .option('batch', { alias: 'b', type: 'boolean', description: 'Print plain text tables, like top -b' })
+    .option('demo', { type: 'boolean', description: 'Try tc-top on a test bed of its own: two network namespaces, a veth pair and a traffic mix, removed on exit' })
+    .option('cleanup', { type: 'boolean', description: 'Remove tc-top programs left by a killed run from the interfaces (all when no -i), then exit' })
+    .option('drop-privileges', { type: 'boolean', default: true, description: 'Once attached, run as the sudo user (or nobody) without capabilities; --no-drop-privileges keeps them' })
+    .option('dashboard', { type: 'boolean', description: 'Full-screen dashboard: rate history per interface, top talkers, protocol mix, flows, events' })
+    .option('metrics', { type: 'string', description: 'Serve Prometheus/OpenMetrics metrics at http://ADDR:PORT/metrics (default 127.0.0.1:9464)' })
+    .option('metrics-top', { type: 'string', default: '50', description: 'Per-flow metric series for at most this many flows by rate; the rest are summed as proto="other"' })
+    .option('ui', { type: 'boolean', default: true, description: '--no-ui: no view, only the --metrics exporter' })
     .conflicts('json', 'batch')
+    .conflicts('dashboard', ['json', 'batch'])
     .strict()
     .help()
     .alias('help', 'h')
@@ -101,11 +131,24 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
   const count = numberArg('count', args.count, { integer: true, min: 1 });
   const idleTimeoutS = numberArg('idle-timeout', args['idle-timeout'], { integer: false, min: 0.1 })!;
   const top = numberArg('top', args.top, { integer: true, min: 1 });
+  const metricsTop = numberArg('metrics-top', args['metrics-top'], { integer: true, min: 0, max: 100_000 })!;
+  let metrics: ListenAddress | undefined;
+  if (args.metrics !== undefined) {
+    if (Array.isArray(args.metrics)) throw new UsageError('--metrics is given more than once');
+    const listen = parseListenAddress(args.metrics);
+    if (!listen.ok) throw new UsageError(`--metrics: ${listen.error}`);
+    metrics = listen.address;
+  }
+  if (!args.ui && !metrics) throw new UsageError('--no-ui needs --metrics ADDR:PORT (without a view, tc-top would show nothing)');
+  if (!args.ui && (args.json || args.batch || args.dashboard)) throw new UsageError('--no-ui runs no view: leave out --json, --batch and --dashboard');
+  if (args.dashboard && !isTty) throw new UsageError('--dashboard needs a terminal: use --batch or --json when the output is not one');
   if (args.hook === 'tc' && args['xdp-mode'] !== 'auto') throw new UsageError('--xdp-mode needs --hook xdp or --hook both');
   if (args.hook === 'xdp' && args['tc-mode'] !== 'auto') throw new UsageError('--tc-mode needs --hook tc or --hook both');
   const filter = parseFilter(args.filter);
   if (!filter.ok) throw new UsageError(`--filter: ${filter.error}`);
   const interfaces = args.interface ?? [];
+  if (args.demo && interfaces.length > 0) throw new UsageError('--demo watches its own veth: leave out -i');
+  if (args.demo && args.cleanup) throw new UsageError('--demo and --cleanup do not go together');
   if (new Set(interfaces).size !== interfaces.length) throw new UsageError('an interface is given twice with -i');
 
   return {
@@ -119,9 +162,17 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     count,
     sort: args.sort,
     reverse: args.reverse,
+    window: args.window,
+    aggregate: args.aggregate,
     idleTimeoutS,
-    output: args.json ? 'json' : args.batch || !isTty ? 'batch' : 'tui',
+    output: args.json ? 'json' : args.batch ? 'batch' : !args.ui ? 'none' : args.dashboard ? 'dashboard' : !isTty ? 'batch' : 'tui',
     filter: args.filter,
     top,
+    metrics,
+    metricsTop,
+    cleanup: args.cleanup ?? false,
+    dropPrivileges: args['drop-privileges'],
+    demo: args.demo ?? false,
+    idleTimeoutGiven: argv.some((a) => a === '--idle-timeout' || a.startsWith('--idle-timeout=')),
   };
 }

@@ -7,24 +7,41 @@
 import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
 import { parseFilter, matches } from '../src/model/filter.js';
-import { topN } from '../src/model/sort.js';
+import { sortKey, topN } from '../src/model/sort.js';
+import { aggregate, type AggRow } from '../src/model/aggregate.js';
 import type { FlowRate } from '../src/model/types.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { Tick } from '../src/collectors/sampler.js';
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
+/** EX_SOFTWARE: a bug in tc-top (an uncaught exception or rejection); the hooks are detached all the same. */
+const EXIT_INTERNAL = 70;
 
 function fail(message: string, code = EXIT_ERROR): never {
   process.stderr.write(`tc-top: ${message}\n`);
   process.exit(code);
 }
 
-function selectRows(tick: Tick, opts: Options): FlowRate[] {
+function selectRows(tick: Tick, opts: Options): (FlowRate | AggRow)[] {
   const parsed = parseFilter(opts.filter);
   const filter = parsed.ok ? parsed.filter : undefined;
-  const rows = filter ? tick.rates.filter((r) => matches(filter, r)) : [...tick.rates];
-  return topN(rows, opts.sort, !opts.reverse, opts.top ?? rows.length);
+  const flows = filter ? tick.rates.filter((r) => matches(filter, r)) : [...tick.rates];
+  const rows = opts.aggregate === 'flow' ? flows : aggregate(flows, opts.aggregate);
+  return topN<FlowRate | AggRow>(rows, sortKey(opts.sort, opts.window, true), !opts.reverse, opts.top ?? rows.length);
+}
+
+/**
+ * TC_TOP_FAULT=throw|reject makes the first update end in an uncaught exception or an unhandled
+ * rejection: the lifecycle tests use it to prove that even a crash detaches every hook.
+ */
+function injectFault(n: number): void {
+  if (n !== 1) return;
+  const fault = process.env.TC_TOP_FAULT;
+  if (fault === 'throw') setImmediate(() => {
+    throw new Error('injected fault (TC_TOP_FAULT=throw)');
+  });
+  if (fault === 'reject') void Promise.reject(new Error('injected fault (TC_TOP_FAULT=reject)'));
 }
 
 /** Sleep until `ms` or until the abort signal fires. */
@@ -52,7 +69,10 @@ async function runPlain(collector: Collector, opts: Options, ifnames: readonly s
     await sleep(Math.max(0, start + n * opts.intervalS * 1000 - performance.now()), signal);
     if (signal.aborted) break;
     const tick = sampler.tick();
-    const view = { ...tick, rows: selectRows(tick, opts), interfaces: ifnames, hooks: collector.hooks };
+    injectFault(n);
+    // --no-ui: the reads only feed the --metrics exporter.
+    if (opts.output === 'none') continue;
+    const view = { ...tick, rows: selectRows(tick, opts), aggregate: opts.aggregate, window: opts.window, interfaces: ifnames, hooks: collector.hooks };
     process.stdout.write(opts.output === 'json' ? jsonLine(view) + '\n' : batchText(view) + '\n');
   }
 }
@@ -87,6 +107,18 @@ async function main(): Promise<void> {
   const { KernelCollector } = collectorModule;
   const { defaultRouteInterface } = await import('../src/collectors/interfaces.js');
   const { describeHook } = await import('../src/collectors/hooks.js');
+
+  if (opts.demo) {
+    const { runDemo } = await import('./demo.js');
+    process.exitCode = await runDemo(hideBin(process.argv), opts.idleTimeoutGiven);
+    return;
+  }
+
+  if (opts.cleanup) {
+    const { runCleanup } = await import('./cleanup.js');
+    process.exitCode = runCleanup(opts.interfaces, (line) => process.stdout.write(`tc-top: ${line}\n`));
+    return;
+  }
 
   let ifnames = opts.interfaces;
   if (ifnames.length === 0) {
@@ -129,25 +161,51 @@ async function main(): Promise<void> {
   process.on('exit', detach);
   const crash = (err: unknown): void => {
     detach();
-    process.stderr.write(`tc-top: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(EXIT_ERROR);
+    const text = err instanceof Error ? (process.env.TC_TOP_DEBUG ? (err.stack ?? err.message) : `${err.message} (TC_TOP_DEBUG=1 shows the stack)`) : String(err);
+    process.stderr.write(`tc-top: internal error: ${text}\n`);
+    process.exit(EXIT_INTERNAL);
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
 
   for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
   // The TUI's header shows the hooks; the line-oriented views say so on stderr.
-  if (opts.output !== 'tui') for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+  if (opts.output !== 'tui' && opts.output !== 'dashboard') for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+
+  // Before any privilege drop: a port below 1024 needs CAP_NET_BIND_SERVICE.
+  let exporter: import('../src/ui/metrics-server.js').MetricsExporter | undefined;
+  if (opts.metrics) {
+    const { startMetricsExporter } = await import('../src/ui/metrics-server.js');
+    try {
+      exporter = await startMetricsExporter({ collector, listen: opts.metrics, topK: opts.metricsTop });
+    } catch (err) {
+      fail(err instanceof Error ? err.message : String(err));
+    }
+    // The view's reads now feed the exporter too.
+    collector = exporter.collector;
+    if (opts.output !== 'tui' && opts.output !== 'dashboard') process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
+  }
+
+  if (opts.dropPrivileges) {
+    // Links detach by closing their fds, which needs no privilege; legacy filters need
+    // CAP_NET_ADMIN to be removed on exit.
+    const { CAP, dropPrivileges, dropTarget } = await import('../src/collectors/privileges.js');
+    await dropPrivileges(dropTarget(), collector.hooks.every((h) => h.link) ? [] : [CAP.NET_ADMIN]);
+  }
 
   try {
     if (opts.output === 'tui') {
       const { runTui } = await import('../src/ui/run-tui.js');
       await runTui({ collector, options: opts, interfaces: ifnames, signal: abort.signal, onDetach: detachNow });
+    } else if (opts.output === 'dashboard') {
+      const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
+      await runDashboard({ collector, options: opts, interfaces: ifnames, signal: abort.signal });
     } else {
       await runPlain(collector, opts, ifnames, abort.signal);
     }
   } finally {
     detach();
+    await exporter?.close();
   }
 }
 

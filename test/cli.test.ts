@@ -22,10 +22,18 @@ describe('parseArgs', () => {
       count: undefined,
       sort: 'bps',
       reverse: false,
+      window: 2,
+      aggregate: 'flow',
       idleTimeoutS: 30,
       output: 'batch',
       filter: '',
       top: undefined,
+      metrics: undefined,
+      metricsTop: 50,
+      cleanup: false,
+      dropPrivileges: true,
+      demo: false,
+      idleTimeoutGiven: false,
     });
   });
 
@@ -42,6 +50,18 @@ describe('parseArgs', () => {
       [o.interfaces, o.hook, o.xdpMode, o.map, o.maxFlows, o.intervalS, o.count, o.sort, o.idleTimeoutS, o.filter, o.top],
       [['eth0', 'eth1'], 'both', 'generic', 'percpu', 1024, 0.5, 3, 'packets', 2.5, 'tcp and port 443', 10],
     );
+  });
+
+  it('takes --window and --aggregate, and refuses other values', () => {
+    const o = opts(['--window', '40', '--aggregate', 'conversation']);
+    assert.deepEqual([o.window, o.aggregate], [40, 'conversation']);
+    assert.throws(() => parseArgs(['--window', '5'], false), /Invalid values: Argument: window, Given: 5, Choices: 2, 10, 40/);
+    assert.throws(() => parseArgs(['--aggregate', 'talk'], false), /Argument: aggregate, Given: "talk"/);
+  });
+
+  it('takes --cleanup and --no-drop-privileges', () => {
+    assert.equal(opts(['--cleanup']).cleanup, true);
+    assert.equal(opts(['--no-drop-privileges']).dropPrivileges, false);
   });
 
   it('answers --help and --version without running anything', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregate, AGGREGATE_MODES, servicePort, topN } from '../src/model/index.js';
-import type { AggRow, AggregateMode, FlowRate } from '../src/model/index.js';
+import type { AggRow, AggregateMode, FlowRate, Traffic } from '../src/model/index.js';
 import { rate } from './helpers/model-fixtures.js';
 
 const ROWS: FlowRate[] = [
@@ -12,6 +12,17 @@ const ROWS: FlowRate[] = [
   rate({ key: 'e', family: 6, src: 'fe80::1', dst: 'fe80::2', sport: 0, dport: 0x8000, proto: 58, dir: 'egress', ifname: 'wlan0', packets: 3, bytes: 300, deltaPackets: 3, deltaBytes: 300, pps: 3, bps: 2400, firstSeenNs: 5, lastSeenNs: 99 }),
   rate({ key: 'f', family: 6, src: 'fe80::2', dst: 'fe80::1', sport: 0, dport: 0x8100, proto: 58, dir: 'ingress', ifname: 'wlan0', packets: 3, bytes: 300, deltaPackets: 3, deltaBytes: 300, pps: 3, bps: 2400, firstSeenNs: 6, lastSeenNs: 98 }),
 ];
+
+/** The TCP conversation of ROWS with its window rates. */
+const WINDOWED: FlowRate[] = [
+  { ...(ROWS[0] as FlowRate), pps2: 1, bps2: 100, pps10: 1, bps10: 80, pps40: 2, bps40: 100 },
+  { ...(ROWS[1] as FlowRate), pps2: 2, bps2: 200, pps10: 5, bps10: 800, pps40: 4, bps40: 1000 },
+];
+
+function traffic(r: FlowRate): Traffic {
+  const { packets, bytes, deltaPackets, deltaBytes, pps, bps, pps2, bps2, pps10, bps10, pps40, bps40 } = r;
+  return { packets, bytes, deltaPackets, deltaBytes, pps, bps, pps2, bps2, pps10, bps10, pps40, bps40 };
+}
 
 type Summary = Pick<AggRow, 'key' | 'flows' | 'packets' | 'bytes' | 'deltaPackets' | 'deltaBytes' | 'pps' | 'bps'>;
 const summary = (rows: readonly AggRow[]): Summary[] =>
@@ -57,6 +68,23 @@ describe('aggregate: groups and sums', () => {
       ],
     },
     {
+      mode: 'conversation', // a and b are the two directions of one connection; e and f of one ping
+      want: [
+        { key: 'tcp 10.0.0.1:40000 10.0.0.2:443', flows: 2, packets: 30, bytes: 10000, deltaPackets: 6, deltaBytes: 2000, pps: 6, bps: 16000 },
+        { key: 'tcp 10.0.0.1:40001 10.0.0.2:443', flows: 1, packets: 1, bytes: 60, deltaPackets: 1, deltaBytes: 60, pps: 1, bps: 480 },
+        { key: 'udp 10.0.0.1:5000 8.8.8.8:53', flows: 1, packets: 1, bytes: 80, deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0 },
+        { key: 'icmpv6 fe80::1 fe80::2', flows: 2, packets: 6, bytes: 600, deltaPackets: 6, deltaBytes: 600, pps: 6, bps: 4800 },
+      ],
+    },
+    {
+      mode: 'host-conversation',
+      want: [
+        { key: '10.0.0.1 10.0.0.2', flows: 3, packets: 31, bytes: 10060, deltaPackets: 7, deltaBytes: 2060, pps: 7, bps: 16480 },
+        { key: '10.0.0.1 8.8.8.8', flows: 1, packets: 1, bytes: 80, deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0 },
+        { key: 'fe80::1 fe80::2', flows: 2, packets: 6, bytes: 600, deltaPackets: 6, deltaBytes: 600, pps: 6, bps: 4800 },
+      ],
+    },
+    {
       mode: 'proto',
       want: [
         { key: 'tcp', flows: 3, packets: 31, bytes: 10060, deltaPackets: 7, deltaBytes: 2060, pps: 7, bps: 16480 },
@@ -91,6 +119,14 @@ describe('aggregate: groups and sums', () => {
         deltaBytes: src.deltaBytes,
         pps: src.pps,
         bps: src.bps,
+        pps2: src.pps2,
+        bps2: src.bps2,
+        pps10: src.pps10,
+        bps10: src.bps10,
+        pps40: src.pps40,
+        bps40: src.bps40,
+        ingress: src.dir === 'ingress' ? traffic(src) : traffic(rate()),
+        egress: src.dir === 'egress' ? traffic(src) : traffic(rate()),
         flows: 1,
         firstSeenNs: src.firstSeenNs,
         lastSeenNs: src.lastSeenNs,
@@ -148,6 +184,18 @@ describe('aggregate: labels, times and flags', () => {
       want: { family: 4, proto: 6, src: undefined, dst: undefined, sport: undefined, dport: undefined, dir: undefined, ifname: 'eth0', port: 443, firstSeenNs: 10, lastSeenNs: 95, tcpFlags: 0x13 },
     },
     {
+      name: 'conversation: the local end first, whichever direction a flow was counted in',
+      mode: 'conversation',
+      key: 'tcp 10.0.0.1:40000 10.0.0.2:443',
+      want: { family: 4, proto: 6, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 443, dir: undefined, ifname: 'eth0', port: undefined, firstSeenNs: 50, lastSeenNs: 95, tcpFlags: 0x12 },
+    },
+    {
+      name: 'ICMP conversation: type and code differ by direction, so no ports',
+      mode: 'conversation',
+      key: 'icmpv6 fe80::1 fe80::2',
+      want: { family: 6, proto: 58, src: 'fe80::1', dst: 'fe80::2', sport: undefined, dport: undefined, dir: undefined, ifname: 'wlan0', port: undefined, firstSeenNs: 5, lastSeenNs: 99, tcpFlags: 0 },
+    },
+    {
       name: 'portless protocol in port mode: no port',
       mode: 'port',
       key: 'icmpv6',
@@ -157,6 +205,20 @@ describe('aggregate: labels, times and flags', () => {
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(pick(aggregate(ROWS, c.mode).find((r) => r.key === c.key)), c.want));
   }
+});
+
+describe('aggregate: in and out', () => {
+  it('a conversation keeps what came in and what went out apart, and their sum', () => {
+    const row = aggregate(WINDOWED, 'conversation')[0];
+    assert.deepEqual([row?.ingress.bytes, row?.egress.bytes, row?.bytes], [9000, 1000, 10000]);
+    assert.deepEqual([row?.ingress.bps10, row?.egress.bps10, row?.bps10], [800, 80, 880]);
+    assert.deepEqual([row?.ingress.pps40, row?.egress.pps2, row?.pps40], [4, 1, 6]);
+  });
+
+  it('every window adds up', () => {
+    const row = aggregate(WINDOWED, 'proto')[0];
+    assert.deepEqual([row?.pps2, row?.bps2, row?.pps10, row?.bps10, row?.pps40, row?.bps40], [3, 300, 6, 880, 6, 1100]);
+  });
 });
 
 describe('servicePort', () => {
@@ -182,6 +244,6 @@ describe('sorting aggregated rows', () => {
   });
 
   it('AGGREGATE_MODES cycles through every mode once, flow first', () => {
-    assert.deepEqual(AGGREGATE_MODES, ['flow', 'src', 'dst', 'pair', 'port', 'proto']);
+    assert.deepEqual(AGGREGATE_MODES, ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation']);
   });
 });

@@ -132,8 +132,16 @@ describe('computeRates', () => {
     const cur = flow({ packets: 9, lastSeenNs: 7, tcpFlags: 0x12, ifname: 'veth1' });
     const [got] = computeRates(snapshot({ flows: [flow()] }), snapshot({ monoNs: S, flows: [cur] }));
     assert.ok(got);
-    const { deltaPackets, deltaBytes, pps, bps, isNew, ...record } = got;
+    const { deltaPackets, deltaBytes, pps, bps, isNew, pps2, bps2, pps10, bps10, pps40, bps40, peakPps, peakBps, ...record } = got;
     assert.deepEqual(record, cur);
+  });
+
+  it('has one interval of history: every window and the peak at the interval’s rate', () => {
+    const [got] = computeRates(snapshot({ flows: [flow()] }), snapshot({ monoNs: 2 * S, flows: [flow({ packets: 10, bytes: 1000 })] }));
+    assert.deepEqual(
+      [got?.pps2, got?.pps10, got?.pps40, got?.peakPps, got?.bps2, got?.bps10, got?.bps40, got?.peakBps],
+      [5, 5, 5, 5, 4000, 4000, 4000, 4000],
+    );
   });
 });
 
@@ -154,7 +162,7 @@ describe('computeTotals', () => {
       name: 'rates over a two-second interval',
       prev: snapshot({ monoNs: 1 * S, counters: counters({ packetsIn: 100, packetsOut: 50, bytesIn: 1000, bytesOut: 500 }) }),
       cur: snapshot({ monoNs: 3 * S, counters: counters({ packetsIn: 300, packetsOut: 60, bytesIn: 3000, bytesOut: 700 }) }),
-      want: { packetsIn: 300, ppsIn: 100, ppsOut: 5, bpsIn: 8000, bpsOut: 800 },
+      want: { packetsIn: 300, ppsIn: 100, ppsOut: 5, bpsIn: 8000, bpsOut: 800, peakPps: 105, peakBps: 8800 },
     },
     {
       name: 'zero-length interval: rates 0',
@@ -199,7 +207,7 @@ describe('computeTotals', () => {
       const got = computeTotals(c.prev, c.cur);
       const picked = Object.fromEntries(Object.keys(c.want).map((k) => [k, got[k as keyof typeof got]]));
       assert.deepEqual(picked, c.want);
-      assertFinite(Object.values(got));
+      assertFinite(Object.values(got).flatMap((v) => (typeof v === 'number' ? [v] : Object.values(v))));
     });
   }
 });

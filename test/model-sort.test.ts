@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { aggregate, compareBy, SORT_FIELDS, sortRows, topN } from '../src/model/index.js';
-import type { FlowRate, SortField, SortRow } from '../src/model/index.js';
+import { aggregate, compareBy, SORT_FIELDS, sortKey, sortRows, topN } from '../src/model/index.js';
+import type { FlowRate, SortField, SortKey, SortRow, Window } from '../src/model/index.js';
 import { prng, rate } from './helpers/model-fixtures.js';
 
 const keys = (rows: readonly SortRow[]): string[] => rows.map((r) => r.key);
@@ -152,5 +152,32 @@ describe('topN', () => {
     reads = 0;
     sortRows(counted, 'src', true);
     assert.equal(reads, rows.length);
+  });
+});
+
+describe('sortKey: what a field means under a window and a counter mode', () => {
+  const cases: [SortField, Window, boolean, SortKey][] = [
+    ['bps', 2, true, 'bps2'],
+    ['bps', 40, false, 'bps40'],
+    ['pps', 10, true, 'pps10'],
+    ['packets', 10, true, 'packets'],
+    ['packets', 10, false, 'deltaPackets'],
+    ['bytes', 2, false, 'deltaBytes'],
+    ['src', 40, false, 'src'],
+    ['age', 2, true, 'age'],
+  ];
+  for (const [field, window, cumulative, want] of cases) {
+    it(`${field}, ${window} s, ${cumulative ? 'since start' : 'per interval'}: ${want}`, () => assert.equal(sortKey(field, window, cumulative), want));
+  }
+
+  it('orders by the chosen window and by interval deltas', () => {
+    const rows = [
+      rate({ key: 'a', packets: 100, deltaPackets: 1, bps2: 10, bps40: 900 }),
+      rate({ key: 'b', packets: 50, deltaPackets: 7, bps2: 500, bps40: 20 }),
+    ];
+    assert.deepEqual(keys(sortRows(rows, sortKey('bps', 2, true), true)), ['b', 'a']);
+    assert.deepEqual(keys(sortRows(rows, sortKey('bps', 40, true), true)), ['a', 'b']);
+    assert.deepEqual(keys(sortRows(rows, sortKey('packets', 2, true), true)), ['a', 'b']);
+    assert.deepEqual(keys(sortRows(rows, sortKey('packets', 2, false), true)), ['b', 'a']);
   });
 });

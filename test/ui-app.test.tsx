@@ -8,7 +8,7 @@ import { at, KEY, renderApp, storeOf, tcp, ticksOf, type Rendered } from './help
 
 process.env.TZ = 'UTC';
 
-/** f1 fastest, f2 most packets, f3 (older) most bytes; in the second tick f2 leads. */
+/** f1 fastest, f2 most packets, f3 (older) most bytes; in the second tick f2 leads (then f1 over 2 s). */
 const [first, second] = ticksOf([
   at(0, [tcp(1, 0, 0), tcp(2, 0, 0), tcp(3, 50_000, 5)]),
   at(1, [tcp(1, 3000, 10), tcp(2, 2000, 30), tcp(3, 51_000, 25, { proto: 17, dport: 53 })]),
@@ -46,18 +46,18 @@ describe('layout', () => {
     assert.equal(lines.length, 23, 'one line short of the terminal, so Ink does not clear the screen');
     for (const line of lines) assert.ok(stringWidth(line) <= 80, `too wide: ${line}`);
     assert.match(lines[0]!, /^tc-top  eth0: tc ingress\+egress \(tcx\) +up 0:00:01$/);
-    assert.match(lines[1]!, /^in 0 b\/s 0\.0 pkt\/s   out 48 kbit\/s 60 pkt\/s   █$/);
+    assert.match(lines[1]!, /^in 0 b\/s 0\.0 pkt\/s   out 48 kbit\/s 60 pkt\/s   peak 48 kbit\/s   total 56 kB   █$/);
     assert.match(lines[2]!, /^flows 3   map lru 3\/65536 \(0\.0%\)   evicted 0   failed 0/);
-    assert.match(lines[3]!, /^ {2}PROTO  SOURCE {13}DESTINATION {8}DIR   PACKETS   BYTES {7}RATE▼$/);
+    assert.match(lines[3]!, /^ {2}PROTO  SOURCE {13}DESTINATION {8}DIR   PACKETS   BYTES {4}2s RATE▼$/);
     assert.match(lines[4]!, /^>\+tcp {4}10\.0\.0\.1:40001 {5}192\.0\.2\.1:443 {6}out {8}10 {4}3 kB {3}24 kbit\/s$/);
     assert.match(lines[6]!, /^ \+udp    10\.0\.0\.3:40003     192\.0\.2\.1:53 .* 51 kB /);
-    assert.match(lines[22]!, /^filter none {3}group flow {3}sort RATE▼ {3}1-3 of 3 +\? help  > sort/);
+    assert.match(lines[22]!, /^filter none {3}group flow {3}sort 2s RATE▼ {3}1-3 of 3 +\? help  > sort/);
   });
 
   it('shows every column when there is room, and hides PPS and AGE first when there is not', async () => {
     const wide = await renderApp(storeOf({ columns: 100 }));
     await wide.dispatch(tick1);
-    assert.match(wide.lines()[3]!, /PROTO +SOURCE +DESTINATION +DIR +PACKETS +BYTES +PPS +RATE▼ +AGE$/);
+    assert.match(wide.lines()[3]!, /PROTO +SOURCE +DESTINATION +DIR +PACKETS +BYTES +PPS +2s RATE▼ +AGE$/);
     assert.match(wide.lines()[4]!, / 10 +3 kB +10 +24 kbit\/s +1s$/);
   });
 
@@ -128,7 +128,7 @@ describe('selection', () => {
     await app.press(KEY.down);
     assert.deepEqual(order(app), ['1', '>2', '3']);
     await app.dispatch(tick2);
-    assert.deepEqual(order(app), ['>2', '3', '1']);
+    assert.deepEqual(order(app), ['>2', '1', '3']);
     await app.press('b');
     assert.deepEqual(order(app), ['3', '>2', '1']);
   });
@@ -207,7 +207,7 @@ describe('views and panes', () => {
   it('a groups the flows: by source, then destination', async () => {
     const app = await started();
     await app.press('a');
-    assert.match(app.lines()[3]!, /^ {2}SOURCE +FLOWS +PACKETS +BYTES +PPS +RATE▼ +AGE$/);
+    assert.match(app.lines()[3]!, /^ {2}SOURCE +FLOWS +PACKETS +BYTES +PPS +2s RATE▼ +AGE$/);
     assert.deepEqual(order(app), ['>1', '2', '3']);
     assert.match(app.lines()[22]!, /group src/);
     await app.press('a');
@@ -223,7 +223,7 @@ describe('views and panes', () => {
     assert.deepEqual(order(app), ['>1', '2', '3']);
     await app.press(' ');
     assert.doesNotMatch(app.lines()[22]!, /PAUSED/);
-    assert.deepEqual(order(app), ['>2', '3', '1'], 'the latest tick');
+    assert.deepEqual(order(app), ['>2', '1', '3'], 'the latest tick');
   });
 
   it('? shows every binding from the keymap; any key closes it', async () => {
@@ -241,13 +241,14 @@ describe('views and panes', () => {
 
   it('Enter opens the detail pane of the selected flow, Esc closes it', async () => {
     const app = await started(tick2);
-    await app.press(KEY.down, KEY.enter);
+    await app.press(KEY.end, KEY.enter);
     const lines = app.lines();
     assert.equal(lines.length, 23);
-    const pane = lines.slice(16, 22).join('\n');
+    const pane = lines.slice(15, 22).join('\n');
     assert.match(pane, /^── details \(Enter or Esc closes\) ─+$/m);
     assert.match(pane, /^udp {2}10\.0\.0\.3:40003 → 192\.0\.2\.1:53 {2}egress on eth0$/m);
-    assert.match(pane, /^packets 35 \(\+10\) {2}·  bytes 52 kB \(\+1 kB\) {2}·  8 kbit\/s {2}·  10 pkt\/s$/m);
+    assert.match(pane, /^packets 35 \(\+10\) {2}·  bytes 52 kB \(\+1 kB\) {2}·  peak 8 kbit\/s 20 pkt\/s$/m);
+    assert.match(pane, /^2s 8 kbit\/s 15 pkt\/s {2}·  10s 8 kbit\/s 15 pkt\/s {2}·  40s 8 kbit\/s 15 pkt\/s$/m);
     assert.match(pane, /^first seen 03:04:05 {2}·  last seen 03:04:07 {2}·  duration 2s {2}·  idle 0s$/m);
     assert.match(pane, /^IPv4$/m);
     assert.match(pane, /^rate, last minute {2}[▁-█]{2}$/m);
@@ -300,5 +301,49 @@ describe('views and panes', () => {
     assert.match(app.lines()[21]!, /^ hooks detached, table frozen \(q quits\); detached tc ingress \(tcx\) from eth0; d…$/);
     await app.dispatch(tick2);
     assert.deepEqual(order(app), ['>1', '2', '3'], 'frozen');
+  });
+});
+
+describe('rate windows, counts, steady order, conversations', () => {
+  it('1 2 3 name the window in the RATE title and the status line', async () => {
+    const app = await started();
+    await app.press('3');
+    assert.match(app.lines()[3]!, / 40s RATE▼$/);
+    assert.match(app.lines()[22]!, /sort 40s RATE▼/);
+    await app.press('2');
+    assert.match(app.lines()[3]!, / 10s RATE▼$/);
+    await app.press('1');
+    assert.match(app.lines()[3]!, / 2s RATE▼$/);
+  });
+
+  it('c shows the last interval’s packets and bytes instead of the totals since start', async () => {
+    const app = await started();
+    assert.match(app.lines()[6]!, /^ \+udp .* {7}25 {3}51 kB /);
+    await app.press('c');
+    assert.match(app.lines()[3]!, / {5}\+PKTS  \+BYTES /);
+    assert.match(app.lines()[6]!, /^ \+udp .* {7}20 {4}1 kB /);
+    await app.press('c');
+    assert.match(app.lines()[3]!, / PACKETS {3}BYTES /);
+  });
+
+  it('o says in the status line that the order is frozen', async () => {
+    const app = await started();
+    await app.press('o');
+    assert.match(app.lines()[22]!, /sort 2s RATE▼ {3}ORDER FROZEN {3}1-3 of 3/);
+    await app.dispatch(tick2);
+    assert.deepEqual(order(app), ['>1', '2', '3']);
+    await app.press('o');
+    assert.doesNotMatch(app.lines()[22]!, /FROZEN/);
+    assert.deepEqual(order(app), ['>2', '1', '3']);
+  });
+
+  it('a conversation row shows what came in, what went out, and the sum', async () => {
+    const back = (bytes: number) => tcp(1, bytes, bytes / 100, { key: 'r1', src: '192.0.2.1', sport: 443, dst: '10.0.0.1', dport: 40001, dir: 'ingress' });
+    const [tick] = ticksOf([at(0, [tcp(1, 0, 0), back(0)]), at(1, [tcp(1, 1000, 10), back(8000)])]);
+    const app = await renderApp(storeOf({ columns: 100, aggregation: 'conversation' }));
+    await app.dispatch({ type: 'tick', tick: tick! });
+    assert.match(app.lines()[3]!, /^ {2}PROTO +LOCAL +REMOTE +IN +OUT +2s RATE▼ +BYTES +PPS$/, 'AGE goes first, PPS stays by the rate');
+    assert.match(app.lines()[4]!, /^>\+tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +64 kbit\/s +8 kbit\/s +72 kbit\/s +9 kB +90$/);
+    assert.match(app.lines()[22]!, /group conversation/);
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AGGREGATE_MODES } from '../src/model/aggregate.js';
+import { AGGREGATE_MODES, type AggRow } from '../src/model/aggregate.js';
 import { filterToString } from '../src/model/filter.js';
 import type { SortField } from '../src/model/sort.js';
+import type { FlowRecord } from '../src/model/types.js';
 import type { KeyAction, NamedKey } from '../src/ui/keymap.js';
 import { currentLayout, selectedRow, visibleRows, type Action, type UiState } from '../src/ui/state.js';
 import { at, stateAfter, storeOf, tcp, ticksOf } from './helpers/ui-fixtures.js';
@@ -14,7 +15,8 @@ const keys = (s: UiState): string[] => visibleRows(s).map((r) => r.key);
 
 /**
  * Three flows whose orders differ by column: over the first second f1 sends the most bytes,
- * f2 the most packets, and f3 (older) has the most bytes in all; in the next second f2 leads.
+ * f2 the most packets, and f3 (older) has the most bytes in all; in the next second f2 leads,
+ * and over the 2 s window f1 comes second.
  */
 const script = ticksOf([
   at(0, [tcp(1, 0, 0), tcp(2, 0, 0), tcp(3, 50_000, 5)]),
@@ -109,7 +111,7 @@ describe('selection', () => {
     const before = stateAfter({}, tick1, key('down'));
     assert.deepEqual([selectedRow(before)?.key, before.selection.rank], ['f2', 1]);
     const after = stateAfter({}, tick1, key('down'), tick2);
-    assert.deepEqual(keys(after), ['f2', 'f3', 'f1']);
+    assert.deepEqual(keys(after), ['f2', 'f1', 'f3']);
     assert.deepEqual([selectedRow(after)?.key, after.selection.rank], ['f2', 0]);
     const resorted = stateAfter({}, tick1, key('down'), text('b'));
     assert.deepEqual([selectedRow(resorted)?.key, resorted.selection.rank], ['f2', 2]);
@@ -198,7 +200,7 @@ describe('modes and panes', () => {
     assert.deepEqual(keys(paused), ['f1', 'f2', 'f3']);
     const resumed = stateAfter({}, tick1, text(' '), tick2, text(' '));
     assert.equal(resumed.frozen, undefined);
-    assert.deepEqual(keys(resumed), ['f2', 'f3', 'f1']);
+    assert.deepEqual(keys(resumed), ['f2', 'f1', 'f3']);
   });
 
   it('? opens help; any key closes it without acting', () => {
@@ -218,7 +220,7 @@ describe('modes and panes', () => {
   });
 
   it('a pane takes rows from the table', () => {
-    assert.deepEqual(currentLayout(stateAfter({}, key('enter'))), { tiny: false, tableRows: 12, paneRows: 6 });
+    assert.deepEqual(currentLayout(stateAfter({}, key('enter'))), { tiny: false, tableRows: 11, paneRows: 7 });
     assert.equal(currentLayout(stateAfter({}, { type: 'resize', columns: 59, rows: 24 })).tiny, true);
     assert.equal(currentLayout(stateAfter({}, { type: 'resize', columns: 80, rows: 11 })).tiny, true);
   });
@@ -290,5 +292,115 @@ describe('ticks', () => {
     assert.equal(s.live.totalRate.at(-1)?.value, 8000);
     assert.equal(s.live.rowRates.get('flow f1')?.length, 60);
     assert.equal(s.live.startNs, 0);
+  });
+});
+
+describe('rate windows (1 2 3)', () => {
+  // Over the last 40 s: f1 steady at 1000 B/s; f2 5000 B/s for the first 10 s, then silent; f3 silent
+  // until the last 2 s, then 3000 B/s. Each window puts them in another order.
+  const series = (t: number) => [
+    tcp(1, 1000 * t, 10 * t, { lastSeenNs: t * 1e9 }),
+    tcp(2, 5000 * Math.min(t, 10), 50 * Math.min(t, 10)),
+    tcp(3, 3000 * Math.max(0, t - 38), 30 * Math.max(0, t - 38)),
+  ];
+  const all = ticksOf(Array.from({ length: 41 }, (_, t) => at(t, series(t))), 100).map((tick): Action => ({ type: 'tick', tick }));
+  const cases: { keys: string[]; window: number; order: string[] }[] = [
+    { keys: [], window: 2, order: ['f3', 'f1', 'f2'] },
+    { keys: ['2'], window: 10, order: ['f1', 'f3', 'f2'] },
+    { keys: ['3'], window: 40, order: ['f2', 'f1', 'f3'] },
+    { keys: ['3', '1'], window: 2, order: ['f3', 'f1', 'f2'] },
+    { keys: ['2', 'r'], window: 10, order: ['f2', 'f3', 'f1'] },
+  ];
+  for (const c of cases) {
+    it(`${c.keys.join(' ') || 'default'}: the ${c.window} s window`, () => {
+      const s = stateAfter({}, ...all, ...c.keys.map(text));
+      assert.equal(s.window, c.window);
+      assert.deepEqual(keys(s), c.order);
+    });
+  }
+
+  it('--window sets the first one', () => {
+    assert.deepEqual(keys(stateAfter({ window: 40 }, ...all)), ['f2', 'f1', 'f3']);
+  });
+
+  it('the selection follows its row to its rank in the new window', () => {
+    const s = stateAfter({}, ...all, key('home'), text('3'));
+    assert.equal(selectedRow(s)?.key, 'f3');
+    assert.equal(s.selection.rank, 2);
+  });
+});
+
+describe('cumulative counts (c)', () => {
+  it('sorts the byte and packet columns by what they show: since start, or the last interval', () => {
+    const since = stateAfter({}, tick1, text('b'));
+    assert.deepEqual([since.cumulative, keys(since)], [true, ['f3', 'f1', 'f2']]);
+    const interval = stateAfter({}, tick1, text('b'), text('c'));
+    assert.deepEqual([interval.cumulative, keys(interval)], [false, ['f1', 'f2', 'f3']]);
+    assert.deepEqual(keys(stateAfter({}, tick1, text('b'), text('c'), text('c'))), ['f3', 'f1', 'f2']);
+  });
+});
+
+describe('steady order (o)', () => {
+  const flows = (t: number, extra: FlowRecord[] = []) => [tcp(1, 1000 * t, t), tcp(2, 2000 * t, 2 * t), ...extra];
+  const late = (n: number, bytes: number) => tcp(n, bytes, bytes / 1000, { firstSeenNs: 2.5e9 });
+  const [t1, t2, t3, t4] = ticksOf([
+    at(0, flows(0)),
+    at(1, flows(1)),
+    at(2, [tcp(1, 9000, 9), tcp(2, 2100, 3)]), // f1 overtakes f2
+    at(3, [tcp(1, 9100, 10), tcp(2, 2200, 4), late(3, 90_000), late(4, 50_000)]), // two faster newcomers
+    at(4, [tcp(2, 2300, 5), late(3, 90_100), late(4, 50_100)]), // f1 is gone
+  ]).map((tick): Action => ({ type: 'tick', tick }));
+
+  it('freezes the order while the numbers update, and says so', () => {
+    const s = stateAfter({}, t1!, text('o'), t2!);
+    assert.deepEqual(keys(s), ['f2', 'f1'], 'f1 is faster now but stays second');
+    assert.equal(visibleRows(s)[1]?.bps2, ((9000 - 0) * 8) / 2, 'with the latest numbers');
+    assert.deepEqual(keys(stateAfter({}, t1!, t2!)), ['f1', 'f2'], 'unfrozen, the sort decides');
+  });
+
+  it('appends new rows at the bottom (in sort order among themselves) and drops rows that are gone', () => {
+    assert.deepEqual(keys(stateAfter({}, t1!, text('o'), t2!, t3!)), ['f2', 'f1', 'f3', 'f4']);
+    assert.deepEqual(keys(stateAfter({}, t1!, text('o'), t2!, t3!, t4!)), ['f2', 'f3', 'f4']);
+  });
+
+  it('o again follows the sort', () => {
+    const s = stateAfter({}, t1!, text('o'), t2!, t3!, text('o'));
+    assert.equal(s.steady, undefined);
+    assert.deepEqual(keys(s), ['f3', 'f4', 'f1', 'f2']);
+  });
+
+  it('a new sort sorts once and stays frozen', () => {
+    const s = stateAfter({}, t1!, text('o'), t2!, text('b'), t3!);
+    assert.ok(s.steady);
+    assert.deepEqual(keys(s), ['f1', 'f2', 'f3', 'f4'], 'by bytes at the b, then the newcomers');
+  });
+
+  it('keeps the selection on its row', () => {
+    const s = stateAfter({}, t1!, text('o'), key('down'), t2!, t3!);
+    assert.deepEqual([selectedRow(s)?.key, s.selection.rank], ['f1', 1]);
+  });
+
+  it('a new grouping starts from its own sorted order', () => {
+    const s = stateAfter({}, t1!, t2!, t3!, text('o'), text('a'));
+    assert.deepEqual(keys(s), ['10.0.0.3', '10.0.0.4', '10.0.0.1', '10.0.0.2']);
+  });
+});
+
+describe('conversations', () => {
+  it('--aggregate conversation merges the two directions of a connection', () => {
+    const out = tcp(1, 0, 0);
+    const back = (bytes: number, packets: number) =>
+      tcp(1, bytes, packets, { key: 'r1', src: '192.0.2.1', sport: 443, dst: '10.0.0.1', dport: 40001, dir: 'ingress' });
+    const [tick] = ticksOf([at(0, [out, back(0, 0)]), at(1, [tcp(1, 1000, 10), back(8000, 8), tcp(2, 500, 5)])]);
+    const s = stateAfter({ aggregation: 'conversation' }, { type: 'tick', tick: tick! });
+    assert.equal(s.aggregation, 'conversation');
+    const rows = visibleRows(s) as AggRow[];
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.flows, r.ingress.bps2 / 8, r.egress.bps2 / 8, r.bps2 / 8]),
+      [
+        ['tcp 10.0.0.1:40001 192.0.2.1:443', 2, 8000, 1000, 9000],
+        ['tcp 10.0.0.2:40002 192.0.2.1:443', 1, 0, 500, 500],
+      ],
+    );
   });
 });

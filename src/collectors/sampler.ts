@@ -1,15 +1,18 @@
 /**
  * The tick shared by every view: read a snapshot, expire idle flows from the kernel map, and hand
- * the model's rates and totals on. The model decides what is idle; the sampler does the deleting.
+ * the model's rates (per interval and over the windows) and totals on. The model decides what is
+ * idle; the sampler does the deleting.
  */
-import { computeRates, computeTotals, expiredFlows, type Totals } from '../model/rates.js';
+import { expiredFlows, type Totals } from '../model/rates.js';
 import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+import { advance, NO_HISTORY, type RateHistory } from '../model/windows.js';
 import type { Collector } from './collector.js';
 
 export interface Tick {
   readonly snapshot: Snapshot;
   /** Seconds since the previous tick (0 for the first). */
   readonly intervalS: number;
+  /** Each flow's rates over the interval and the 2, 10 and 40 s windows, and its peaks. */
   readonly rates: readonly FlowRate[];
   readonly totals: Totals;
   /** Flows idle longer than the timeout, deleted from the map during this tick. */
@@ -17,7 +20,7 @@ export interface Tick {
 }
 
 export class Sampler {
-  private prev: Snapshot | undefined;
+  private history: RateHistory = NO_HISTORY;
 
   constructor(
     private readonly collector: Collector,
@@ -26,7 +29,7 @@ export class Sampler {
 
   /** Take the baseline right after attaching, so the first tick's rates cover a full interval. */
   prime(): void {
-    this.prev = this.collector.read();
+    this.history = advance(NO_HISTORY, this.collector.read()).history;
   }
 
   tick(): Tick {
@@ -37,14 +40,8 @@ export class Sampler {
       const gone = new Set(expired.map((f) => f.key));
       snapshot = { ...snapshot, flows: snapshot.flows.filter((f) => !gone.has(f.key)), flowsDeleted: snapshot.flowsDeleted + deleted };
     }
-    const prev = this.prev;
-    this.prev = snapshot;
-    return {
-      snapshot,
-      intervalS: prev ? Math.max(0, (snapshot.monoNs - prev.monoNs) / 1e9) : 0,
-      rates: computeRates(prev, snapshot),
-      totals: computeTotals(prev, snapshot),
-      expired,
-    };
+    const { history, intervalS, rates, totals } = advance(this.history, snapshot);
+    this.history = history;
+    return { snapshot, intervalS, rates, totals, expired };
   }
 }

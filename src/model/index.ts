@@ -1,8 +1,9 @@
 /** The model's public API: pure functions of snapshots and flows, no I/O and no clock. */
-export type { Direction, FlowRate, FlowRecord, GlobalCounters, Snapshot } from './types.js';
+export type { Direction, FlowRate, FlowRecord, GlobalCounters, Peaks, Snapshot, Window, WindowRates } from './types.js';
 export { computeRates, computeTotals, expiredFlows, intervalSeconds, monoToWallMs, type Totals } from './rates.js';
+export { advance, NO_HISTORY, windowRate, WINDOWS, type Rate, type RateHistory, type Step } from './windows.js';
 export { formatEndpoint, hasPorts, icmpTypeCode, protoName, protoNumber, tcpFlagsString } from './format.js';
-export { compareBy, SORT_FIELDS, sortRows, topN, type SortField, type SortRow } from './sort.js';
+export { compareBy, SORT_FIELDS, sortKey, sortRows, topN, type SortField, type SortKey, type SortRow } from './sort.js';
 export {
   filterToString,
   MATCH_ALL,
@@ -13,7 +14,7 @@ export {
   type ParseResult,
   type Side,
 } from './filter.js';
-export { aggregate, AGGREGATE_MODES, servicePort, type AggregateMode, type AggRow } from './aggregate.js';
+export { aggregate, AGGREGATE_MODES, servicePort, type AggregateMode, type AggRow, type Traffic } from './aggregate.js';
 export {
   addressSortKey,
   formatAddress,

@@ -16,7 +16,7 @@ export function intervalSeconds(prev: Snapshot, cur: Snapshot): number {
 }
 
 /** count / seconds, or 0 when there is no interval to divide by: rates are never NaN or Infinity. */
-function perSecond(count: number, seconds: number): number {
+export function perSecond(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : 0;
 }
 
@@ -29,7 +29,7 @@ export function counterDelta(cur: number, prev: number): number {
  * A flow that kept its key but is not the same kernel entry: evicted and recreated between reads.
  * A later first-seen catches it even when the new entry already counted more than the old one.
  */
-function wasRecreated(cur: FlowRecord, prev: FlowRecord): boolean {
+export function wasRecreated(cur: FlowRecord, prev: FlowRecord): boolean {
   return cur.packets < prev.packets || cur.bytes < prev.bytes || cur.firstSeenNs > prev.firstSeenNs;
 }
 
@@ -65,7 +65,7 @@ export function computeRates(prev: Snapshot | undefined, cur: Snapshot): FlowRat
 function withRates(flow: FlowRecord, deltaPackets: number, deltaBytes: number, seconds: number, isNew: boolean): FlowRate {
   const pps = perSecond(deltaPackets, seconds);
   const bps = perSecond(deltaBytes * 8, seconds);
-  return build(flow, { deltaPackets, deltaBytes, pps, bps, isNew }, sameRates(pps, bps), { peakPps: pps, peakBps: bps });
+  return flowRate(flow, { deltaPackets, deltaBytes, pps, bps, isNew }, sameRates(pps, bps), { peakPps: pps, peakBps: bps });
 }
 
 /** Every window at one rate. */
@@ -73,14 +73,10 @@ function sameRates(pps: number, bps: number): WindowRates {
   return { pps2: pps, bps2: bps, pps10: pps, bps10: bps, pps40: pps, bps40: bps };
 }
 
-/** The rate with other window rates and peaks. */
-export function withWindows(rate: FlowRate, windows: WindowRates, peaks: Peaks): FlowRate {
-  return build(rate, rate, windows, peaks);
-}
-
 type Interval = Pick<FlowRate, 'deltaPackets' | 'deltaBytes' | 'pps' | 'bps' | 'isNew'>;
 
-function build(flow: FlowRecord, i: Interval, w: WindowRates, p: Peaks): FlowRate {
+/** A FlowRate from its record, its interval's numbers, its window rates and its peaks. */
+export function flowRate(flow: FlowRecord, i: Interval, w: WindowRates, p: Peaks): FlowRate {
   // Fields copied one by one: an object spread here is ten times slower at 100k flows (V8 slow path).
   return {
     key: flow.key,

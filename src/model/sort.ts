@@ -4,13 +4,15 @@
  * avoids sorting tens of thousands of flows to show forty.
  */
 import { addressSortKey } from './address.js';
-import type { Direction } from './types.js';
+import type { Direction, Window, WindowRates } from './types.js';
 
 /** What the comparators read: a FlowRate has all of it, an aggregated row leaves labels undefined. */
-export interface SortRow {
+export interface SortRow extends WindowRates {
   readonly key: string;
   readonly packets: number;
   readonly bytes: number;
+  readonly deltaPackets: number;
+  readonly deltaBytes: number;
   readonly pps: number;
   readonly bps: number;
   readonly firstSeenNs: number;
@@ -53,10 +55,27 @@ export const SORT_FIELDS: readonly SortField[] = [
   'last_seen',
 ];
 
+/** A field as a view shows it: the rates of one window, the counts since start or of the last interval. */
+export type SortKey = SortField | 'deltaPackets' | 'deltaBytes' | `pps${Window}` | `bps${Window}`;
+
+export function sortKey(field: SortField, window: Window, cumulative: boolean): SortKey {
+  switch (field) {
+    case 'pps':
+    case 'bps':
+      return `${field}${window}`;
+    case 'packets':
+      return cumulative ? field : 'deltaPackets';
+    case 'bytes':
+      return cumulative ? field : 'deltaBytes';
+    default:
+      return field;
+  }
+}
+
 type SortValue = number | string | undefined;
 
-/** The value a field sorts by; addresses become strings that order numerically. */
-function sortValue(field: SortField, row: SortRow): SortValue {
+/** The value a key sorts by; addresses become strings that order numerically. */
+function sortValue(field: SortKey, row: SortRow): SortValue {
   switch (field) {
     case 'src':
     case 'dst': {
@@ -97,7 +116,7 @@ function compareKeys(a: string, b: string): number {
  * direction, so the order is total and the same every frame. (sortRows and topN share this order
  * but read each row's value only once.)
  */
-export function compareBy<R extends SortRow>(field: SortField, descending: boolean): (a: R, b: R) => number {
+export function compareBy<R extends SortRow>(field: SortKey, descending: boolean): (a: R, b: R) => number {
   return (a, b) => compareValues(sortValue(field, a), sortValue(field, b), descending) || compareKeys(a.key, b.key);
 }
 
@@ -106,7 +125,7 @@ export function compareBy<R extends SortRow>(field: SortField, descending: boole
  * address, or even reading a property, on every comparison would dominate the sort. Input position
  * breaks the last ties, so the result is the same as a stable sort's even if keys repeat.
  */
-function indexOrder(rows: readonly SortRow[], field: SortField, descending: boolean): (i: number, j: number) => number {
+function indexOrder(rows: readonly SortRow[], field: SortKey, descending: boolean): (i: number, j: number) => number {
   const values = rows.map((row) => sortValue(field, row));
   const keys = rows.map((row) => row.key);
   return (i, j) =>
@@ -114,7 +133,7 @@ function indexOrder(rows: readonly SortRow[], field: SortField, descending: bool
 }
 
 /** A sorted copy. */
-export function sortRows<R extends SortRow>(rows: readonly R[], field: SortField, descending: boolean): R[] {
+export function sortRows<R extends SortRow>(rows: readonly R[], field: SortKey, descending: boolean): R[] {
   const order = indexOrder(rows, field, descending);
   return rows
     .map((_, i) => i)
@@ -126,7 +145,7 @@ export function sortRows<R extends SortRow>(rows: readonly R[], field: SortField
  * The first n rows of sortRows(rows, field, descending), in O(len log n): a bounded max-heap keeps
  * the n best seen so far with the worst of them at the root.
  */
-export function topN<R extends SortRow>(rows: readonly R[], field: SortField, descending: boolean, n: number): R[] {
+export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, descending: boolean, n: number): R[] {
   const limit = Math.floor(n);
   if (!(limit > 0)) return [];
   if (limit >= rows.length) return sortRows(rows, field, descending);

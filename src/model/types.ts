@@ -63,8 +63,27 @@ export interface Snapshot {
   readonly flowsDeleted: number;
 }
 
-/** A flow with its rates over the last interval. */
-export interface FlowRate extends FlowRecord {
+/** The rate windows, in seconds: iftop's three averages. */
+export type Window = 2 | 10 | 40;
+
+/** Packets and bits per second averaged over the last 2, 10 and 40 seconds. */
+export interface WindowRates {
+  readonly pps2: number;
+  readonly bps2: number;
+  readonly pps10: number;
+  readonly bps10: number;
+  readonly pps40: number;
+  readonly bps40: number;
+}
+
+/** The highest 2 s rates seen (packets and bits each at its own highest). */
+export interface Peaks {
+  readonly peakPps: number;
+  readonly peakBps: number;
+}
+
+/** A flow with its rates over the last interval and over the windows. */
+export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   /** Packets and bytes counted during the last interval. */
   readonly deltaPackets: number;
   readonly deltaBytes: number;

@@ -1,12 +1,14 @@
 /**
- * The selected row in full: identity, all counters with the last interval's deltas, first and
- * last seen, duration, TCP flags (or ICMP type and code), and a sparkline of its rate.
+ * The selected row in full: identity, all counters with the last interval's deltas and a flow's
+ * peak, the rates over every window (the chosen one bold), first and last seen, duration, TCP flags
+ * (or ICMP type and code), and a sparkline of its rate.
  */
 import { Box } from 'ink';
 import { hasPorts, icmpTypeCode, protoName, tcpFlagsString } from '../model/format.js';
 import { monoToWallMs } from '../model/rates.js';
-import type { Snapshot } from '../model/types.js';
-import { cellText, endpoint, type CellContext } from './columns.js';
+import type { Snapshot, Window } from '../model/types.js';
+import { WINDOWS } from '../model/windows.js';
+import { cellText, endpoint, rateIn, type CellContext } from './columns.js';
 import { Line } from './Line.js';
 import { portName } from './services.js';
 import {
@@ -29,6 +31,8 @@ export interface DetailPaneProps {
   readonly snapshot: Snapshot | undefined;
   /** The row's bits/s while it was on screen, oldest first. */
   readonly rates: readonly number[];
+  /** The window the table shows. */
+  readonly window: Window;
   readonly ctx: CellContext;
   readonly width: number;
   readonly height: number;
@@ -60,20 +64,30 @@ function protocolLine(row: Row): string {
   return parts.join('  ·  ');
 }
 
+/** '2s 8 kbit/s 10 pkt/s  ·  10s …  ·  40s …', the shown window bold. */
+function windowSegments(row: Row, shown: Window, ctx: CellContext): Segment[] {
+  return WINDOWS.flatMap((w, i) => {
+    const { bps, pps } = rateIn(row, w);
+    return [{ text: i === 0 ? '' : '  ·  ' }, { text: `${w}s ${formatRate(bps, ctx.units)} ${formatPps(pps)} pkt/s`, bold: w === shown }];
+  });
+}
+
 function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][] {
   const { ctx, width } = props;
   const wall = (ns: number): string => formatClock(monoToWallMs(ns, snapshot));
   const label = 'rate, last minute  ';
+  // A group's peak would need its own history: only flows have one.
+  const peak = 'peakBps' in row ? `  ·  peak ${formatRate(row.peakBps, ctx.units)} ${formatPps(row.peakPps)} pkt/s` : '';
   return [
     [{ text: identity(row, ctx), bold: true }],
     [
       {
         text:
           `packets ${formatCount(row.packets)} (+${formatCount(row.deltaPackets)})  ·  ` +
-          `bytes ${formatBytes(row.bytes)} (+${formatBytes(row.deltaBytes)})  ·  ` +
-          `${formatRate(row.bps, ctx.units)}  ·  ${formatPps(row.pps)} pkt/s`,
+          `bytes ${formatBytes(row.bytes)} (+${formatBytes(row.deltaBytes)})${peak}`,
       },
     ],
+    windowSegments(row, props.window, ctx),
     [
       {
         text:

@@ -1,18 +1,22 @@
 /**
- * Three lines: interfaces and hooks with the elapsed time; total rates in and out with a
- * sparkline of the last minute; flow count and the map's fill and losses.
+ * Three lines: interfaces and hooks with the elapsed time; total rates in and out over the chosen
+ * window, the peak, bytes since start and a sparkline of the last minute; flow count and the
+ * map's fill and losses.
  */
 import { Box } from 'ink';
+import type { Window } from '../model/types.js';
+import { windowRate } from '../model/windows.js';
 import { Line } from './Line.js';
 import type { HookView } from './plain.js';
 import type { Data, Meta } from './state.js';
-import { formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from './text.js';
+import { formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from './text.js';
 import type { Theme } from './theme.js';
 
 export interface HeaderProps {
   readonly meta: Meta;
   readonly data: Data;
   readonly units: Units;
+  readonly window: Window;
   readonly width: number;
   readonly theme: Theme;
 }
@@ -38,7 +42,7 @@ function spreadSegments(left: readonly Segment[], right: readonly Segment[], wid
   return gap > 0 ? [...left, { text: ' '.repeat(gap) }, ...right] : [...left];
 }
 
-export function Header({ meta, data, units, width, theme }: HeaderProps) {
+export function Header({ meta, data, units, window, width, theme }: HeaderProps) {
   const tick = data.tick;
   const title: Segment[] = [{ text: 'tc-top', bold: true, color: theme.accent }, { text: `  ${hooksText(meta.interfaces, meta.hooks)}` }];
   const elapsed: Segment[] =
@@ -54,12 +58,14 @@ export function Header({ meta, data, units, width, theme }: HeaderProps) {
   }
   const t = tick.totals;
   const snap = tick.snapshot;
+  const rateIn = windowRate(t.windowsIn, window);
+  const rateOut = windowRate(t.windowsOut, window);
   const rates: Segment[] = [
     { text: 'in ' },
-    { text: formatRate(t.bpsIn, units), bold: true },
-    { text: ` ${formatPps(t.ppsIn)} pkt/s   out ` },
-    { text: formatRate(t.bpsOut, units), bold: true },
-    { text: ` ${formatPps(t.ppsOut)} pkt/s   ` },
+    { text: formatRate(rateIn.bps, units), bold: true },
+    { text: ` ${formatPps(rateIn.pps)} pkt/s   out ` },
+    { text: formatRate(rateOut.bps, units), bold: true },
+    { text: ` ${formatPps(rateOut.pps)} pkt/s   peak ${formatRate(t.peakBps, units)}   total ${formatBytes(t.bytesIn + t.bytesOut)}   ` },
   ];
   const spark = sparkline(
     data.totalRate.map((x) => x.value),

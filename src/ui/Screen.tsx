@@ -48,7 +48,7 @@ export function Screen({ state, theme }: { readonly state: UiState; readonly the
   const selected = selectedRow(state);
   return (
     <Box flexDirection="column" width={width}>
-      <Header meta={state.meta} data={data} units={state.units} width={width} theme={theme} />
+      <Header meta={state.meta} data={data} units={state.units} window={state.window} width={width} theme={theme} />
       {state.help ? (
         <HelpOverlay width={width} height={box.tableRows + 1 + box.paneRows} theme={theme} />
       ) : (
@@ -71,6 +71,7 @@ export function Screen({ state, theme }: { readonly state: UiState; readonly the
               row={selected}
               snapshot={tick?.snapshot}
               rates={(selected && data.rowRates.get(rowRateKey(state.aggregation, selected.key))?.map((x) => x.value)) || []}
+              window={state.window}
               ctx={ctx}
               width={width}
               height={box.paneRows}
@@ -90,6 +91,7 @@ export function Screen({ state, theme }: { readonly state: UiState; readonly the
           aggregation={state.aggregation}
           sort={sortColumn?.column.title ?? state.sort}
           descending={state.descending}
+          steady={state.steady !== undefined}
           paused={state.frozen !== undefined}
           first={state.scroll + 1}
           last={state.scroll + rows.length}

@@ -1,4 +1,4 @@
-/** The bottom line: filter (or its error), grouping, sort, pause, position, and key hints. */
+/** The bottom line: filter (or its error), grouping, sort, frozen order, pause, position, and key hints. */
 import { keyLabel, KEYMAP } from './keymap.js';
 import { Line } from './Line.js';
 import { segmentsWidth, type Segment } from './text.js';
@@ -12,6 +12,8 @@ export interface StatusLineProps {
   /** The sort column's title, or the field's name when no column shows it. */
   readonly sort: string;
   readonly descending: boolean;
+  /** The row order is frozen (o). */
+  readonly steady: boolean;
   readonly paused: boolean;
   /** Ranks shown (1-based) and the row count. */
   readonly first: number;
@@ -40,6 +42,7 @@ export function StatusLine(p: StatusLineProps) {
   const segments: Segment[] = [
     ...(p.filterError ? [{ text: `✗ ${p.filterError}`, color: p.theme.error, bold: true }, { text: '  ' }] : []),
     { text: `filter ${p.filter || 'none'}   group ${p.aggregation}   sort ${p.sort}${p.descending ? '▼' : '▲'}   ` },
+    ...(p.steady ? [{ text: 'ORDER FROZEN', inverse: true }, { text: '   ' }] : []),
     ...(p.paused ? [{ text: 'PAUSED', inverse: true, color: p.theme.warn }, { text: '   ' }] : []),
     { text: p.total === 0 ? '0 rows' : `${p.first}-${p.last} of ${p.total}` },
   ];

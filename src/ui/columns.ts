@@ -1,11 +1,12 @@
 /**
  * The table's columns as data: title, width, alignment, sort field and how to print a cell, per
- * grouping. Numbers are right-aligned in fixed widths so they do not jitter from frame to frame;
+ * grouping and view (rate window, counts since start or per interval). Numbers are right-aligned in fixed widths so they do not jitter from frame to frame;
  * addresses share the rest, and when they would get too narrow the least useful columns go first.
  */
-import type { AggregateMode } from '../model/aggregate.js';
+import type { AggregateMode, Traffic } from '../model/aggregate.js';
 import { hasPorts, protoName } from '../model/format.js';
 import type { SortField } from '../model/sort.js';
+import type { Window } from '../model/types.js';
 import { portName } from './services.js';
 import {
   fit,
@@ -28,6 +29,12 @@ export interface CellContext {
   readonly names: ReadonlyMap<string, string> | undefined;
   /** The tick's monotonic time, for ages. */
   readonly nowNs: number;
+}
+
+/** What the counter columns show: one window's rates (the last interval's when none), counts since start or per interval. */
+export interface ColumnView {
+  readonly window?: Window;
+  readonly cumulative?: boolean;
 }
 
 /** A cell's text, or a head that may be cut and a tail that is kept (an address and ':443'). */
@@ -77,12 +84,28 @@ function ports(row: Row): boolean {
   return row.proto !== undefined && hasPorts(row.proto);
 }
 
-const COLUMNS = {
+/** A row's (or a direction's) bits and packets per second in the view's window. */
+export function rateIn(t: Traffic, window: Window | undefined): { bps: number; pps: number } {
+  return window ? { bps: t[`bps${window}`], pps: t[`pps${window}`] } : t;
+}
+
+function directionRate(row: Row, dir: 'ingress' | 'egress', v: ColumnView, ctx: CellContext): string {
+  return 'flows' in row ? formatRate(rateIn(row[dir], v.window).bps, ctx.units) : '-';
+}
+
+/** The columns for a view: the counter columns read its window and counter mode. */
+const columnsFor = (v: ColumnView) => ({
   proto: { title: 'PROTO', align: 'left', width: 6, sort: 'proto', cell: (r) => (r.proto === undefined ? '*' : protoName(r.proto)) },
   src: { title: 'SOURCE', align: 'left', sort: 'src', cell: (r, ctx) => endpoint(r.src, ports(r) ? r.sport : undefined, ctx) },
   dst: { title: 'DESTINATION', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
   srcHost: { title: 'SOURCE', align: 'left', sort: 'src', cell: (r, ctx) => host(r.src, ctx) },
   dstHost: { title: 'DESTINATION', align: 'left', sort: 'dst', cell: (r, ctx) => host(r.dst, ctx) },
+  local: { title: 'LOCAL', align: 'left', sort: 'src', cell: (r, ctx) => endpoint(r.src, ports(r) ? r.sport : undefined, ctx) },
+  remote: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
+  localHost: { title: 'LOCAL', align: 'left', sort: 'src', cell: (r, ctx) => host(r.src, ctx) },
+  remoteHost: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => host(r.dst, ctx) },
+  in: { title: 'IN', align: 'right', width: 11, cell: (r, ctx) => directionRate(r, 'ingress', v, ctx) },
+  out: { title: 'OUT', align: 'right', width: 11, cell: (r, ctx) => directionRate(r, 'egress', v, ctx) },
   dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 3, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
   port: {
     title: 'PORT',
@@ -91,16 +114,37 @@ const COLUMNS = {
     cell: (r, ctx) => ('port' in r && r.port !== undefined ? portName(r.port, ctx.services) : '-'),
   },
   flows: { title: 'FLOWS', align: 'right', width: 6, cell: (r) => formatCount(flowCount(r)) },
-  packets: { title: 'PACKETS', align: 'right', width: 8, sort: 'packets', cell: (r) => formatCount(r.packets) },
-  bytes: { title: 'BYTES', align: 'right', width: 7, sort: 'bytes', drop: 4, cell: (r) => formatBytes(r.bytes) },
-  pps: { title: 'PPS', align: 'right', width: 6, sort: 'pps', drop: 1, cell: (r) => formatPps(r.pps) },
-  rate: { title: 'RATE', align: 'right', width: 11, sort: 'bps', cell: (r, ctx) => formatRate(r.bps, ctx.units) },
-  age: { title: 'AGE', align: 'right', width: 6, sort: 'age', drop: 2, cell: (r, ctx) => formatDuration((ctx.nowNs - r.firstSeenNs) / 1e9) },
-} satisfies Record<string, Column>;
+  packets: {
+    title: v.cumulative === false ? '+PKTS' : 'PACKETS',
+    align: 'right',
+    width: 8,
+    sort: 'packets',
+    cell: (r) => formatCount(v.cumulative === false ? r.deltaPackets : r.packets),
+  },
+  bytes: {
+    title: v.cumulative === false ? '+BYTES' : 'BYTES',
+    align: 'right',
+    width: 7,
+    sort: 'bytes',
+    drop: 4,
+    cell: (r) => formatBytes(v.cumulative === false ? r.deltaBytes : r.bytes),
+  },
+  pps: { title: 'PPS', align: 'right', width: 6, sort: 'pps', drop: 2, cell: (r) => formatPps(rateIn(r, v.window).pps) },
+  rate: {
+    title: v.window ? `${v.window}s RATE` : 'RATE',
+    align: 'right',
+    width: 11,
+    sort: 'bps',
+    cell: (r, ctx) => formatRate(rateIn(r, v.window).bps, ctx.units),
+  },
+  age: { title: 'AGE', align: 'right', width: 6, sort: 'age', drop: 1, cell: (r, ctx) => formatDuration((ctx.nowNs - r.firstSeenNs) / 1e9) },
+}) satisfies Record<string, Column>;
 
-type ColumnId = keyof typeof COLUMNS;
+type ColumnId = keyof ReturnType<typeof columnsFor>;
 
 const COUNTERS: readonly ColumnId[] = ['packets', 'bytes', 'pps', 'rate', 'age'];
+/** A conversation's rate in, out, and in all; its bytes but not its packets, for room. */
+const CONVERSATION: readonly ColumnId[] = ['in', 'out', 'rate', 'bytes', 'pps', 'age'];
 
 const BY_MODE: Record<AggregateMode, readonly ColumnId[]> = {
   flow: ['proto', 'src', 'dst', 'dir', ...COUNTERS],
@@ -109,38 +153,37 @@ const BY_MODE: Record<AggregateMode, readonly ColumnId[]> = {
   pair: ['srcHost', 'dstHost', 'flows', ...COUNTERS],
   port: ['proto', 'port', 'flows', ...COUNTERS],
   proto: ['proto', 'flows', ...COUNTERS],
+  conversation: ['proto', 'local', 'remote', ...CONVERSATION],
+  'host-conversation': ['localHost', 'remoteHost', 'flows', ...CONVERSATION],
 };
 
 /** What `ids` leave for their flexible columns in `width`, and how many share it. */
-function flexRoom(ids: readonly ColumnId[], width: number): { room: number; flexible: number } {
-  const columns: readonly Column[] = ids.map((id) => COLUMNS[id]);
+function flexRoom(all: Record<ColumnId, Column>, ids: readonly ColumnId[], width: number): { room: number; flexible: number } {
+  const columns: readonly Column[] = ids.map((id) => all[id]);
   const fixed = columns.reduce((sum, c) => sum + (c.width ?? 0), 0) + GAP * (ids.length - 1);
   return { room: width - fixed, flexible: columns.filter((c) => c.width === undefined).length };
 }
 
 /** The columns shown for a grouping in `width` columns (the gutter not included), with their widths. */
-export function placeColumns(mode: AggregateMode, width: number): readonly PlacedColumn[] {
+export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}): readonly PlacedColumn[] {
+  const all: Record<ColumnId, Column> = columnsFor(view);
+  const dropRank = (id: ColumnId): number => all[id].drop ?? Infinity;
   let ids = BY_MODE[mode];
-  const droppable = ids.filter((id) => 'drop' in COLUMNS[id]).sort((a, b) => dropRank(a) - dropRank(b));
+  const droppable = ids.filter((id) => all[id].drop !== undefined).sort((a, b) => dropRank(a) - dropRank(b));
   for (const id of droppable) {
-    const { room, flexible } = flexRoom(ids, width);
+    const { room, flexible } = flexRoom(all, ids, width);
     if (room >= MIN_FLEX * flexible) break;
     ids = ids.filter((other) => other !== id);
   }
-  let { room, flexible } = flexRoom(ids, width);
+  let { room, flexible } = flexRoom(all, ids, width);
   return ids.map((id) => {
-    const column: Column = COLUMNS[id];
+    const column = all[id];
     if (column.width !== undefined) return { column, width: column.width };
     const flex = Math.min(MAX_FLEX, Math.max(1, Math.ceil(room / flexible)));
     room -= flex;
     flexible--;
     return { column, width: flex };
   });
-}
-
-function dropRank(id: ColumnId): number {
-  const column: Column = COLUMNS[id];
-  return column.drop ?? Infinity;
 }
 
 function fitCell(cell: Cell, width: number, align: Align): string {

@@ -17,6 +17,10 @@ export type Command =
   | 'sortBytes'
   | 'sortPackets'
   | 'sortRate'
+  | 'window2'
+  | 'window10'
+  | 'window40'
+  | 'cumulative'
   | 'up'
   | 'down'
   | 'pageUp'
@@ -28,6 +32,7 @@ export type Command =
   | 'filter'
   | 'aggregate'
   | 'pause'
+  | 'steady'
   | 'units'
   | 'names'
   | 'services'
@@ -52,6 +57,10 @@ export const KEYMAP: readonly Binding[] = [
   { command: 'sortBytes', keys: ['b'], help: 'sort by bytes' },
   { command: 'sortPackets', keys: ['p'], help: 'sort by packets' },
   { command: 'sortRate', keys: ['t'], help: 'sort by rate' },
+  { command: 'window2', keys: ['1'], help: 'rates over 2 s' },
+  { command: 'window10', keys: ['2'], help: 'rates over 10 s' },
+  { command: 'window40', keys: ['3'], help: 'rates over 40 s' },
+  { command: 'cumulative', keys: ['c'], help: 'counts since start/interval' },
   { command: 'up', keys: ['up', 'k'], help: 'select the row above' },
   { command: 'down', keys: ['down', 'j'], help: 'select the row below' },
   { command: 'pageUp', keys: ['pageup'], help: 'one page up' },
@@ -61,8 +70,9 @@ export const KEYMAP: readonly Binding[] = [
   { command: 'detail', keys: ['enter'], help: 'details of the selected row', hint: 'detail' },
   { command: 'close', keys: ['esc'], help: 'close the pane' },
   { command: 'filter', keys: ['/'], help: 'filter (tcpdump-like)', hint: 'filter' },
-  { command: 'aggregate', keys: ['a'], help: 'group: flow, host, port, proto', hint: 'group' },
+  { command: 'aggregate', keys: ['a'], help: 'group: host/port/conversation', hint: 'group' },
   { command: 'pause', keys: [' '], help: 'pause (counting goes on)', hint: 'pause' },
+  { command: 'steady', keys: ['o'], help: 'freeze the row order' },
   { command: 'units', keys: ['u'], help: 'rates in bits or bytes' },
   { command: 'names', keys: ['n'], help: 'host names (reverse DNS)' },
   { command: 'services', keys: ['s'], help: 'service names for ports' },

@@ -8,8 +8,8 @@ export const MIN_COLUMNS = 60;
 export const MIN_ROWS = 12;
 
 const HEADER_ROWS = 3;
-/** The detail pane: a title rule and five lines. */
-const DETAIL_ROWS = 6;
+/** The detail pane: a title rule and six lines. */
+const DETAIL_ROWS = 7;
 const EVENTS_MIN_ROWS = 6;
 const MIN_TABLE_ROWS = 3;
 

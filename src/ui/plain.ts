@@ -4,9 +4,11 @@
  */
 import prettyBytes from 'pretty-bytes';
 import stringWidth from 'string-width';
+import type { AggregateMode, AggRow, Traffic } from '../model/aggregate.js';
 import { formatEndpoint, hasPorts, protoName, tcpFlagsString } from '../model/format.js';
 import { monoToWallMs, type Totals } from '../model/rates.js';
-import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+import type { FlowRate, FlowRecord, Snapshot, Window, WindowRates } from '../model/types.js';
+import { windowRate, WINDOWS } from '../model/windows.js';
 
 export interface HookView {
   readonly ifname: string;
@@ -18,8 +20,11 @@ export interface HookView {
 export interface TickView {
   readonly snapshot: Snapshot;
   readonly intervalS: number;
-  /** The rows to show, already filtered, sorted and limited. */
-  readonly rows: readonly FlowRate[];
+  /** The rows to show, already filtered, grouped by `aggregate`, sorted and limited. */
+  readonly rows: readonly (FlowRate | AggRow)[];
+  readonly aggregate: AggregateMode;
+  /** The window of the batch table's RATE and PPS. */
+  readonly window: Window;
   readonly totals: Totals;
   readonly expired: readonly FlowRecord[];
   readonly interfaces: readonly string[];
@@ -37,6 +42,44 @@ function round(x: number, digits = 3): number {
   return Math.round(x * f) / f;
 }
 
+/** '2s', '10s', '40s' → that window's rates. */
+function windowsJson<T>(each: (w: Window) => T): Record<string, T> {
+  return Object.fromEntries(WINDOWS.map((w) => [`${w}s`, each(w)]));
+}
+
+function ratesJson(r: WindowRates) {
+  return windowsJson((w) => {
+    const { pps, bps } = windowRate(r, w);
+    return { pps: round(pps), bps: round(bps) };
+  });
+}
+
+function trafficJson(t: Traffic) {
+  return { packets: t.packets, bytes: t.bytes, pps: round(t.pps), bps: round(t.bps), windows: ratesJson(t) };
+}
+
+/** A group of flows (--aggregate): labels its flows share, null where they differ. */
+function groupJson(g: AggRow, snap: Snapshot) {
+  return {
+    key: g.key,
+    flows: g.flows,
+    proto: g.proto === undefined ? null : KNOWN_PROTOS.has(g.proto) ? protoName(g.proto) : g.proto,
+    family: g.family ?? null,
+    src: g.src ?? null,
+    sport: g.sport ?? null,
+    dst: g.dst ?? null,
+    dport: g.dport ?? null,
+    dir: g.dir ?? null,
+    ifname: g.ifname ?? null,
+    ...trafficJson(g),
+    ingress: trafficJson(g.ingress),
+    egress: trafficJson(g.egress),
+    first_seen: iso(g.firstSeenNs, snap),
+    last_seen: iso(g.lastSeenNs, snap),
+    tcp_flags: tcpFlagsString(g.tcpFlags),
+  };
+}
+
 function flowJson(f: FlowRecord, snap: Snapshot, rates?: FlowRate) {
   return {
     proto: KNOWN_PROTOS.has(f.proto) ? protoName(f.proto) : f.proto,
@@ -49,7 +92,9 @@ function flowJson(f: FlowRecord, snap: Snapshot, rates?: FlowRate) {
     ifname: f.ifname,
     packets: f.packets,
     bytes: f.bytes,
-    ...(rates ? { pps: round(rates.pps), bps: round(rates.bps) } : {}),
+    ...(rates
+      ? { pps: round(rates.pps), bps: round(rates.bps), windows: ratesJson(rates), peak: { pps: round(rates.peakPps), bps: round(rates.peakBps) } }
+      : {}),
     first_seen: iso(f.firstSeenNs, snap),
     last_seen: iso(f.lastSeenNs, snap),
     tcp_flags: tcpFlagsString(f.tcpFlags),
@@ -60,6 +105,7 @@ function flowJson(f: FlowRecord, snap: Snapshot, rates?: FlowRate) {
 export function jsonLine(v: TickView): string {
   const t = v.totals;
   const c = v.snapshot.counters;
+  const rows = v.rows.map((r) => ('flows' in r ? groupJson(r, v.snapshot) : flowJson(r, v.snapshot, r)));
   return JSON.stringify({
     time: new Date(v.snapshot.wallMs).toISOString(),
     interval: round(v.intervalS),
@@ -74,6 +120,11 @@ export function jsonLine(v: TickView): string {
       pps_out: round(t.ppsOut),
       bps_in: round(t.bpsIn),
       bps_out: round(t.bpsOut),
+      windows: windowsJson((w) => {
+        const [rin, rout] = [windowRate(t.windowsIn, w), windowRate(t.windowsOut, w)];
+        return { pps_in: round(rin.pps), pps_out: round(rout.pps), bps_in: round(rin.bps), bps_out: round(rout.bps) };
+      }),
+      peak: { pps: round(t.peakPps), bps: round(t.peakBps) },
       flows: t.activeFlows,
     },
     counters: {
@@ -87,7 +138,7 @@ export function jsonLine(v: TickView): string {
       evictions: t.evictions,
       max_flows: v.snapshot.maxFlows,
     },
-    flows: v.rows.map((r) => flowJson(r, v.snapshot, r)),
+    ...(v.aggregate === 'flow' ? { flows: rows } : { aggregate: v.aggregate, groups: rows }),
     expired: v.expired.map((f) => flowJson(f, v.snapshot)),
   });
 }
@@ -102,35 +153,56 @@ function pad(text: string, width: number, right: boolean): string {
   return right ? ' '.repeat(gap) + text : text + ' '.repeat(gap);
 }
 
-const COLUMNS: readonly { title: string; right: boolean; cell: (r: FlowRate) => string }[] = [
-  { title: 'PROTO', right: false, cell: (r) => protoName(r.proto) },
-  { title: 'SOURCE', right: false, cell: (r) => formatEndpoint(r.src, r.sport, r.family, hasPorts(r.proto)) },
-  { title: 'DESTINATION', right: false, cell: (r) => formatEndpoint(r.dst, r.dport, r.family, hasPorts(r.proto)) },
-  { title: 'DIR', right: false, cell: (r) => (r.dir === 'ingress' ? 'in' : 'out') },
-  { title: 'IFACE', right: false, cell: (r) => r.ifname },
+/** addr:port, or '*' where a group's flows differ. */
+function end(r: FlowRate | AggRow, addr: string | undefined, port: number | undefined): string {
+  if (addr === undefined) return '*';
+  const ports = port !== undefined && r.proto !== undefined && hasPorts(r.proto);
+  return formatEndpoint(addr, port ?? 0, addr.includes(':') ? 6 : 4, ports);
+}
+
+interface BatchColumn {
+  readonly title: string;
+  readonly right: boolean;
+  /** Only when rows are groups. */
+  readonly groups?: boolean;
+  readonly cell: (r: FlowRate | AggRow, w: Window) => string;
+}
+
+const COLUMNS: readonly BatchColumn[] = [
+  { title: 'PROTO', right: false, cell: (r) => (r.proto === undefined ? '*' : protoName(r.proto)) },
+  { title: 'SOURCE', right: false, cell: (r) => end(r, r.src, r.sport) },
+  { title: 'DESTINATION', right: false, cell: (r) => end(r, r.dst, r.dport) },
+  { title: 'DIR', right: false, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
+  { title: 'IFACE', right: false, cell: (r) => r.ifname ?? '*' },
+  { title: 'FLOWS', right: true, groups: true, cell: (r) => String('flows' in r ? r.flows : 1) },
   { title: 'PACKETS', right: true, cell: (r) => String(r.packets) },
   { title: 'BYTES', right: true, cell: (r) => prettyBytes(r.bytes) },
-  { title: 'PPS', right: true, cell: (r) => r.pps.toFixed(1) },
-  { title: 'RATE', right: true, cell: (r) => bits(r.bps) },
+  { title: 'IN', right: true, groups: true, cell: (r, w) => ('flows' in r ? bits(windowRate(r.ingress, w).bps) : '') },
+  { title: 'OUT', right: true, groups: true, cell: (r, w) => ('flows' in r ? bits(windowRate(r.egress, w).bps) : '') },
+  { title: 'PPS', right: true, cell: (r, w) => windowRate(r, w).pps.toFixed(1) },
+  { title: 'RATE', right: true, cell: (r, w) => bits(windowRate(r, w).bps) },
 ];
 
-/** A `top -b` style block: a summary, a blank line, then the flow table. */
+/** A `top -b` style block: a summary, a blank line, then the flow (or group) table; rates over the window. */
 export function batchText(v: TickView): string {
   const t = v.totals;
   const c = v.snapshot.counters;
+  const rin = windowRate(t.windowsIn, v.window);
+  const rout = windowRate(t.windowsOut, v.window);
   const hooks = v.hooks.map((h) => `${h.ifname}:${h.kind}${h.kind === 'tc' ? `-${h.dir}` : ''}(${h.mode})`).join(' ');
   const lines = [
-    `tc-top - ${new Date(v.snapshot.wallMs).toISOString()}  interval ${v.intervalS.toFixed(2)}s  hooks ${hooks}`,
-    `in:  ${bits(t.bpsIn)}  ${t.ppsIn.toFixed(1)} pkt/s  total ${prettyBytes(t.bytesIn)} ${t.packetsIn} pkts`,
-    `out: ${bits(t.bpsOut)}  ${t.ppsOut.toFixed(1)} pkt/s  total ${prettyBytes(t.bytesOut)} ${t.packetsOut} pkts`,
+    `tc-top - ${new Date(v.snapshot.wallMs).toISOString()}  interval ${v.intervalS.toFixed(2)}s  window ${v.window}s  hooks ${hooks}`,
+    `in:  ${bits(rin.bps)}  ${rin.pps.toFixed(1)} pkt/s  total ${prettyBytes(t.bytesIn)} ${t.packetsIn} pkts`,
+    `out: ${bits(rout.bps)}  ${rout.pps.toFixed(1)} pkt/s  total ${prettyBytes(t.bytesOut)} ${t.packetsOut} pkts  peak ${bits(t.peakBps)}`,
     `flows: ${t.activeFlows}/${v.snapshot.maxFlows}  expired ${v.snapshot.flowsDeleted}  evicted ${t.evictions}  ` +
       `update-failed ${c.updateFailed}  non-ip ${c.nonIp}  malformed ${c.malformed}`,
     '',
   ];
-  const cells = v.rows.map((r) => COLUMNS.map((col) => col.cell(r)));
-  const widths = COLUMNS.map((col, i) => Math.max(stringWidth(col.title), ...cells.map((row) => stringWidth(row[i]!))));
-  const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, COLUMNS[i]!.right)).join('  ').trimEnd();
-  lines.push(line(COLUMNS.map((c) => c.title)));
+  const columns = v.aggregate === 'flow' ? COLUMNS.filter((col) => !col.groups) : COLUMNS;
+  const cells = v.rows.map((r) => columns.map((col) => col.cell(r, v.window)));
+  const widths = columns.map((col, i) => Math.max(stringWidth(col.title), ...cells.map((row) => stringWidth(row[i]!))));
+  const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, columns[i]!.right)).join('  ').trimEnd();
+  lines.push(line(columns.map((c) => c.title)));
   for (const row of cells) lines.push(line(row));
   return lines.join('\n') + '\n';
 }

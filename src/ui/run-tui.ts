@@ -14,7 +14,8 @@ import { addressesOnScreen, initialState, reducer, type UiStore } from './state.
 import { createStore } from './store.js';
 import { themeFor } from './theme.js';
 
-export type TuiOptions = Pick<Options, 'sort' | 'reverse' | 'filter' | 'intervalS' | 'count' | 'idleTimeoutS'>;
+export type TuiOptions = Pick<Options, 'sort' | 'reverse' | 'filter' | 'intervalS' | 'count' | 'idleTimeoutS'> &
+  Partial<Pick<Options, 'window' | 'aggregate'>>;
 
 export interface TuiArgs {
   readonly collector: Collector;
@@ -43,6 +44,8 @@ export async function runTui(args: TuiArgs): Promise<void> {
       sort: options.sort,
       descending: !options.reverse,
       filter: options.filter,
+      window: options.window,
+      aggregation: options.aggregate,
     }),
   );
   const sampler = new Sampler(collector, options.idleTimeoutS * 1e9);

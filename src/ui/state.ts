@@ -2,20 +2,21 @@
  * Everything the TUI shows, as one immutable state, and the pure reducer that every input goes
  * through: sampler ticks, key presses (via the keymap), terminal resizes, resolved host names and
  * the detach. After each action the selection is settled: it stays on the same row key while the
- * table re-sorts, falls back to its position when its row goes away, and is kept on screen.
+ * table re-sorts, falls back to its position when its row goes away, and is kept on screen; a
+ * frozen row order is brought up to date (rows gone leave it, new ones go last).
  */
 import { AGGREGATE_MODES, type AggregateMode } from '../model/aggregate.js';
 import { filterToString, MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
 import { monoToWallMs } from '../model/rates.js';
-import type { SortField } from '../model/sort.js';
-import type { FlowRecord } from '../model/types.js';
+import { sortKey, type SortField, type SortKey } from '../model/sort.js';
+import type { FlowRecord, Window } from '../model/types.js';
 import { GUTTER, placeColumns, sortFields, type PlacedColumn } from './columns.js';
 import { commandFor, type Command, type KeyAction } from './keymap.js';
 import { layout, type Layout, type Pane } from './layout.js';
 import type { HookView } from './plain.js';
 import type { Store } from './store.js';
 import type { Units } from './text.js';
-import { rankOf, rowAt, tableRows, windowRows, type Row, type TickData } from './view.js';
+import { rankOf, steadyOrder, tableRows, windowRows, type Row, type TickData } from './view.js';
 
 /** What does not change while tc-top runs. */
 export interface Meta {
@@ -63,6 +64,12 @@ export interface UiState {
   /** The filter being typed; undefined when the prompt is closed. */
   readonly prompt: string | undefined;
   readonly aggregation: AggregateMode;
+  /** The window the rates are shown over and sorted by. */
+  readonly window: Window;
+  /** Packet and byte columns: since start, or the last interval's. */
+  readonly cumulative: boolean;
+  /** The frozen row order (row keys); undefined while the table follows the sort. */
+  readonly steady: readonly string[] | undefined;
   /** The selected row's key (undefined: whichever row is at rank) and its position in the order. */
   readonly selection: { readonly key: string | undefined; readonly rank: number };
   /** Rank of the first row on screen. */
@@ -103,6 +110,9 @@ export interface InitialOptions {
   readonly descending: boolean;
   /** Filter text (--filter); one that does not parse shows its error and filters nothing. */
   readonly filter: string;
+  /** --window (default 2) and --aggregate (default flow). */
+  readonly window?: Window;
+  readonly aggregation?: AggregateMode;
 }
 
 export function initialState(o: InitialOptions): UiState {
@@ -117,7 +127,10 @@ export function initialState(o: InitialOptions): UiState {
     filter: parsed.ok ? parsed.filter : MATCH_ALL,
     filterError: parsed.ok ? undefined : { text: o.filter, message: parsed.error },
     prompt: undefined,
-    aggregation: 'flow',
+    aggregation: o.aggregation ?? 'flow',
+    window: o.window ?? 2,
+    cumulative: true,
+    steady: undefined,
     selection: { key: undefined, rank: 0 },
     scroll: 0,
     pane: 'none',
@@ -143,20 +156,31 @@ export function currentLayout(s: UiState): Layout {
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  return placeColumns(s.aggregation, s.size.columns - GUTTER);
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative });
 }
 
 export function shownRows(s: UiState): readonly Row[] {
   return tableRows(shownData(s).tick, s.filter, s.aggregation);
 }
 
+/** What the sort reads: the sort field in the shown window and counter mode. */
+function shownSortKey(s: UiState): SortKey {
+  return sortKey(s.sort, s.window, s.cumulative);
+}
+
+/** Rows start .. start+count-1 of the table's order: the frozen one, or the sort's. */
+function rowsAt(s: UiState, rows: readonly Row[], start: number, count: number): readonly Row[] {
+  if (s.steady) return steadyOrder(rows, s.steady, shownSortKey(s), s.descending).rows.slice(start, start + count);
+  return windowRows(rows, shownSortKey(s), s.descending, start, count);
+}
+
 /** The rows on screen, in order. */
 export function visibleRows(s: UiState): readonly Row[] {
-  return windowRows(shownRows(s), s.sort, s.descending, s.scroll, currentLayout(s).tableRows);
+  return rowsAt(s, shownRows(s), s.scroll, currentLayout(s).tableRows);
 }
 
 export function selectedRow(s: UiState): Row | undefined {
-  return rowAt(shownRows(s), s.sort, s.descending, s.selection.rank);
+  return rowsAt(s, shownRows(s), s.selection.rank, 1)[0];
 }
 
 /** Addresses of the rows on screen and of the detailed row: what reverse DNS is asked for. */
@@ -223,7 +247,7 @@ function recordRowRates(s: UiState): UiState {
     if (kept.length > 0) rates.set(key, kept);
   }
   const rows = tableRows(tick, s.filter, s.aggregation);
-  for (const row of windowRows(rows, s.sort, s.descending, s.scroll, currentLayout(s).tableRows)) {
+  for (const row of rowsAt(s, rows, s.scroll, currentLayout(s).tableRows)) {
     const key = rowRateKey(s.aggregation, row.key);
     rates.set(key, [...(rates.get(key) ?? []), { monoNs: now, value: row.bps }]);
   }
@@ -234,13 +258,18 @@ function clamp(x: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, x));
 }
 
-/** Selection on its key's current rank (or its old rank if the key is gone), and on screen. */
-function settle(s: UiState): UiState {
-  const rows = shownRows(s);
+/**
+ * The frozen order up to date with the rows; the selection on its key's current rank (or its old
+ * rank if the key is gone), and on screen.
+ */
+function settle(state: UiState): UiState {
+  const rows = shownRows(state);
+  const steady = state.steady && steadyOrder(rows, state.steady, shownSortKey(state), state.descending).keys;
+  const s = steady === state.steady ? state : { ...state, steady };
   const height = currentLayout(s).tableRows;
   let { key, rank } = s.selection;
   if (key !== undefined) {
-    const found = rankOf(rows, s.sort, s.descending, key);
+    const found = steady ? steady.indexOf(key) : rankOf(rows, shownSortKey(s), s.descending, key);
     if (found < 0) key = undefined;
     else rank = found;
   }
@@ -255,7 +284,16 @@ function onKey(s: UiState, press: KeyAction): UiState {
   if (s.prompt !== undefined) return onPromptKey(s, s.prompt, press);
   if (s.help) return { ...s, help: false };
   const command = commandFor(press);
-  return command ? run(s, command) : s;
+  if (!command) return s;
+  const next = run(s, command);
+  // A new sort while the order is frozen sorts once, and the order stays frozen.
+  const resorted = next.steady && (shownSortKey(next) !== shownSortKey(s) || next.descending !== s.descending);
+  return resorted ? { ...next, steady: freeze(next) } : next;
+}
+
+/** The table's current order, to freeze. */
+function freeze(s: UiState): readonly string[] {
+  return steadyOrder(shownRows(s), [], shownSortKey(s), s.descending).keys;
 }
 
 function onPromptKey(s: UiState, prompt: string, press: KeyAction): UiState {
@@ -282,7 +320,7 @@ function select(s: UiState, rank: number): UiState {
   if (rows.length === 0) return s;
   const at = clamp(rank, 0, rows.length - 1);
   // Usually the row is on screen already, which saves a top-N over every row.
-  const row = visibleRows(s)[at - s.scroll] ?? rowAt(rows, s.sort, s.descending, at);
+  const row = visibleRows(s)[at - s.scroll] ?? rowsAt(s, rows, at, 1)[0];
   return { ...s, selection: { key: row?.key, rank: at } };
 }
 
@@ -313,6 +351,14 @@ function run(s: UiState, command: Command): UiState {
       return { ...s, sort: 'packets', descending: true };
     case 'sortRate':
       return { ...s, sort: 'bps', descending: true };
+    case 'window2':
+      return { ...s, window: 2 };
+    case 'window10':
+      return { ...s, window: 10 };
+    case 'window40':
+      return { ...s, window: 40 };
+    case 'cumulative':
+      return { ...s, cumulative: !s.cumulative };
     case 'up':
       return select(s, s.selection.rank - 1);
     case 'down':
@@ -335,6 +381,8 @@ function run(s: UiState, command: Command): UiState {
       return { ...s, aggregation: next(AGGREGATE_MODES, s.aggregation) };
     case 'pause':
       return { ...s, frozen: s.frozen ? undefined : s.live };
+    case 'steady':
+      return { ...s, steady: s.steady ? undefined : freeze(s) };
     case 'units':
       return { ...s, units: s.units === 'bits' ? 'bytes' : 'bits' };
     case 'names':

@@ -7,7 +7,7 @@
 import { aggregate, type AggregateMode, type AggRow } from '../model/aggregate.js';
 import { matches, type Filter } from '../model/filter.js';
 import type { Totals } from '../model/rates.js';
-import { compareBy, topN, type SortField } from '../model/sort.js';
+import { compareBy, sortRows, topN, type SortKey } from '../model/sort.js';
 import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
 
 /** What one sampler tick gives the UI (the collectors' Tick, restated: the UI imports only the model). */
@@ -50,7 +50,7 @@ export function tableRows(tick: TickData | undefined, filter: Filter, mode: Aggr
 }
 
 /** Position of the row with this key in the sorted order, or -1 when no row has it. */
-export const rankOf = cached((rows: readonly Row[], field: SortField, descending: boolean, key: string): number => {
+export const rankOf = cached((rows: readonly Row[], field: SortKey, descending: boolean, key: string): number => {
   const target = rows.find((r) => r.key === key);
   if (!target) return -1;
   const order = compareBy<Row>(field, descending);
@@ -61,12 +61,40 @@ export const rankOf = cached((rows: readonly Row[], field: SortField, descending
 
 /** Rows start .. start+count-1 of the sorted order. */
 export const windowRows = cached(
-  (rows: readonly Row[], field: SortField, descending: boolean, start: number, count: number): readonly Row[] =>
+  (rows: readonly Row[], field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
     topN(rows, field, descending, start + count).slice(start),
 );
 
-export function rowAt(rows: readonly Row[], field: SortField, descending: boolean, rank: number): Row | undefined {
-  return windowRows(rows, field, descending, rank, 1)[0];
+/** A frozen order of row keys, and the rows in it. */
+export interface Steady {
+  readonly keys: readonly string[];
+  readonly rows: readonly Row[];
+}
+
+const steadyCache = new WeakMap<readonly Row[], Steady & { readonly field: SortKey; readonly descending: boolean }>();
+
+/**
+ * A frozen order brought up to date with the rows, in one pass: rows that are gone leave it, rows
+ * it lacks are appended in sort order. Its keys are the same array when nothing changed, and
+ * asking again with them is free (the answer is cached per rows at that fixed point).
+ */
+export function steadyOrder(rows: readonly Row[], order: readonly string[], field: SortKey, descending: boolean): Steady {
+  const hit = steadyCache.get(rows);
+  if (hit && hit.keys === order && hit.field === field && hit.descending === descending) return hit;
+  const unplaced = new Map(rows.map((r) => [r.key, r]));
+  const placed: Row[] = [];
+  for (const key of order) {
+    const row = unplaced.get(key);
+    if (!row) continue;
+    placed.push(row);
+    unplaced.delete(key);
+  }
+  const added = sortRows([...unplaced.values()], field, descending);
+  const all = added.length === 0 ? placed : [...placed, ...added];
+  const keys = all.length === order.length && added.length === 0 ? order : all.map((r) => r.key);
+  const result = { keys, rows: all, field, descending };
+  steadyCache.set(rows, result);
+  return result;
 }
 
 /** A flow created less than this long ago is marked as new. */

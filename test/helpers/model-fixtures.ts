@@ -23,7 +23,8 @@ export function flow(over: Partial<FlowRecord> = {}): FlowRecord {
 }
 
 export function rate(over: Partial<FlowRate> = {}): FlowRate {
-  return { ...flow(over), deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0, isNew: false, ...over };
+  const zero = { deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0, pps2: 0, bps2: 0, pps10: 0, bps10: 0, pps40: 0, bps40: 0, peakPps: 0, peakBps: 0 };
+  return { ...flow(over), ...zero, isNew: false, ...over };
 }
 
 export function counters(over: Partial<GlobalCounters> = {}): GlobalCounters {

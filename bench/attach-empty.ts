@@ -1,0 +1,29 @@
+/**
+ * Holds one of bench/empty.bpf.o's programs on an interface until its standard input closes: the
+ * end-to-end benchmark's "empty program" configurations, which separate the cost of a hook (XDP
+ * native on veth, or a tcx link on TC ingress) from the cost of tc-top's program on it.
+ *
+ * Usage (inside the namespace of the interface): attach-empty.ts xdp|tc IFACE   Prints "attached".
+ */
+import { fileURLToPath } from 'node:url';
+import { AttachType, BpfObject, XdpFlags, closeFd, ifNameToIndex, linkCreate } from '../src/ffi/libbpf.js';
+
+const [hook, ifname] = process.argv.slice(2) as ['xdp' | 'tc', string];
+const obj = BpfObject.open(fileURLToPath(new URL('./empty.bpf.o', import.meta.url)));
+// A tcx link needs the attach type at load, as tc-top's own TC programs do.
+if (hook === 'tc') obj.setExpectedAttachType('empty_tc', AttachType.TCX_INGRESS);
+obj.load();
+const ifindex = ifNameToIndex(ifname);
+if (ifindex === 0) throw new Error(`no interface named ${ifname}`);
+const link =
+  hook === 'xdp'
+    ? linkCreate(obj.programFd('empty_xdp'), ifindex, AttachType.XDP, XdpFlags.DRV_MODE)
+    : linkCreate(obj.programFd('empty_tc'), ifindex, AttachType.TCX_INGRESS);
+process.stdout.write('attached\n');
+const release = (): void => {
+  closeFd(link);
+  obj.close();
+  process.exit(0);
+};
+process.stdin.on('end', release).on('close', release).resume();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, release);

@@ -1,0 +1,178 @@
+/**
+ * One tick of the TUI at a given number of flows, in a process of its own so that its resident
+ * memory is its own: a real flows map filled with N synthetic flows, the real collector and
+ * Sampler, the TUI's reducer, and the Screen rendered to a string by Ink (what Ink would write).
+ *
+ * Usage: tick-child.ts N   Prints one JSON line (TickChildResult).
+ * Between ticks 1% of the flows get new packets (outside the timing), so rates and order change.
+ */
+import { readFileSync } from 'node:fs';
+import { createElement } from 'react';
+import { renderToString } from 'ink';
+import { KernelCollector } from '../src/collectors/kernel-collector.js';
+import type { Collector } from '../src/collectors/collector.js';
+import type { FlowRecord, Snapshot } from '../src/model/types.js';
+import { Sampler } from '../src/collectors/sampler.js';
+import { Screen } from '../src/ui/Screen.js';
+import { initialState, reducer } from '../src/ui/state.js';
+import { createStore } from '../src/ui/store.js';
+import { themeFor } from '../src/ui/theme.js';
+import { capacityFor, FlowFiller } from './flows.js';
+import { median, nowNs } from './lib.js';
+
+export interface TickChildResult {
+  readonly flows: number;
+  readonly ticks: number;
+  /** Medians, ms: the whole tick, and its parts. */
+  readonly tickMs: number;
+  readonly readMs: number;
+  readonly ratesMs: number;
+  readonly reduceMs: number;
+  readonly renderMs: number;
+  /** Resident memory after the ticks, and its peak (VmHWM), bytes. */
+  readonly rss: number;
+  readonly peakRss: number;
+  readonly rowsShown: number;
+  readonly expired: number;
+  /**
+   * The same decoded flows copied into 21-field rate records two ways, ms: with an object spread
+   * (`{ ...flow, deltaPackets, ... }`) and with every field written out.
+   */
+  readonly spreadMs: number;
+  readonly explicitMs: number;
+}
+
+const COLUMNS = 120;
+const ROWS = 40;
+/** A filter that keeps almost every flow, so the tick pays for the filter pass in full. */
+const FILTER = 'not port 22';
+
+function peakRss(): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Copies every flow into a rate record with a spread and with explicit fields (best of 3 each). */
+function copyCosts(flows: readonly FlowRecord[]): { spreadMs: number; explicitMs: number } {
+  const spread: number[] = [];
+  const explicit: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    let t = nowNs();
+    let out: unknown[] = flows.map((f) => ({ ...f, deltaPackets: r, deltaBytes: r, pps: r, bps: r, isNew: false }));
+    spread.push((nowNs() - t) / 1e6);
+    t = nowNs();
+    out = flows.map((f) => ({
+      key: f.key,
+      family: f.family,
+      proto: f.proto,
+      src: f.src,
+      dst: f.dst,
+      sport: f.sport,
+      dport: f.dport,
+      dir: f.dir,
+      ifindex: f.ifindex,
+      ifname: f.ifname,
+      packets: f.packets,
+      bytes: f.bytes,
+      firstSeenNs: f.firstSeenNs,
+      lastSeenNs: f.lastSeenNs,
+      tcpFlags: f.tcpFlags,
+      deltaPackets: r,
+      deltaBytes: r,
+      pps: r,
+      bps: r,
+      isNew: false,
+    }));
+    explicit.push((nowNs() - t) / 1e6);
+    if (out.length !== flows.length) throw new Error('lost flows');
+  }
+  return { spreadMs: Math.min(...spread), explicitMs: Math.min(...explicit) };
+}
+
+const n = Number(process.argv[2]);
+const ticks = n >= 1_000_000 ? 1 : n >= 100_000 ? 5 : 30;
+const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'lru', maxFlows: capacityFor(n), attach: false });
+try {
+  const filler = new FlowFiller(collector.flowsMapFd, false);
+  filler.fill(n);
+  // The collector's read, timed apart from the rest of the sampler's tick.
+  let readNs = 0;
+  let last: Snapshot | undefined;
+  const timed: Collector = {
+    hooks: collector.hooks,
+    notices: collector.notices,
+    maxFlows: collector.maxFlows,
+    mapKind: collector.mapKind,
+    read() {
+      const t = nowNs();
+      const s = collector.read();
+      readNs = nowNs() - t;
+      last = s;
+      return s;
+    },
+    deleteFlows: (keys) => collector.deleteFlows(keys),
+    close: () => collector.close(),
+  };
+  // An idle timeout longer than the run: filling a million flows takes longer than the default
+  // 30 s, and the synthetic flows must stay live (the expiry pass over every flow is still timed).
+  const sampler = new Sampler(timed, 3600e9);
+  sampler.prime();
+  const store = createStore(
+    reducer,
+    initialState({
+      meta: { interfaces: ['veth0'], hooks: [], mapKind: 'lru', maxFlows: collector.maxFlows },
+      columns: COLUMNS,
+      rows: ROWS,
+      sort: 'bps',
+      descending: true,
+      filter: FILTER,
+    }),
+  );
+  const theme = themeFor(process.env);
+  const total: number[] = [];
+  const read: number[] = [];
+  const rates: number[] = [];
+  const reduce: number[] = [];
+  const render: number[] = [];
+  let rowsShown = 0;
+  let expired = 0;
+  for (let k = 0; k < ticks; k++) {
+    // New packets on 1% of the flows, as traffic would bring (not timed).
+    const now = process.hrtime.bigint();
+    for (let i = k % 100; i < n; i += 100) filler.put(i, 2000 + k * 10 + (i % 977), (2000 + k * 10) * 700, now - 60_000_000_000n, now);
+    const t0 = nowNs();
+    const tick = sampler.tick();
+    const t1 = nowNs();
+    store.dispatch({ type: 'tick', tick });
+    const t2 = nowNs();
+    const frame = renderToString(createElement(Screen, { state: store.getState(), theme }), { columns: COLUMNS });
+    const t3 = nowNs();
+    total.push((t3 - t0) / 1e6);
+    read.push(readNs / 1e6);
+    rates.push((t1 - t0 - readNs) / 1e6);
+    reduce.push((t2 - t1) / 1e6);
+    render.push((t3 - t2) / 1e6);
+    rowsShown = frame.split('\n').length;
+    expired += tick.expired.length;
+    process.stdout.write(JSON.stringify({ progress: `tick ${k + 1}/${ticks}`, ms: total.at(-1) }) + '\n');
+  }
+  const { spreadMs, explicitMs } = copyCosts(last!.flows);
+  const result: TickChildResult = {
+    flows: n,
+    ticks,
+    tickMs: median(total),
+    readMs: median(read),
+    ratesMs: median(rates),
+    reduceMs: median(reduce),
+    renderMs: median(render),
+    rss: process.memoryUsage().rss,
+    peakRss: peakRss(),
+    rowsShown,
+    expired,
+    spreadMs,
+    explicitMs,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+} finally {
+  collector.close();
+}

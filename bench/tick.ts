@@ -1,0 +1,119 @@
+/**
+ * The tick and the frame: one whole TUI tick at 1k, 100k and 1M flows (each size in a process of
+ * its own, bench/tick-child.ts, so that its resident memory is its own), and the start-up time of
+ * the real binary from launch to its first JSON line with hooks attached.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { withBed } from '../test/helpers/netns.js';
+import { BIN, startTcTop } from '../test/helpers/run.js';
+import { median, nodeJson, nowNs, progress, run, track } from './lib.js';
+import type { TickChildResult } from './tick-child.js';
+
+export const TICK_SIZES = [1_000, 100_000, 1_000_000] as const;
+const CHILD = fileURLToPath(new URL('./tick-child.ts', import.meta.url));
+const STARTS = 5;
+
+export type TickRow =
+  | ({ readonly ok: true } & TickChildResult)
+  | { readonly ok: false; readonly flows: number; readonly error: string; readonly seconds: number; readonly peakRss: number };
+
+export interface StartupResult {
+  /** Medians, ms from spawn: node itself (`node -e 0`), `tc-top --version`, the hooks attached, the first JSON line. */
+  readonly nodeMs: number;
+  readonly versionMs: number;
+  readonly attachedMs: number;
+  readonly firstLineMs: number;
+  readonly runs: number;
+  readonly args: string;
+}
+
+export interface TickResult {
+  readonly rows: TickRow[];
+  /** 1k flows again with NODE_ENV=production (React's production build), for the render's share. */
+  readonly production: TickRow;
+  readonly startup: StartupResult;
+}
+
+/** Peak resident memory of a running process (VmHWM), bytes; NaN once it is gone. */
+function peakOf(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function tickAt(n: number, env?: NodeJS.ProcessEnv): Promise<TickRow> {
+  progress(`tick: ${n.toLocaleString('en-US')} flows${env ? ' (NODE_ENV=production)' : ''}`);
+  const t = nowNs();
+  let peak = NaN;
+  let poll: NodeJS.Timeout | undefined;
+  try {
+    const r = await nodeJson<TickChildResult>(CHILD, [String(n)], {
+      timeoutMs: 240_000,
+      env,
+      // Watched from outside too, so that a child that dies of its heap still has a peak to report.
+      onSpawn: (child) => (poll = setInterval(() => (peak = Math.max(Number.isNaN(peak) ? 0 : peak, peakOf(child.pid!) || 0)), 250)),
+    });
+    return { ok: true, ...r };
+  } catch (err) {
+    // The figure is then the failure itself (e.g. the heap limit), reported rather than thrown.
+    return { ok: false, flows: n, error: (err as Error).message, seconds: (nowNs() - t) / 1e9, peakRss: peak };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+function timeCommand(argv: readonly string[]): number {
+  const t = nowNs();
+  run(argv[0]!, argv.slice(1));
+  return (nowNs() - t) / 1e6;
+}
+
+async function startup(): Promise<StartupResult> {
+  progress('tick: start-up of the real binary');
+  return withBed(async (bed) => {
+    const node: number[] = [];
+    const version: number[] = [];
+    const attached: number[] = [];
+    const first: number[] = [];
+    const args = ['-i', bed.ifA, '--json', '-d', '0.05', '-n', '1'];
+    for (let i = 0; i < STARTS; i++) {
+      node.push(timeCommand(['ip', 'netns', 'exec', bed.nsA, process.execPath, '-e', '0']));
+      version.push(timeCommand(['ip', 'netns', 'exec', bed.nsA, process.execPath, BIN, '--version']));
+      const t0 = nowNs();
+      const tc = startTcTop(bed.nsA, args);
+      track(tc.child);
+      let attachedAt = NaN;
+      let firstAt = NaN;
+      tc.child.stderr!.on('data', (d: Buffer) => {
+        if (Number.isNaN(attachedAt) && /attached/.test(String(d))) attachedAt = nowNs();
+      });
+      tc.child.stdout!.once('data', () => (firstAt = nowNs()));
+      try {
+        await tc.waitFor(() => tc.lines.length > 0, 10_000, 'the first JSON line');
+      } finally {
+        await tc.stop('SIGINT');
+      }
+      attached.push((attachedAt - t0) / 1e6);
+      first.push((firstAt - t0) / 1e6);
+    }
+    return {
+      nodeMs: median(node),
+      versionMs: median(version),
+      attachedMs: median(attached),
+      firstLineMs: median(first),
+      runs: STARTS,
+      args: `tc-top ${args.join(' ').replace(bed.ifA, 'VETH')}`,
+    };
+  });
+}
+
+export async function benchTick(): Promise<TickResult> {
+  const rows: TickRow[] = [];
+  for (const n of TICK_SIZES) rows.push(await tickAt(n));
+  const production = await tickAt(TICK_SIZES[0], { ...process.env, NODE_ENV: 'production' });
+  return { rows, production, startup: await startup() };
+}

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { advance, computeRates, computeTotals, NO_HISTORY, windowRate, WINDOWS } from '../src/model/index.js';
+import type { FlowRate, FlowRecord, RateHistory, Snapshot, Step } from '../src/model/index.js';
+import { counters, flow, prng, snapshot } from './helpers/model-fixtures.js';
+
+const S = 1e9;
+
+/** Every step of a run from an empty history. */
+function run(snaps: readonly Snapshot[]): Step[] {
+  const steps: Step[] = [];
+  let history: RateHistory = NO_HISTORY;
+  for (const snap of snaps) {
+    const step = advance(history, snap);
+    steps.push(step);
+    history = step.history;
+  }
+  return steps;
+}
+
+/** Bytes per second of flow `key` over each window, and its peak, at a step. */
+function bytesPerS(step: Step | undefined, key = 'k1'): { w2: number; w10: number; w40: number; peak: number } {
+  const r = step?.rates.find((x) => x.key === key);
+  assert.ok(r, `${key} is in the step`);
+  return { w2: r.bps2 / 8, w10: r.bps10 / 8, w40: r.bps40 / 8, peak: r.peakBps / 8 };
+}
+
+/**
+ * A flow sending `perInterval[k]` bytes (and a tenth as many packets) in the interval ending at
+ * `times[k]`; the first snapshot is at times[0] with nothing counted yet.
+ */
+function script(times: readonly number[], perInterval: (k: number) => number, over: Partial<FlowRecord> = {}): Snapshot[] {
+  let bytes = 0;
+  return times.map((t, k) => {
+    bytes += k === 0 ? 0 : perInterval(k);
+    return snapshot({ monoNs: Math.round(t * S), flows: [flow({ bytes, packets: bytes / 10, lastSeenNs: t * S, ...over })] });
+  });
+}
+
+const seconds = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('rate windows: exact averages', () => {
+  // 100 B/s for 10 s, 1000 B/s for 10 s, silence for 20 s, then 400 B/s.
+  const shape = (k: number): number => (k <= 10 ? 100 : k <= 20 ? 1000 : k <= 40 ? 0 : 400);
+  const steps = run(script(seconds(0, 45), shape));
+
+  const cases: { t: number; want: ReturnType<typeof bytesPerS> }[] = [
+    { t: 1, want: { w2: 100, w10: 100, w40: 100, peak: 100 } }, // one second of history: every window is it
+    { t: 5, want: { w2: 100, w10: 100, w40: 100, peak: 100 } },
+    { t: 12, want: { w2: 1000, w10: (8 * 100 + 2 * 1000) / 10, w40: (10 * 100 + 2 * 1000) / 12, peak: 1000 } },
+    { t: 20, want: { w2: 1000, w10: 1000, w40: (10 * 100 + 10 * 1000) / 20, peak: 1000 } },
+    { t: 25, want: { w2: 0, w10: 500, w40: (10 * 100 + 10 * 1000) / 25, peak: 1000 } },
+    { t: 45, want: { w2: 400, w10: 200, w40: (5 * 100 + 10 * 1000 + 5 * 400) / 40, peak: 1000 } },
+  ];
+  for (const c of cases) {
+    it(`at ${c.t} s`, () => assert.deepEqual(bytesPerS(steps[c.t]), c.want));
+  }
+
+  it('packets per second follow the same windows', () => {
+    const r = steps[45]!.rates[0]!;
+    assert.deepEqual([r.pps2, r.pps10, r.pps40, r.peakPps], [40, 20, 31.25, 100]);
+    assert.deepEqual(windowRate(r, 10), { pps: 20, bps: 1600 });
+  });
+
+  it('the interval rate is still the last interval’s', () => {
+    const r = steps[45]!.rates[0]!;
+    assert.deepEqual([r.deltaBytes, r.bps], [400, 3200]);
+  });
+});
+
+describe('rate windows: gaps, restarts, births', () => {
+  it('a missed tick: the interval that spans it is spread over its two seconds', () => {
+    // Ticks every second but the one at 5 s: 100 B/s, except 300 B in the 4 s to 6 s interval.
+    const times = seconds(0, 12).filter((t) => t !== 5);
+    const steps = run(script(times, (k) => (times[k] === 6 ? 300 : 100)));
+    const at = (t: number) => bytesPerS(steps[times.indexOf(t)]);
+    assert.equal(at(6).w2, 300 / 2, 'the window starts on the sample at 4 s');
+    // At 7 s the 2 s window starts at 5 s, half-way through the gap: 150 B of it, then 100 B.
+    assert.equal(at(7).w2, (150 + 100) / 2);
+    assert.equal(at(12).w10, (100 + 100 + 300 + 6 * 100) / 10, 'the 10 s window from 2 s, across the gap');
+    assert.equal(steps[times.indexOf(6)]!.intervalS, 2);
+  });
+
+  it('a counter that restarts (the entry was evicted and recreated) adds its new count', () => {
+    const snaps = [
+      ...script(seconds(0, 11), () => 100),
+      snapshot({ monoNs: 12 * S, flows: [flow({ bytes: 60, packets: 6, firstSeenNs: 11.5 * S })] }),
+      snapshot({ monoNs: 13 * S, flows: [flow({ bytes: 160, packets: 16, firstSeenNs: 11.5 * S })] }),
+    ];
+    const steps = run(snaps);
+    assert.deepEqual(bytesPerS(steps[13]), { w2: (60 + 100) / 2, w10: (8 * 100 + 60 + 100) / 10, w40: (11 * 100 + 160) / 13, peak: 100 });
+  });
+
+  it('the global counters restarting (programs reloaded) do the same for the totals', () => {
+    const at = (t: number, bytesOut: number) => snapshot({ monoNs: t * S, counters: counters({ bytesOut, packetsOut: bytesOut / 100 }) });
+    const steps = run([at(0, 0), at(1, 1000), at(2, 2000), at(3, 500), at(4, 1500)]);
+    const t = steps[4]!.totals;
+    assert.deepEqual([t.windowsOut.bps2 / 8, t.windowsOut.pps2, t.windowsOut.bps10 / 8], [(500 + 1000) / 2, 15 / 2, (2000 + 500 + 1000) / 4]);
+    assert.deepEqual([t.windowsIn.bps40, t.peakBps / 8, t.peakPps], [0, 1000, 10]);
+    assert.equal(t.bpsOut / 8, 1000, 'the interval rate as before');
+  });
+
+  it('a flow born during a window counts as silent before it', () => {
+    const steps = run([
+      ...seconds(0, 19).map((t) => snapshot({ monoNs: t * S })),
+      snapshot({ monoNs: 20 * S, flows: [flow({ bytes: 500, packets: 5, firstSeenNs: 19.5 * S })] }),
+      snapshot({ monoNs: 21 * S, flows: [flow({ bytes: 600, packets: 6, firstSeenNs: 19.5 * S })] }),
+    ]);
+    assert.deepEqual(bytesPerS(steps[20]), { w2: 250, w10: 50, w40: 25, peak: 250 });
+    assert.deepEqual(bytesPerS(steps[21]), { w2: 300, w10: 60, w40: 600 / 21, peak: 300 });
+    assert.equal(steps[20]!.rates[0]!.isNew, true);
+  });
+
+  it('a flow that goes away and comes back starts over, its old counts forgotten', () => {
+    const f = (bytes: number) => [flow({ bytes, packets: bytes / 10 })];
+    const steps = run([
+      snapshot({ monoNs: 0, flows: f(0) }),
+      snapshot({ monoNs: 1 * S, flows: f(1000) }),
+      snapshot({ monoNs: 2 * S, flows: [] }),
+      snapshot({ monoNs: 3 * S, flows: f(50) }),
+    ]);
+    assert.equal(steps[2]!.history.slots.size, 0);
+    assert.deepEqual(bytesPerS(steps[3]), { w2: 25, w10: 50 / 3, w40: 50 / 3, peak: 25 });
+  });
+});
+
+describe('rate windows: edges', () => {
+  it('the first snapshot only starts the history: first-read rates, peaks from 0', () => {
+    const [first, second] = run([
+      snapshot({ monoNs: 10 * S, flows: [flow({ bytes: 2000, packets: 20, firstSeenNs: 8 * S })] }),
+      snapshot({ monoNs: 11 * S, flows: [flow({ bytes: 2100, packets: 21, firstSeenNs: 8 * S })] }),
+    ]);
+    assert.deepEqual([first!.intervalS, first!.rates[0]!.bps2 / 8, first!.history.slots.get('k1')?.peakBps], [0, 1000, 0]);
+    assert.deepEqual(bytesPerS(second), { w2: 100, w10: 100, w40: 100, peak: 100 });
+    assert.equal(second!.intervalS, 1);
+  });
+
+  it('a clock that does not advance gives finite rates, and the sample is merged', () => {
+    const steps = run([
+      snapshot({ monoNs: 0, flows: [flow()] }),
+      snapshot({ monoNs: 1 * S, flows: [flow({ bytes: 100 })] }),
+      snapshot({ monoNs: 1 * S, flows: [flow({ bytes: 300 })] }),
+      snapshot({ monoNs: 2 * S, flows: [flow({ bytes: 400 })] }),
+    ]);
+    for (const step of steps) for (const v of Object.values(bytesPerS(step))) assert.ok(Number.isFinite(v));
+    assert.deepEqual(bytesPerS(steps[3]), { w2: 200, w10: 200, w40: 200, peak: 300 });
+    assert.deepEqual(steps[3]!.history.times, [0, 1 * S, 2 * S]);
+  });
+
+  it('no flows at all', () => {
+    const [, step] = run([snapshot(), snapshot({ monoNs: S })]);
+    assert.deepEqual(step!.rates, []);
+    assert.equal(step!.totals.windowsIn.bps2, 0);
+  });
+
+  it('leaves the history it was given as it was', () => {
+    const [, one] = run(script([0, 1], () => 100));
+    const before = one!.history.columns.map((c) => [...c]);
+    const next = (bytes: number) => snapshot({ monoNs: 2 * S, flows: [flow({ bytes, packets: bytes / 10 })] });
+    const a = advance(one!.history, next(300));
+    const b = advance(one!.history, next(500));
+    assert.deepEqual(one!.history.columns.map((c) => [...c]), before);
+    assert.deepEqual([a.rates[0]!.bps2 / 8, b.rates[0]!.bps2 / 8], [150, 250]);
+  });
+});
+
+describe('rate windows: bounded memory', () => {
+  it('keeps 40 s of samples and no more', () => {
+    const steps = run(script(seconds(0, 100), () => 100));
+    const { times, columns } = steps[100]!.history;
+    assert.deepEqual([times.length, columns.length, times[0]], [41, 41, 60 * S]);
+    assert.deepEqual(bytesPerS(steps[100]), { w2: 100, w10: 100, w40: 100, peak: 100 });
+  });
+
+  it('merges samples closer than half a second, and the averages stay exact', () => {
+    // Ticks every 0.1 s for a minute: silence, then 1000 B/s from 30 s on.
+    const times = Array.from({ length: 601 }, (_, i) => i / 10);
+    const steps = run(script(times, (k) => (times[k]! > 30 ? 100 : 0)));
+    for (const step of steps) assert.ok(step.history.times.length <= 40 / 0.5 + 3);
+    const at = (t: number) => bytesPerS(steps[Math.round(t * 10)]);
+    assert.deepEqual(at(31), { w2: 500, w10: 100, w40: 1000 / 31, peak: 500 });
+    assert.deepEqual(at(60), { w2: 1000, w10: 1000, w40: 750, peak: 1000 });
+  });
+
+  it('holds slots for live flows only, and compacts its columns when most have left', () => {
+    const many = (t: number, from: number) =>
+      snapshot({ monoNs: t * S, flows: Array.from({ length: 1000 - from }, (_, i) => flow({ key: `f${from + i}`, bytes: 100 * t, packets: t })) });
+    const steps = run([many(0, 0), many(1, 0), many(2, 990), many(3, 990)]);
+    const { slots, columns } = steps[2]!.history;
+    assert.equal(slots.size, 10);
+    for (const column of columns) assert.equal(column.length, 2 * (2 + 10));
+    assert.deepEqual(bytesPerS(steps[3], 'f999'), { w2: 100, w10: 100, w40: 100, peak: 100 });
+  });
+
+  it('reuses the slot of a flow that left, without mixing their counts', () => {
+    const steps = run([
+      snapshot({ monoNs: 0, flows: [flow({ key: 'a', bytes: 0 }), flow({ key: 'b', bytes: 0 })] }),
+      snapshot({ monoNs: 1 * S, flows: [flow({ key: 'a', bytes: 100 }), flow({ key: 'b', bytes: 9000 })] }),
+      snapshot({ monoNs: 2 * S, flows: [flow({ key: 'a', bytes: 200 }), flow({ key: 'c', bytes: 40 })] }),
+    ]);
+    assert.equal(steps[2]!.history.slots.get('c')?.index, steps[1]!.history.slots.get('b')?.index);
+    assert.deepEqual(bytesPerS(steps[2], 'c'), { w2: 20, w10: 20, w40: 20, peak: 20 });
+  });
+});
+
+describe('WINDOWS', () => {
+  it('are iftop’s three', () => assert.deepEqual(WINDOWS, [2, 10, 40]));
+  it('rates carry every window', () => {
+    const r: FlowRate = run(script([0, 1], () => 10))[1]!.rates[0]!;
+    for (const w of WINDOWS) assert.deepEqual(windowRate(r, w), { pps: 1, bps: 80 });
+  });
+});
+
+describe('advance and computeRates agree on the interval', () => {
+  it('for random flows that come, go, count and restart', () => {
+    const random = prng(8);
+    let live = new Map<string, FlowRecord>();
+    const snaps: Snapshot[] = [];
+    for (let t = 0; t < 60; t++) {
+      const next = new Map<string, FlowRecord>();
+      for (let k = 0; k < 30; k++) {
+        const key = `f${k}`;
+        const old = live.get(key);
+        const roll = random();
+        if (roll < 0.1) continue; // gone (or not there yet)
+        const restart = !old || roll < 0.15;
+        const packets = (restart ? 0 : old.packets) + Math.floor(random() * 50);
+        const firstSeenNs = restart ? t * S - 1e8 : old.firstSeenNs;
+        next.set(key, flow({ key, packets, bytes: packets * 100, firstSeenNs, lastSeenNs: t * S }));
+      }
+      live = next;
+      const gap = random() < 0.1 ? 2 : 1; // a missed tick now and then
+      snaps.push(snapshot({ monoNs: (snaps.length ? (snaps.at(-1)!.monoNs / S) + gap : 0) * S, flows: [...live.values()] }));
+    }
+    const steps = run(snaps);
+    const interval = (r: FlowRate) => [r.key, r.deltaPackets, r.deltaBytes, r.pps, r.bps, r.isNew];
+    for (const [i, step] of steps.entries()) {
+      assert.deepEqual(step.rates.map(interval), computeRates(snaps[i - 1], snaps[i]!).map(interval), `step ${i}`);
+      assert.equal(step.totals.bpsIn, computeTotals(snaps[i - 1], snaps[i]!).bpsIn);
+    }
+  });
+});
