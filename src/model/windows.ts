@@ -11,7 +11,7 @@
  *
  * Memory is bounded: samples closer than SPACING_NS are merged (the newer replaces the newest kept
  * one), samples older than the longest window are dropped, and only flows of the latest snapshot
- * have a slot: one Float64 pair per slot per sample, at most 40 s / 0.5 s + 3 samples. Slots of
+ * have a slot: one Float64 pair per slot per sample, at most 40 s / 0.9 s + 3 samples. Slots of
  * flows that left are reused, and the columns are compacted when fewer than half their slots live.
  * Each step is O(flows). The history is immutable: a step returns a new one and shares the old
  * columns, which are never written after the step that made them.
@@ -22,8 +22,11 @@ import type { FlowRate, FlowRecord, Peaks, Snapshot, Window, WindowRates } from 
 export const WINDOWS: readonly Window[] = [2, 10, 40];
 
 const LONGEST_NS = 40e9;
-/** Samples closer than this are merged, so that memory does not grow with the tick rate. */
-const SPACING_NS = 0.5e9;
+/**
+ * Samples closer than this are merged, so that memory does not grow with the tick rate: a little
+ * under the default 1 s interval, so that timer jitter never merges two default ticks.
+ */
+const SPACING_NS = 0.9e9;
 /** Slots 0 and 1 hold the global counters, in and out. */
 const IN = 0;
 const OUT = 1;
