@@ -20,6 +20,8 @@ export interface Machine {
   readonly trafgen: string;
   readonly iftop: string;
   readonly commit: string;
+  /** The working tree had uncommitted changes outside bench/ and docs/BENCHMARKS.md. */
+  readonly dirty: boolean;
   readonly clocksource: string;
 }
 
@@ -156,7 +158,8 @@ export function render(res: Results): { markdown: string; summary: string } {
       why:
         config === 'xdp'
           ? `over by ${fmt(loss - TARGET.rateLossPct, 1)} points; the empty XDP program loses ${fmt(e2eLoss(e2e.rows, 'xdp-empty'), 1)}% by itself: the sender's CPU does the whole receive path synchronously, so the veth XDP path's extra work (above) slows the sender.`
-          : `over by ${fmt(loss - TARGET.rateLossPct, 1)} points: the sender's CPU runs the receive path (and the program) synchronously, so every ns added per packet slows the sender by as much. ${tcWhy()}`,
+          : `over by ${fmt(loss - TARGET.rateLossPct, 1)} points: the sender's CPU runs the receive path (and the program) synchronously, so every ns added per packet slows the sender by as much; ` +
+            `the whole send and receive costs only ${fmt((e2e.rows.find((r) => r.config === 'none')!.cpuS / e2e.packets) * 1e9)} ns a frame here, so 5% is ${fmt((e2e.rows.find((r) => r.config === 'none')!.cpuS / e2e.packets) * 1e9 * 0.05)} ns. ${tcWhy()}`,
     });
   }
   summary.push({
@@ -186,7 +189,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     met: tickMs(t100k) <= TARGET.tick100kMs,
     why: t100k.ok
       ? `${fmt(t100k.tickMs / TARGET.tick100kMs, 0)}× the target: read+decode ${fmt(t100k.readMs)} ms, rates ${fmt(t100k.ratesMs)} ms, filter/top-N/state ${fmt(t100k.reduceMs)} ms, render ${fmt(t100k.renderMs)} ms. ` +
-        `Every part but the render is per-flow JS work (an object per flow per step, Maps keyed by the 96-character hex key); the render of the ${t100k.rowsShown} visible rows alone is ${fmt(t100k.renderMs)} ms.`
+        `Every part but the render is per-flow JS work (an object per flow per step, Maps keyed by the 96-character hex key); the render of one 120×40 frame alone is ${fmt(t100k.renderMs)} ms (${fmt(t1k.ok ? t1k.renderMs : NaN)} ms at 1k flows), more than the whole budget.`
       : `no tick finished: ${t100k.error}`,
   });
   summary.push({
@@ -217,7 +220,7 @@ export function render(res: Results): { markdown: string; summary: string } {
   p(
     '# tc-top benchmarks',
     '',
-    `Written by \`npm run bench\` (bench/run.ts) on ${m.date}; the whole run took ${fmt(res.seconds)} s. Rerun it to refresh this page: the`,
+    `Written by \`npm run bench\` (bench/run.ts) on ${m.date}; the measurements took ${fmt(res.seconds)} s (after the build). Rerun it to refresh this page: the`,
     'numbers below are from that one run, measured side by side on the same machine. Benchmarks report; they never fail.',
     '',
     '## Machine',
@@ -229,7 +232,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     `| Node | ${m.node} |`,
     `| libbpf | ${m.libbpf} (system libbpf.so.1) |`,
     `| tools | bpftool ${m.bpftool}; trafgen ${m.trafgen} (Debian netsniff-ng); iftop ${m.iftop} |`,
-    `| tc-top | commit ${m.commit} |`,
+    `| tc-top | commit ${m.commit}${m.dirty ? ' plus uncommitted changes in the working tree (work in progress of others, measured as it stood)' : ''} |`,
     '',
     'Packages used beyond tc-top\'s own: `apt-get install -y bpftool netsniff-ng iftop` (and `clang llvm libbpf-dev` to',
     'rebuild bench/empty.bpf.o and bench/primitives.bpf.o with `make -C bench`).',
@@ -294,7 +297,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     ...(lruC.bothNs <= pcC.bothNs * 1.05
       ? [
           `Which default: **lru** (one value per flow, atomic adds). With both CPUs on the one flow the lru map costs ${fmt(lruC.bothNs, 1)} ns per`,
-          `packet per CPU (${fmt(lruC.bothNs - lruC.soloNs, 1)} ns more than alone) against the per-CPU map's ${fmt(pcC.bothNs, 1)} ns; alone, ${fmt(lruC.soloNs, 1)} against ${fmt(pcC.soloNs, 1)} ns.`,
+          `packet per CPU (${fmt(Math.abs(lruC.bothNs - lruC.soloNs), 1)} ns ${lruC.bothNs >= lruC.soloNs ? 'more' : 'less'} than alone) against the per-CPU map's ${fmt(pcC.bothNs, 1)} ns; alone, ${fmt(lruC.soloNs, 1)} against ${fmt(pcC.soloNs, 1)} ns.`,
           `So the shared cache line costs little here, while the per-CPU map costs ${reader.cpus}× the value memory (one slot per possible`,
           'CPU, see the reader section) and makes every read copy and sum a slot per CPU. The atomics\' price grows with the number',
           'of CPUs writing the same line at once (many-core hosts, one elephant flow spread over many RX queues): that is what',
@@ -394,7 +397,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     '5 at 100k, 1 at 1M; resident memory is the process\'s after the ticks, and its peak (VmHWM). Node runs as the binary does,',
     'without NODE_ENV, so React runs its development build.',
     '',
-    '| flows | whole tick | read + decode | rates (sampler) | filter, top-N, state | render | rows drawn | resident (peak) | spread vs explicit copy of every flow | target |',
+    '| flows | whole tick | read + decode | rates (sampler) | filter, top-N, state | render | lines drawn | resident (peak) | spread vs explicit copy of every flow | target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...tick.rows.map((r) => {
       const target = r.flows === 100_000 ? `≤ ${TARGET.tick100kMs} ms` : r.flows === 1_000_000 ? `≤ ${TARGET.tick1MMs} ms, < ${mb(TARGET.rss1MBytes)}` : '–';

@@ -15,6 +15,7 @@ import { benchReader } from './reader.js';
 import { type Machine, type Results, render } from './report.js';
 import { benchTick } from './tick.js';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 /** The last run's raw figures (not committed): `bench/run.ts --report` writes the page again from them. */
 const RAW = fileURLToPath(new URL('./last-run.json', import.meta.url));
@@ -38,7 +39,8 @@ async function machine(): Promise<Machine> {
     bpftool: firstLine('bpftool', ['--version'], /bpftool/).replace(/^bpftool\s+/, ''),
     trafgen: firstLine('trafgen', ['--version'], /trafgen/).replace(/^trafgen\s+/, ''),
     iftop: firstLine('dpkg-query', ['-W', '-f', '${Version}', 'iftop']),
-    commit: firstLine('git', ['-C', fileURLToPath(new URL('..', import.meta.url)), 'rev-parse', '--short', 'HEAD']),
+    commit: firstLine('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+    dirty: spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench', ':!docs/BENCHMARKS.md'], { encoding: 'utf8' }).stdout.trim() !== '',
     clocksource: readFileSync('/sys/devices/system/clocksource/clocksource0/current_clocksource', 'utf8').trim(),
   };
 }

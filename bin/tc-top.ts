@@ -13,6 +13,9 @@ import type { FlowRate } from '../src/model/types.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { Tick } from '../src/collectors/sampler.js';
 
+// React's development build is a third slower per frame; tc-top ships the production one.
+process.env.NODE_ENV ??= 'production';
+
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 /** EX_SOFTWARE: a bug in tc-top (an uncaught exception or rejection); the hooks are detached all the same. */

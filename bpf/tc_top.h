@@ -54,8 +54,8 @@ struct flow_key {
  *   off size field
  *     0    8 packets       frames counted (a GSO super-packet counts as its segments)
  *     8    8 bytes         frame length as the hook sees it (XDP: data_end - data; TC: skb->len)
- *    16    8 first_seen    bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the first frame
- *    24    8 last_seen     bpf_ktime_get_ns() of the latest frame
+ *    16    8 first_seen    bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) of the first frame
+ *    24    8 last_seen     the same, of the latest frame
  *    32    4 tcp_flags     OR of the TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10
  *                          URG 0x20 ECE 0x40 CWR 0x80) of every segment
  *    36    4 pad           always 0

@@ -156,6 +156,8 @@ for (const mapKind of ['lru', 'percpu'] as const) {
       const seg = (flags: number) => frame({ ip: v4, l4: { kind: 'tcp', sport: 1000, dport: 80, flags } });
       testRun(collector.programFd('tcIngress'), seg(0x02));
       testRun(collector.programFd('tcIngress'), seg(0x10));
+      // The programs read the coarse clock (a jiffy, at most 10 ms): let it move on.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
       testRun(collector.programFd('tcIngress'), seg(0x11));
       const [f] = collector.read().flows;
       assert.equal(f?.tcpFlags, 0x13);
