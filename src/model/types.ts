@@ -24,7 +24,7 @@ export interface FlowRecord {
   readonly ifname: string;
   readonly packets: number;
   readonly bytes: number;
-  /** CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns) of the first and latest frame. */
+  /** CLOCK_MONOTONIC nanoseconds of the first and latest frame (read coarse in the kernel: at most a jiffy behind). */
   readonly firstSeenNs: number;
   readonly lastSeenNs: number;
   /** OR of the TCP flags byte of every segment (FIN 0x01 ... CWR 0x80). */
