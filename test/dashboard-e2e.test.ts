@@ -4,55 +4,25 @@
  * sent with send-keys, and q must give the terminal back and leave the interface clean.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { hookState, IN_CI, kernelTest, sh, withBed } from './helpers/netns.js';
+import { hookState, sh, udpStreams, withBed } from './helpers/netns.js';
+import { type Terminal, openTerminal, tmuxTest } from './helpers/tmux.js';
 import { BIN } from './helpers/run.js';
-
-const HAS_TMUX = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
-
-function tmuxTest(): { skip?: string } {
-  const kernel = kernelTest();
-  if (kernel.skip) return kernel;
-  if (!HAS_TMUX && !IN_CI) return { skip: 'needs tmux: apt-get install tmux' };
-  return {};
-}
-
-/** Three UDP streams to 10.200.0.1: port 6001 at 200 pkt/s, 6002 at 50, 6003 at 10, for at most 60 s. */
-const SENDER = `
-const s = require('node:dgram').createSocket('udp4');
-const rates = [[6001, 20], [6002, 5], [6003, 1]];
-const end = Date.now() + 60000;
-const t = setInterval(() => {
-  if (Date.now() > end) { clearInterval(t); s.close(); return; }
-  for (const [port, n] of rates) for (let i = 0; i < n; i++) s.send(Buffer.alloc(1000), port, '10.200.0.1');
-}, 100);
-`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('tc-top --dashboard in a real terminal (tmux)', tmuxTest(), () => {
   it('shows the heavy flow first in every panel, sorts and helps on keys, and q leaves the interface clean', () =>
     withBed(async (bed) => {
-      const session = `tct-${process.pid}-dash`;
-      const sender = spawn('ip', ['netns', 'exec', bed.nsB, process.execPath, '-e', SENDER], { stdio: 'ignore' });
-      const screen = () => sh('tmux', ['capture-pane', '-p', '-t', session]);
-      const keys = (...k: string[]) => sh('tmux', ['send-keys', '-t', session, ...k]);
-      const waitFor = async (pred: (s: string) => boolean, what: string, ms = 15_000) => {
-        const end = Date.now() + ms;
-        for (;;) {
-          const s = screen();
-          if (pred(s)) return s;
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-          await sleep(100);
-        }
-      };
+      const traffic = udpStreams(bed, [[6001, 20], [6002, 5], [6003, 1]]);
+      let term: Terminal | undefined;
       /** The flow table's rows: inside the left border, the new-flow mark or a space, then a protocol. */
       const rows = (s: string) => s.split('\n').filter((l) => /^│ [ +](udp|tcp|icmp)/.test(l));
       try {
         const cmd = `ip netns exec ${bed.nsA} ${process.execPath} ${BIN} -i ${bed.ifA} --dashboard -d 0.5; echo EXIT=$?; sleep 30`;
-        sh('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '50', cmd]);
-
+        term = openTerminal(`tct-${process.pid}-dash`, cmd, 160, 50);
+        const { screen, keys, waitFor } = term;
+        const session = `tct-${process.pid}-dash`;
         let s = await waitFor((x) => rows(x).length >= 3 && /:6003 /.test(x), 'three flows in the table');
         await sleep(1500); /* a few intervals, so that the rates are settled */
         s = screen();
@@ -87,8 +57,8 @@ describe('tc-top --dashboard in a real terminal (tmux)', tmuxTest(), () => {
         assert.deepEqual(state.programs, []);
         assert.equal(state.tcIngress + state.tcEgress, '');
       } finally {
-        sh('tmux', ['kill-session', '-t', session], { allowFail: true });
-        sender.kill('SIGKILL');
+        term?.kill();
+        traffic.stop();
       }
     }));
 });

@@ -4,11 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Bed, hookState, inject, kernelTest, sh, withBed } from './helpers/netns.js';
+import { type Bed, hookState, inject, sh, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { BIN, startTcTop } from './helpers/run.js';
+import { openTerminal, tmuxTest } from './helpers/tmux.js';
 
 const INJECT = new URL('./tools/inject.py', import.meta.url).pathname;
 
@@ -19,7 +22,8 @@ function assertClean(bed: Bed): void {
   assert.doesNotMatch(s.qdisc, /clsact/, 'no clsact left');
 }
 
-const WAYS: readonly { name: string; signal?: NodeJS.Signals; env?: Record<string, string>; count?: boolean; code: number | string }[] = [
+const WAYS: readonly { name: string; signal?: NodeJS.Signals; env?: Record<string, string>; count?: boolean; tui?: boolean; code: number | string }[] = [
+  { name: 'q in the TUI', tui: true, code: 0 },
   { name: 'SIGINT', signal: 'SIGINT', code: 0 },
   { name: 'SIGTERM', signal: 'SIGTERM', code: 0 },
   { name: 'SIGHUP', signal: 'SIGHUP', code: 0 },
@@ -29,13 +33,26 @@ const WAYS: readonly { name: string; signal?: NodeJS.Signals; env?: Record<strin
   { name: 'SIGKILL (links: the kernel detaches)', signal: 'SIGKILL', code: 'SIGKILL' },
 ];
 
-describe('robustness on the real kernel', kernelTest(), () => {
+describe('robustness on the real kernel', tmuxTest(), () => {
   it('50 starts and stops, every way of ending, leave the interface clean every time', () =>
     withBed(async (bed) => {
       for (let i = 0; i < 50; i++) {
         const way = WAYS[i % WAYS.length]!;
         const legacy = i % 2 === 1 && way.signal !== 'SIGKILL';
         const args = ['-i', bed.ifA, '--json', '-d', '0.05', ...(way.count ? ['-n', '2'] : []), ...(legacy ? ['--tc-mode', 'legacy'] : [])];
+        if (way.tui) {
+          const term = openTerminal(`tct-${process.pid}-loop`, `ip netns exec ${bed.nsA} ${process.execPath} ${BIN} ${args.filter((a) => a !== '--json').join(' ')}; echo EXIT=$?; sleep 30`, 100, 30);
+          try {
+            await term.waitFor((x) => /^flows \d+/m.test(x), `run ${i}: the TUI`);
+            term.keys('q');
+            assert.match(await term.waitFor((x) => /EXIT=\d+/.test(x), `run ${i}: the exit`), /EXIT=0/);
+            assert.ok(term.cursorVisible(), 'the terminal is restored');
+          } finally {
+            term.kill();
+          }
+          assertClean(bed);
+          continue;
+        }
         const saved = { ...process.env };
         Object.assign(process.env, way.env ?? {});
         const run = startTcTop(bed.nsA, args);
@@ -119,6 +136,22 @@ describe('robustness on the real kernel', kernelTest(), () => {
     const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null ${lib} && exec "$0" "$@"`, process.execPath, BIN, '-i', 'lo', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, 'tc-top: libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)\n');
+  });
+
+  it('with a libbpf.so.1 too old for tc-top: one line saying so, exit 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tct-libbpf-'));
+    try {
+      // A stand-in library that has only one of the functions tc-top binds.
+      writeFileSync(join(dir, 'old.c'), 'int libbpf_num_possible_cpus(void) { return 1; }\n');
+      sh('cc', ['-shared', '-fPIC', '-o', join(dir, 'libbpf.so.1'), join(dir, 'old.c')]);
+      const lib = sh('sh', ['-c', 'readlink -f "$(ldconfig -p | awk \'/libbpf.so.1 / {print $NF; exit}\')"']).trim();
+      const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind ${join(dir, 'libbpf.so.1')} ${lib} && exec "$0" "$@"`, process.execPath, BIN, '-i', 'lo', '--json'], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^tc-top: the system's libbpf.so.1 is too old \(.*\): install libbpf 1.0 or newer/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('works as an unprivileged user given CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and names a missing one', () =>

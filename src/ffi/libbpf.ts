@@ -84,7 +84,7 @@ function loadLibbpf(): ReturnType<typeof koffi.load> {
 const lib = loadLibbpf();
 const libc = koffi.load('libc.so.6');
 
-const f = {
+const f = bindAll(() => ({
   versionString: lib.func('const char *libbpf_version_string(void)'),
   numPossibleCpus: lib.func('int libbpf_num_possible_cpus(void)'),
   setPrint: lib.func('void *libbpf_set_print(tctop_libbpf_print_fn *fn)'),
@@ -128,7 +128,17 @@ const f = {
   ifNameToIndex: libc.func('uint32_t if_nametoindex(const char *name)'),
   ifIndexToName: libc.func('char *if_indextoname(uint32_t index, void *buf)'),
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
-};
+}));
+
+/** Bind every function, or say plainly that the system's libbpf is too old for tc-top. */
+function bindAll<T>(bind: () => T): T {
+  try {
+    return bind();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new LibbpfMissingError(`the system's libbpf.so.1 is too old (${why}): install libbpf 1.0 or newer (Debian 12, Ubuntu 22.10 and later ship it)`);
+  }
+}
 
 // bpf_map_type and bpf_attach_type values used here (UAPI, stable).
 export const MapType = { LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;

@@ -3,7 +3,7 @@
  * so that a bed is recognisable and a later run can sweep one left by a killed test. Everything is
  * removed in finally blocks and again at process exit.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export const IS_ROOT = process.getuid?.() === 0;
@@ -135,5 +135,30 @@ export function hookState(bed: Bed, ns: string, ifc: string): HookState {
     tcIngress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'ingress'], { allowFail: true }).trim(),
     tcEgress: bed.exec(ns, 'tc', ['filter', 'show', 'dev', ifc, 'egress'], { allowFail: true }).trim(),
     qdisc: bed.exec(ns, 'tc', ['qdisc', 'show', 'dev', ifc]).trim(),
+  };
+}
+
+/**
+ * UDP streams from B (10.200.0.2) to A (10.200.0.1) for at most 60 s, `perTick` 1000-byte
+ * datagrams every 100 ms per port; with sinks on A so that A answers with no ICMP.
+ */
+export function udpStreams(bed: Bed, streams: readonly (readonly [port: number, perTick: number])[]): { stop(): void } {
+  const list = JSON.stringify(streams);
+  const sink = spawn('ip', ['netns', 'exec', bed.nsA, process.execPath, '-e', `
+    const dgram = require('node:dgram');
+    for (const [port] of ${list}) dgram.createSocket('udp4').bind(port, '10.200.0.1').on('message', () => {});
+    setTimeout(() => process.exit(0), 60000);`], { stdio: 'ignore' });
+  const sender = spawn('ip', ['netns', 'exec', bed.nsB, process.execPath, '-e', `
+    const s = require('node:dgram').createSocket('udp4');
+    const end = Date.now() + 60000;
+    const t = setInterval(() => {
+      if (Date.now() > end) { clearInterval(t); s.close(); return; }
+      for (const [port, n] of ${list}) for (let i = 0; i < n; i++) s.send(Buffer.alloc(1000), port, '10.200.0.1');
+    }, 100);`], { stdio: 'ignore' });
+  return {
+    stop() {
+      sender.kill('SIGKILL');
+      sink.kill('SIGKILL');
+    },
   };
 }
