@@ -3,6 +3,7 @@
  * `top -b` (--batch). Pure functions of a tick; the caller writes the result.
  */
 import prettyBytes from 'pretty-bytes';
+import { formatRate } from './text.js';
 import stringWidth from 'string-width';
 import type { AggregateMode, AggRow, Traffic } from '../model/aggregate.js';
 import { formatEndpoint, hasPorts, protoName, tcpFlagsString } from '../model/format.js';
@@ -144,8 +145,7 @@ export function jsonLine(v: TickView): string {
 }
 
 function bits(bps: number): string {
-  // With bits: true, pretty-bytes takes a number of bits.
-  return prettyBytes(bps, { bits: true }) + '/s';
+  return formatRate(bps, 'bits');
 }
 
 function pad(text: string, width: number, right: boolean): string {

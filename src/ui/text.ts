@@ -45,8 +45,11 @@ export function fitKeepingTail(head: string, tail: string, width: number, align:
 
 /** A rate as bits/s or bytes/s with pretty-bytes' three significant digits: '1.23 Mbit/s'. */
 export function formatRate(bitsPerSecond: number, units: Units): string {
+  const value = units === 'bits' ? bitsPerSecond : bitsPerSecond / 8;
+  // Below a kilo there are no fractions of a bit or byte worth showing (a window's tail gives 0.03).
+  const shown = value < 1000 ? Math.round(value) : value;
   // With bits: true, pretty-bytes takes a number of bits.
-  return `${units === 'bits' ? prettyBytes(bitsPerSecond, { bits: true }) : prettyBytes(bitsPerSecond / 8)}/s`;
+  return `${units === 'bits' ? prettyBytes(shown, { bits: true }) : prettyBytes(shown)}/s`;
 }
 
 export function formatBytes(bytes: number): string {
