@@ -24,7 +24,8 @@ export interface Terminal {
 
 /** Run a shell command line in a new tmux session of the given size. */
 export function openTerminal(name: string, command: string, width = 120, height = 30): Terminal {
-  sh('tmux', ['new-session', '-d', '-s', name, '-x', String(width), '-y', String(height), command]);
+  // Without CI in the environment: Ink (is-in-ci) draws only the last frame when CI is set.
+  sh('tmux', ['new-session', '-d', '-s', name, '-x', String(width), '-y', String(height), `env -u CI ${command}`]);
   const screen = () => sh('tmux', ['capture-pane', '-p', '-t', name]);
   return {
     screen,
