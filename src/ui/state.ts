@@ -17,6 +17,7 @@ import type { HookView } from './plain.js';
 import type { Store } from './store.js';
 import type { Units } from './text.js';
 import { rankOf, steadyOrder, tableRows, windowRows, type Row, type TickData } from './view.js';
+import { applySortCommand } from './sort-commands.js';
 
 /** What does not change while tc-top runs. */
 export interface Meta {
@@ -325,13 +326,6 @@ function select(s: UiState, rank: number): UiState {
 }
 
 /** The next sort column left or right; from a field with no column shown, the first or last. */
-function moveSort(s: UiState, step: -1 | 1): UiState {
-  const fields = sortFields(shownColumns(s));
-  const at = fields.indexOf(s.sort);
-  const next = at < 0 ? (step > 0 ? 0 : fields.length - 1) : clamp(at + step, 0, fields.length - 1);
-  return { ...s, sort: fields[next] ?? s.sort };
-}
-
 function next<T>(list: readonly T[], current: T): T {
   return list[(list.indexOf(current) + 1) % list.length] as T;
 }
@@ -340,17 +334,12 @@ function run(s: UiState, command: Command): UiState {
   const page = currentLayout(s).tableRows;
   switch (command) {
     case 'sortLeft':
-      return moveSort(s, -1);
     case 'sortRight':
-      return moveSort(s, 1);
     case 'reverse':
-      return { ...s, descending: !s.descending };
     case 'sortBytes':
-      return { ...s, sort: 'bytes', descending: true };
     case 'sortPackets':
-      return { ...s, sort: 'packets', descending: true };
     case 'sortRate':
-      return { ...s, sort: 'bps', descending: true };
+      return applySortCommand(s, command, sortFields(shownColumns(s))) ?? s;
     case 'window2':
       return { ...s, window: 2 };
     case 'window10':

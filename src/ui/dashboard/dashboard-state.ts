@@ -17,6 +17,7 @@ import type { HookView } from '../plain.js';
 import type { FlowEvent } from '../state.js';
 import { fit, formatClock, formatRate, truncate } from '../text.js';
 import { isNewRow, type TickData } from '../view.js';
+import { applySortCommand } from '../sort-commands.js';
 
 export interface DashMeta {
   readonly interfaces: readonly string[];
@@ -122,19 +123,9 @@ function onKey(s: DashState, press: KeyAction): DashState {
   if (s.help) return { ...s, help: false };
   const command = commandFor(press);
   if (!command || !COMMANDS.has(command)) return s;
+  const sorted = applySortCommand(s, command, sortFields(tableColumns(s)));
+  if (sorted) return sorted;
   switch (command) {
-    case 'sortLeft':
-      return moveSort(s, -1);
-    case 'sortRight':
-      return moveSort(s, 1);
-    case 'reverse':
-      return { ...s, descending: !s.descending };
-    case 'sortBytes':
-      return { ...s, sort: 'bytes', descending: true };
-    case 'sortPackets':
-      return { ...s, sort: 'packets', descending: true };
-    case 'sortRate':
-      return { ...s, sort: 'bps', descending: true };
     case 'help':
       return { ...s, help: true };
     case 'quit':
@@ -145,13 +136,6 @@ function onKey(s: DashState, press: KeyAction): DashState {
 }
 
 /** As in the TUI: the next sort column left or right among those shown, stopping at the ends. */
-function moveSort(s: DashState, step: -1 | 1): DashState {
-  const fields = sortFields(tableColumns(s));
-  const at = fields.indexOf(s.sort);
-  const next = at < 0 ? (step > 0 ? 0 : fields.length - 1) : Math.min(fields.length - 1, Math.max(0, at + step));
-  return { ...s, sort: fields[next] ?? s.sort };
-}
-
 function bucketOf(proto: number): ProtoBucket {
   const name = protoName(proto);
   return name === 'tcp' ? 'tcp' : name === 'udp' ? 'udp' : name === 'icmp' || name === 'icmpv6' ? 'icmp' : 'other';
