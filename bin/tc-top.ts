@@ -6,7 +6,7 @@
  */
 import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
-import { parseFilter, matches } from '../src/model/filter.js';
+import { type Filter, parseFilter, matches } from '../src/model/filter.js';
 import { sortKey, topN } from '../src/model/sort.js';
 import { aggregate, type AggRow } from '../src/model/aggregate.js';
 import type { FlowRate } from '../src/model/types.js';
@@ -26,9 +26,7 @@ function fail(message: string, code = EXIT_ERROR): never {
   process.exit(code);
 }
 
-function selectRows(tick: Tick, opts: Options): (FlowRate | AggRow)[] {
-  const parsed = parseFilter(opts.filter);
-  const filter = parsed.ok ? parsed.filter : undefined;
+function selectRows(tick: Tick, opts: Options, filter: Filter | undefined): (FlowRate | AggRow)[] {
   const flows = filter ? tick.rates.filter((r) => matches(filter, r)) : [...tick.rates];
   const rows = opts.aggregate === 'flow' ? flows : aggregate(flows, opts.aggregate);
   return topN<FlowRate | AggRow>(rows, sortKey(opts.sort, opts.window, true), !opts.reverse, opts.top ?? rows.length);
@@ -65,6 +63,9 @@ async function runPlain(collector: Collector, opts: Options, ifnames: readonly s
   const { Sampler } = await import('../src/collectors/sampler.js');
   const { batchText, jsonLine } = await import('../src/ui/plain.js');
   const sampler = new Sampler(collector, opts.idleTimeoutS * 1e9);
+  // Parsed once: the command line already rejected a filter that does not parse.
+  const parsed = parseFilter(opts.filter);
+  const filter = parsed.ok && opts.filter.trim() !== '' ? parsed.filter : undefined;
   sampler.prime();
   const start = performance.now();
   for (let n = 1; opts.count === undefined || n <= opts.count; n++) {
@@ -75,7 +76,7 @@ async function runPlain(collector: Collector, opts: Options, ifnames: readonly s
     injectFault(n);
     // --no-ui: the reads only feed the --metrics exporter.
     if (opts.output === 'none') continue;
-    const view = { ...tick, rows: selectRows(tick, opts), aggregate: opts.aggregate, window: opts.window, interfaces: ifnames, hooks: collector.hooks };
+    const view = { ...tick, rows: selectRows(tick, opts, filter), aggregate: opts.aggregate, window: opts.window, interfaces: ifnames, hooks: collector.hooks };
     process.stdout.write(opts.output === 'json' ? jsonLine(view) + '\n' : batchText(view) + '\n');
   }
 }

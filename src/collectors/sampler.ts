@@ -3,21 +3,12 @@
  * the model's rates (per interval and over the windows) and totals on. The model decides what is
  * idle; the sampler does the deleting.
  */
-import { expiredFlows, type Totals } from '../model/rates.js';
-import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+import { expiredFlows } from '../model/rates.js';
+import type { Tick } from '../model/types.js';
 import { advance, NO_HISTORY, type RateHistory } from '../model/windows.js';
 import type { Collector } from './collector.js';
 
-export interface Tick {
-  readonly snapshot: Snapshot;
-  /** Seconds since the previous tick (0 for the first). */
-  readonly intervalS: number;
-  /** Each flow's rates over the interval and the 2, 10 and 40 s windows, and its peaks. */
-  readonly rates: readonly FlowRate[];
-  readonly totals: Totals;
-  /** Flows idle longer than the timeout, deleted from the map during this tick. */
-  readonly expired: readonly FlowRecord[];
-}
+export type { Tick };
 
 export class Sampler {
   private history: RateHistory = NO_HISTORY;

@@ -2,7 +2,7 @@
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
-const CapHeader = koffi.struct('tctop_cap_header', { version: 'uint32_t', pid: 'int' });
+koffi.struct('tctop_cap_header', { version: 'uint32_t', pid: 'int' });
 koffi.struct('tctop_cap_data', { effective: 'uint32_t', permitted: 'uint32_t', inheritable: 'uint32_t' });
 const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
 const capset = libc.func('int capset(tctop_cap_header *hdr, tctop_cap_data *data)');

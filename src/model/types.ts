@@ -4,6 +4,8 @@
  * by the collector), never read by the model itself.
  */
 
+import type { Totals } from './rates.js';
+
 export type Direction = 'ingress' | 'egress';
 
 /** One flow as the kernel counted it, cumulative since it entered the map. */
@@ -92,4 +94,16 @@ export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   readonly bps: number;
   /** True when the flow was not in the previous snapshot. */
   readonly isNew: boolean;
+}
+
+/** What one tick of the sampler gives every view: a snapshot and what the model made of it. */
+export interface Tick {
+  readonly snapshot: Snapshot;
+  /** Seconds since the previous tick (0 for the first). */
+  readonly intervalS: number;
+  /** Each flow's rates over the interval and the 2, 10 and 40 s windows, and its peaks. */
+  readonly rates: readonly FlowRate[];
+  readonly totals: Totals;
+  /** Flows idle longer than the timeout, deleted from the map during this tick. */
+  readonly expired: readonly FlowRecord[];
 }

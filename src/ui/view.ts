@@ -6,18 +6,11 @@
  */
 import { aggregate, type AggregateMode, type AggRow } from '../model/aggregate.js';
 import { matches, type Filter } from '../model/filter.js';
-import type { Totals } from '../model/rates.js';
 import { compareBy, sortRows, topN, type SortKey } from '../model/sort.js';
-import type { FlowRate, FlowRecord, Snapshot } from '../model/types.js';
+import type { FlowRate, Tick } from '../model/types.js';
 
-/** What one sampler tick gives the UI (the collectors' Tick, restated: the UI imports only the model). */
-export interface TickData {
-  readonly snapshot: Snapshot;
-  readonly intervalS: number;
-  readonly rates: readonly FlowRate[];
-  readonly totals: Totals;
-  readonly expired: readonly FlowRecord[];
-}
+/** What one sampler tick gives the UI (the model's Tick). */
+export type TickData = Tick;
 
 /** A table row: one flow, or a group of flows. */
 export type Row = FlowRate | AggRow;
