@@ -3,8 +3,7 @@
  * `top -b` (--batch). Pure functions of a tick; the caller writes the result.
  */
 import prettyBytes from 'pretty-bytes';
-import { formatRate } from './text.js';
-import stringWidth from 'string-width';
+import { formatRate, textWidth } from './text.js';
 import type { AggregateMode, AggRow, Traffic } from '../model/aggregate.js';
 import { formatEndpoint, hasPorts, protoName, tcpFlagsString } from '../model/format.js';
 import { monoToWallMs, type Totals } from '../model/rates.js';
@@ -149,7 +148,7 @@ function bits(bps: number): string {
 }
 
 function pad(text: string, width: number, right: boolean): string {
-  const gap = Math.max(0, width - stringWidth(text));
+  const gap = Math.max(0, width - textWidth(text));
   return right ? ' '.repeat(gap) + text : text + ' '.repeat(gap);
 }
 
@@ -200,7 +199,7 @@ export function batchText(v: TickView): string {
   ];
   const columns = v.aggregate === 'flow' ? COLUMNS.filter((col) => !col.groups) : COLUMNS;
   const cells = v.rows.map((r) => columns.map((col) => col.cell(r, v.window)));
-  const widths = columns.map((col, i) => Math.max(stringWidth(col.title), ...cells.map((row) => stringWidth(row[i]!))));
+  const widths = columns.map((col, i) => Math.max(textWidth(col.title), ...cells.map((row) => textWidth(row[i]!))));
   const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, columns[i]!.right)).join('  ').trimEnd();
   lines.push(line(columns.map((c) => c.title)));
   for (const row of cells) lines.push(line(row));

@@ -7,11 +7,23 @@ import stringWidth from 'string-width';
 
 const ELLIPSIS = '…';
 
+/** Printable ASCII only: one column a character, no need to ask string-width. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Columns the text takes in a terminal. string-width for anything beyond printable ASCII (wide
+ * characters, emoji, the ellipsis); the fast path matters: every cell of every frame is measured.
+ */
+export function textWidth(text: string): number {
+  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
+}
+
 export type Units = 'bits' | 'bytes';
 export type Align = 'left' | 'right';
 
 /** The longest prefix of text at most `width` columns wide. */
 function cut(text: string, width: number): string {
+  if (PRINTABLE_ASCII.test(text)) return text.slice(0, Math.max(0, width));
   let out = '';
   let used = 0;
   for (const ch of text) {
@@ -26,20 +38,20 @@ function cut(text: string, width: number): string {
 /** At most `width` columns; an ellipsis marks that something was cut. */
 export function truncate(text: string, width: number): string {
   if (width <= 0) return '';
-  return stringWidth(text) <= width ? text : cut(text, width - 1) + ELLIPSIS;
+  return textWidth(text) <= width ? text : cut(text, width - 1) + ELLIPSIS;
 }
 
 /** Exactly `width` columns: truncated, then padded on the side away from the alignment. */
 export function fit(text: string, width: number, align: Align = 'left'): string {
   const cut = truncate(text, width);
-  const gap = ' '.repeat(Math.max(0, width - stringWidth(cut)));
+  const gap = ' '.repeat(Math.max(0, width - textWidth(cut)));
   return align === 'right' ? gap + cut : cut + gap;
 }
 
 /** Like fit, but cuts `head` first so that `tail` (a port, say) stays readable. */
 export function fitKeepingTail(head: string, tail: string, width: number, align: Align = 'left'): string {
-  const tailWidth = stringWidth(tail);
-  if (stringWidth(head) + tailWidth <= width || tailWidth >= width - 1) return fit(head + tail, width, align);
+  const tailWidth = textWidth(tail);
+  if (textWidth(head) + tailWidth <= width || tailWidth >= width - 1) return fit(head + tail, width, align);
   return fit(truncate(head, width - tailWidth) + tail, width, align);
 }
 
@@ -138,18 +150,18 @@ export function fitSegments(segments: readonly Segment[], width: number): Segmen
     if (left <= 0) break;
     const text = cut(seg.text, left);
     out.push({ ...seg, text });
-    left -= stringWidth(text);
+    left -= textWidth(text);
   }
   const last = out.pop() ?? { text: '' };
   return width > 0 ? [...out, { ...last, text: last.text + ELLIPSIS }] : [];
 }
 
 export function segmentsWidth(segments: readonly Segment[]): number {
-  return segments.reduce((sum, seg) => sum + stringWidth(seg.text), 0);
+  return segments.reduce((sum, seg) => sum + textWidth(seg.text), 0);
 }
 
 /** '── title ─────…' across the width. */
 export function rule(title: string, width: number): string {
   const head = `── ${title} `;
-  return truncate(head + '─'.repeat(Math.max(0, width - stringWidth(head))), width);
+  return truncate(head + '─'.repeat(Math.max(0, width - textWidth(head))), width);
 }
