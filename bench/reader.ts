@@ -1,16 +1,16 @@
 /**
  * The reader: time to read every flow out of the kernel and decode it into the model's records
- * (FlowRecord), with batch lookups, with get_next_key iteration, and with `bpftool map dump -j`;
+ * (FlowSet columns), with batch lookups, with get_next_key iteration, and with `bpftool map dump -j`;
  * and the kernel memory of the flows map per flow, from bpftool's memlock.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { decodeFlow } from '../src/collectors/decode.js';
+import { decodeValues, KernelFlowSet } from '../src/collectors/kernel-flows.js';
 import { KernelCollector, type MapKind } from '../src/collectors/kernel-collector.js';
 import { MapReader, type MapEntries } from '../src/collectors/map-reader.js';
 import { FlowKey, FlowValue } from '../src/ffi/layout.js';
 import { numPossibleCpus } from '../src/ffi/libbpf.js';
-import type { FlowRecord } from '../src/model/types.js';
+import type { FlowSet } from '../src/model/flow-set.js';
 import { capacityFor, FlowFiller } from './flows.js';
 import { exited, median, nowNs, progress, run } from './lib.js';
 
@@ -60,14 +60,9 @@ function timeMs(fn: () => void): number {
   return (nowNs() - t) / 1e6;
 }
 
-/** The decoding loop of KernelCollector.read(), over entries read some other way. */
-function decodeAll(e: MapEntries, cpus: number, slot: number): FlowRecord[] {
-  const names = new Map<number, string>();
-  const ifname = (i: number): string => names.get(i) ?? (names.set(i, `if${i}`), `if${i}`);
-  const entry = slot * cpus;
-  const flows = new Array<FlowRecord>(e.count);
-  for (let i = 0; i < e.count; i++) flows[i] = decodeFlow(e.keys, i * FlowKey.size, e.values, i * entry, cpus, slot, ifname);
-  return flows;
+/** The decoding of KernelCollector.read() (columns, no per-flow object), over entries read some other way. */
+function decodeAll(e: MapEntries, cpus: number, slot: number): FlowSet {
+  return new KernelFlowSet(e.keys, decodeValues(e.values, e.count, cpus, slot), (i) => `if${i}`);
 }
 
 /** bpftool's dump, streamed and counted; its JSON kept only when `keep` (a 1M-flow dump is ~1 GB). */
@@ -88,17 +83,16 @@ async function bpftoolDump(id: number, keep: boolean): Promise<{ ms: number; byt
   return { ms, bytes, json: keep ? Buffer.concat(chunks) : undefined };
 }
 
-/** bpftool's JSON (byte arrays as "0x.." strings) back into the model's records. */
-function decodeBpftool(json: Buffer): FlowRecord[] {
+/** bpftool's JSON (byte arrays as "0x.." strings) back into the bytes, then decoded as a read is. */
+function decodeBpftool(json: Buffer): FlowSet {
   const entries = JSON.parse(json.toString('utf8')) as { key: string[]; value: string[] }[];
-  const key = Buffer.alloc(FlowKey.size);
-  const value = Buffer.alloc(FlowValue.size);
-  const ifname = (i: number): string => `if${i}`;
-  return entries.map((e) => {
-    for (let i = 0; i < FlowKey.size; i++) key[i] = parseInt(e.key[i]!, 16);
-    for (let i = 0; i < FlowValue.size; i++) value[i] = parseInt(e.value[i]!, 16);
-    return decodeFlow(key, 0, value, 0, 1, FlowValue.size, ifname);
+  const keys = Buffer.alloc(entries.length * FlowKey.size);
+  const values = Buffer.alloc(entries.length * FlowValue.size);
+  entries.forEach((e, n) => {
+    for (let i = 0; i < FlowKey.size; i++) keys[n * FlowKey.size + i] = parseInt(e.key[i]!, 16);
+    for (let i = 0; i < FlowValue.size; i++) values[n * FlowValue.size + i] = parseInt(e.value[i]!, 16);
   });
+  return decodeAll({ keys, values, count: entries.length }, 1, FlowValue.size);
 }
 
 function start(map: MapKind, maxFlows: number): KernelCollector {

@@ -6,10 +6,11 @@
  */
 import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
-import { type Filter, parseFilter, matches } from '../src/model/filter.js';
-import { sortKey, topN } from '../src/model/sort.js';
-import { aggregate, type AggRow } from '../src/model/aggregate.js';
+import { type Filter, MATCH_ALL, parseFilter } from '../src/model/filter.js';
+import { sortKey } from '../src/model/sort.js';
+import type { AggRow } from '../src/model/aggregate.js';
 import type { FlowRate } from '../src/model/types.js';
+import { tableRows } from '../src/ui/view.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { Tick } from '../src/collectors/sampler.js';
 
@@ -27,9 +28,8 @@ function fail(message: string, code = EXIT_ERROR): never {
 }
 
 function selectRows(tick: Tick, opts: Options, filter: Filter | undefined): (FlowRate | AggRow)[] {
-  const flows = filter ? tick.rates.filter((r) => matches(filter, r)) : [...tick.rates];
-  const rows = opts.aggregate === 'flow' ? flows : aggregate(flows, opts.aggregate);
-  return topN<FlowRate | AggRow>(rows, sortKey(opts.sort, opts.window, true), !opts.reverse, opts.top ?? rows.length);
+  const rows = tableRows(tick, filter ?? MATCH_ALL, opts.aggregate);
+  return [...rows.window(sortKey(opts.sort, opts.window, true), !opts.reverse, 0, opts.top ?? rows.length)];
 }
 
 /**

@@ -95,8 +95,8 @@ for (const map of ['lru', 'percpu'] as const) {
           assert.equal(dirPackets, sent, 'every frame seen once');
           assert.equal(dirBytes, bytes);
           assert.equal(k.packetsIn + k.packetsOut, sent, 'in the one direction only');
-          const flowPackets = s.flows.reduce((t, f) => t + f.packets, 0);
-          const flowBytes = s.flows.reduce((t, f) => t + f.bytes, 0);
+          const flowPackets = s.flows.packets.reduce((t, n) => t + n, 0);
+          const flowBytes = s.flows.bytes.reduce((t, n) => t + n, 0);
           assert.equal(s.flows.length, k.flowsCreated, 'no flow lost (the map is large enough)');
           assert.equal(flowPackets + k.nonIp + k.malformed + k.updateFailed, sent, 'flows + non-IP + malformed + failed = frames');
           assert.equal(flowBytes + k.nonIpBytes + k.malformedBytes, bytes, 'bytes add up too');

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { kernelTest } from './helpers/netns.js';
 import { type FrameSpec, arpFrame, frame } from './helpers/packets.js';
 import type { FlowRecord, GlobalCounters } from '../src/model/types.js';
+import { allRecords } from '../src/model/flow-set.js';
 
 type KC = import('../src/collectors/kernel-collector.js').KernelCollector;
 
@@ -107,7 +108,7 @@ for (const mapKind of ['lru', 'percpu'] as const) {
 
     /** Run one frame through a program; return the one flow it made or the counters it moved. */
     function run(program: 'xdp' | 'tcIngress' | 'tcEgress', bytes: Buffer, repeat = 1) {
-      collector.deleteFlows(ZERO_KEYS(collector.read().flows));
+      collector.deleteFlows(ZERO_KEYS(allRecords(collector.read().flows)));
       const before = collector.read().counters;
       const { retval } = testRun(collector.programFd(program), bytes, repeat);
       const snap = collector.read();
@@ -128,7 +129,7 @@ for (const mapKind of ['lru', 'percpu'] as const) {
             return;
           }
           assert.equal(r.flows.length, 1, 'exactly one flow');
-          const f = r.flows[0]!;
+          const f = r.flows.record(0);
           assert.deepEqual(
             { proto: f.proto, sport: f.sport, dport: f.dport, family: f.family, dir: f.dir, packets: f.packets, bytes: f.bytes, tcpFlags: f.tcpFlags },
             { proto: c.expect.proto, sport: c.expect.sport, dport: c.expect.dport, family: c.expect.family ?? 4, dir, packets: 3, bytes: 3 * c.bytes.length, tcpFlags: c.expect.tcpFlags ?? 0 },
@@ -152,14 +153,14 @@ for (const mapKind of ['lru', 'percpu'] as const) {
     }
 
     it('ORs the TCP flags of a connection and keeps first/last seen', () => {
-      collector.deleteFlows(ZERO_KEYS(collector.read().flows));
+      collector.deleteFlows(ZERO_KEYS(allRecords(collector.read().flows)));
       const seg = (flags: number) => frame({ ip: v4, l4: { kind: 'tcp', sport: 1000, dport: 80, flags } });
       testRun(collector.programFd('tcIngress'), seg(0x02));
       testRun(collector.programFd('tcIngress'), seg(0x10));
       // The programs read the coarse clock (a jiffy, at most 10 ms): let it move on.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
       testRun(collector.programFd('tcIngress'), seg(0x11));
-      const [f] = collector.read().flows;
+      const [f] = allRecords(collector.read().flows);
       assert.equal(f?.tcpFlags, 0x13);
       assert.equal(f?.packets, 3);
       assert.ok(f!.lastSeenNs > f!.firstSeenNs);

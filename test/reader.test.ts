@@ -38,7 +38,7 @@ describe('MapReader on a real flows map', kernelTest(), () => {
         assert.deepEqual(iterate, batch);
         const snap = c.read();
         assert.equal(snap.flows.length, n);
-        assert.equal(snap.flows.reduce((t, f) => t + f.packets, 0), snap.counters.packetsIn);
+        assert.equal(snap.flows.packets.reduce((t, n) => t + n, 0), snap.counters.packetsIn);
       } finally {
         c.close();
       }

@@ -1,6 +1,6 @@
-/** Kernel map bytes (layouts in src/ffi/layout.ts) to the model's typed records. */
-import { Counters, FlowKey, FlowValue, DIR_EGRESS } from '../ffi/layout.js';
-import type { FlowRecord, GlobalCounters } from '../model/types.js';
+/** Kernel map bytes (layouts in src/ffi/layout.ts) to the model's types: addresses and global counters (flows: kernel-flows.ts). */
+import { Counters } from '../ffi/layout.js';
+import type { GlobalCounters } from '../model/types.js';
 
 /** A little-endian u64 as a number (exact below 2^53), without allocating a BigInt. */
 function u64(buf: Buffer, off: number): number {
@@ -37,57 +37,6 @@ export function formatIpv6(buf: Buffer, off: number): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/**
- * One flow from its key and value bytes. For the per-CPU map `cpus` slots of `slot` bytes are
- * summed: packets and bytes added, the earliest first_seen and latest last_seen kept, flags ORed.
- */
-export function decodeFlow(
-  keys: Buffer,
-  keyOff: number,
-  values: Buffer,
-  valueOff: number,
-  cpus: number,
-  slot: number,
-  ifname: (ifindex: number) => string,
-): FlowRecord {
-  const family = keys[keyOff + FlowKey.family] === 6 ? 6 : 4;
-  const addr = family === 6 ? formatIpv6 : formatIpv4;
-  let packets = 0;
-  let bytes = 0;
-  let firstSeenNs = 0;
-  let lastSeenNs = 0;
-  let tcpFlags = 0;
-  for (let c = 0; c < cpus; c++) {
-    const v = valueOff + c * slot;
-    const p = u64(values, v + FlowValue.packets);
-    if (p === 0 && cpus > 1) continue; /* this CPU never saw the flow */
-    packets += p;
-    bytes += u64(values, v + FlowValue.bytes);
-    const first = u64(values, v + FlowValue.firstSeen);
-    if (first !== 0 && (firstSeenNs === 0 || first < firstSeenNs)) firstSeenNs = first;
-    lastSeenNs = Math.max(lastSeenNs, u64(values, v + FlowValue.lastSeen));
-    tcpFlags |= values.readUInt32LE(v + FlowValue.tcpFlags);
-  }
-  const ifindex = keys.readUInt32LE(keyOff + FlowKey.ifindex);
-  return {
-    key: keys.toString('hex', keyOff, keyOff + FlowKey.size),
-    family,
-    proto: keys[keyOff + FlowKey.proto]!,
-    src: addr(keys, keyOff + FlowKey.src),
-    dst: addr(keys, keyOff + FlowKey.dst),
-    sport: keys.readUInt16LE(keyOff + FlowKey.sport),
-    dport: keys.readUInt16LE(keyOff + FlowKey.dport),
-    dir: keys[keyOff + FlowKey.dir] === DIR_EGRESS ? 'egress' : 'ingress',
-    ifindex,
-    ifname: ifname(ifindex),
-    packets,
-    bytes,
-    firstSeenNs,
-    lastSeenNs,
-    tcpFlags,
-  };
 }
 
 /** The global counters, summed over the per-CPU slots. */

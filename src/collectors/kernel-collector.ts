@@ -17,8 +17,10 @@ import {
   mapLookupElem,
   numPossibleCpus,
 } from '../ffi/libbpf.js';
+import { withoutRows, type FlowSet } from '../model/flow-set.js';
 import type { Snapshot } from '../model/types.js';
-import { decodeCounters, decodeFlow } from './decode.js';
+import { decodeCounters } from './decode.js';
+import { decodeValues, KernelFlowSet } from './kernel-flows.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
@@ -181,12 +183,10 @@ export class KernelCollector implements Collector {
     }
     const monoNs = Number(process.hrtime.bigint());
     const wallMs = Date.now();
-    const entry = this.mapKind === 'percpu' ? this.flowSlot * this.cpus : this.flowSlot;
     const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
-    const flows = new Array(count);
-    for (let i = 0; i < count; i++) {
-      flows[i] = decodeFlow(keys, i * FlowKey.size, values, i * entry, cpus, this.flowSlot, this.ifname);
-    }
+    let flows: FlowSet = new KernelFlowSet(keys, decodeValues(values, count, cpus, this.flowSlot), this.ifname);
+    // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
+    if (this.reader.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     return {
       monoNs,
       wallMs,

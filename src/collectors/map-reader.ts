@@ -1,7 +1,8 @@
 /**
  * Reads every entry of a hash map into two flat buffers (keys, values), in batches of
  * bpf_map_lookup_batch, falling back to get_next_key + lookup where the kernel refuses batches
- * (before 5.6), as BCC's map_helpers.c does. Buffers are allocated once and reused every tick.
+ * (before 5.6), as BCC's map_helpers.c does. The values buffer is reused every read (the collector
+ * decodes it at once); each read's keys get a buffer of their own, which the snapshot keeps.
  */
 import { BpfError } from '../ffi/errors.js';
 import { mapGetNextKey, mapLookupBatch, mapLookupElem } from '../ffi/libbpf.js';
@@ -17,7 +18,7 @@ export interface MapEntries {
 const BATCH = 8192;
 
 export class MapReader {
-  private readonly keys: Buffer;
+  private keys: Buffer;
   private readonly values: Buffer;
   private readonly inBatch = Buffer.alloc(8);
   private readonly outBatch = Buffer.alloc(8);
@@ -31,12 +32,14 @@ export class MapReader {
     private readonly maxEntries: number,
     method: ReadMethod = 'batch',
   ) {
-    this.keys = Buffer.alloc(keySize * maxEntries);
+    this.keys = Buffer.alloc(0);
     this.values = Buffer.alloc(valueSize * maxEntries);
     this.method = method;
   }
 
   read(): MapEntries {
+    // Uninitialised: only the entries read are ever looked at.
+    this.keys = Buffer.allocUnsafeSlow(this.keySize * this.maxEntries);
     if (this.method === 'batch') {
       try {
         return this.readBatch();

@@ -3,8 +3,9 @@
  * the model's rates (per interval and over the windows) and totals on. The model decides what is
  * idle; the sampler does the deleting.
  */
-import { expiredFlows } from '../model/rates.js';
-import type { Tick } from '../model/types.js';
+import { withoutRows } from '../model/flow-set.js';
+import { expiredRows } from '../model/rates.js';
+import type { FlowRecord, Tick } from '../model/types.js';
 import { advance, NO_HISTORY, type RateHistory } from '../model/windows.js';
 import type { Collector } from './collector.js';
 
@@ -25,14 +26,23 @@ export class Sampler {
 
   tick(): Tick {
     let snapshot = this.collector.read();
-    const expired = expiredFlows(snapshot, this.idleTimeoutNs);
-    if (expired.length > 0) {
+    const rows = expiredRows(snapshot, this.idleTimeoutNs);
+    const expired: FlowRecord[] = rows.map((i) => snapshot.flows.record(i));
+    if (rows.length > 0) {
       const deleted = this.collector.deleteFlows(expired.map((f) => f.key));
-      const gone = new Set(expired.map((f) => f.key));
-      snapshot = { ...snapshot, flows: snapshot.flows.filter((f) => !gone.has(f.key)), flowsDeleted: snapshot.flowsDeleted + deleted };
+      snapshot = { ...snapshot, flows: withoutRows(snapshot.flows, rows), flowsDeleted: snapshot.flowsDeleted + deleted };
     }
-    const { history, intervalS, rates, totals } = advance(this.history, snapshot);
+    const { history, intervalS, table, totals } = advance(this.history, snapshot);
     this.history = history;
-    return { snapshot, intervalS, rates, totals, expired };
+    return {
+      snapshot,
+      intervalS,
+      table,
+      totals,
+      expired,
+      get rates() {
+        return table.all();
+      },
+    };
   }
 }

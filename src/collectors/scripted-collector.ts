@@ -3,6 +3,7 @@
  * input): for UI tests and for running the whole app without root. Deleting a flow hides it
  * until a later snapshot shows it with new packets, as the kernel would recreate it.
  */
+import { withoutRows } from '../model/flow-set.js';
 import type { Snapshot } from '../model/types.js';
 import type { Collector } from './collector.js';
 import type { HookInfo } from './hooks.js';
@@ -41,19 +42,18 @@ export class ScriptedCollector implements Collector {
     const snap = step.done ? this.last : step.value;
     if (!snap) throw new Error('the script has no snapshot');
     this.last = snap;
-    return {
-      ...snap,
-      flows: snap.flows.filter((f) => f.lastSeenNs > (this.deleted.get(f.key) ?? -Infinity)),
-      flowsDeleted: snap.flowsDeleted + this.deletedCount,
-    };
+    const hidden: number[] = [];
+    for (let i = 0; i < snap.flows.length; i++) {
+      if ((snap.flows.lastSeenNs[i] as number) <= (this.deleted.get(snap.flows.keyAt(i)) ?? -Infinity)) hidden.push(i);
+    }
+    return { ...snap, flows: withoutRows(snap.flows, hidden), flowsDeleted: snap.flowsDeleted + this.deletedCount };
   }
 
   deleteFlows(keys: readonly string[]): number {
-    const present = new Set(this.last?.flows.map((f) => f.key));
     const now = this.last?.monoNs ?? 0;
     let n = 0;
     for (const key of keys) {
-      if (!present.has(key)) continue;
+      if (!this.last || this.last.flows.indexOfKey(key) < 0) continue;
       this.deleted.set(key, now);
       n++;
     }

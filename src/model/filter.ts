@@ -4,6 +4,7 @@
  */
 import { formatAddress, parseAddress, prefixContains, type Prefix } from './address.js';
 import { hasPorts } from './format.js';
+import type { FlowSet } from './flow-set.js';
 import type { Direction, FlowRecord } from './types.js';
 
 export { parseFilter } from './filter-parser.js';
@@ -36,43 +37,71 @@ function sideMatches(side: Side, test: (which: 'src' | 'dst') => boolean): boole
   return side === 'either' ? test('src') || test('dst') : test(side);
 }
 
+/** What a filter reads of a row: a FlowSet qualifies. */
+export type FilterRows = Pick<FlowSet, 'family' | 'proto' | 'sport' | 'dport' | 'dir' | 'ifname' | 'addressIn'>;
+
+/** One flow object as a one-row FilterRows. */
+class OneFlow implements FilterRows {
+  constructor(private readonly flow: FilterableFlow) {}
+  family = () => this.flow.family;
+  proto = () => this.flow.proto;
+  sport = () => this.flow.sport;
+  dport = () => this.flow.dport;
+  dir = () => this.flow.dir;
+  ifname = () => this.flow.ifname;
+  addressIn(_: number, which: 'src' | 'dst', prefix: Prefix): boolean {
+    // An address the collector could not have produced never matches.
+    const addr = parseAddress(this.flow[which]);
+    return addr !== undefined && prefixContains(prefix, addr);
+  }
+}
+
 /**
  * Whether the flow passes the filter. Addresses are compared as bytes, so any spelling of an IPv6
  * address matches the collector's compressed one; an address of the other family never matches.
  */
 export function matches(filter: Filter, flow: FilterableFlow): boolean {
+  return matchesRow(filter, new OneFlow(flow), 0);
+}
+
+/** Whether row i passes the filter; on a FlowSet, without building the row's record. */
+export function matchesRow(filter: Filter, set: FilterRows, i: number): boolean {
   switch (filter.kind) {
     case 'all':
       return true;
     case 'and':
-      return filter.terms.every((t) => matches(t, flow));
+      return filter.terms.every((t) => matchesRow(t, set, i));
     case 'or':
-      return filter.terms.some((t) => matches(t, flow));
+      return filter.terms.some((t) => matchesRow(t, set, i));
     case 'not':
-      return !matches(filter.term, flow);
+      return !matchesRow(filter.term, set, i);
     case 'proto':
-      return filter.protos.includes(flow.proto);
+      return filter.protos.includes(set.proto(i));
     case 'family':
-      return flow.family === filter.family;
+      return set.family(i) === filter.family;
     case 'host':
     case 'net':
+      return sideMatches(filter.side, (which) => set.addressIn(i, which, filter.prefix));
+    case 'port': {
+      if (!hasPorts(set.proto(i))) return false;
       return sideMatches(filter.side, (which) => {
-        // An address the collector could not have produced never matches.
-        const addr = parseAddress(flow[which]);
-        return addr !== undefined && prefixContains(filter.prefix, addr);
-      });
-    case 'port':
-      // Only these protocols carry ports; ICMP's dport holds type and code.
-      if (!hasPorts(flow.proto)) return false;
-      return sideMatches(filter.side, (which) => {
-        const port = which === 'src' ? flow.sport : flow.dport;
+        const port = which === 'src' ? set.sport(i) : set.dport(i);
         return port >= filter.lo && port <= filter.hi;
       });
+    }
     case 'dir':
-      return flow.dir === filter.dir;
+      return set.dir(i) === filter.dir;
     case 'iface':
-      return flow.ifname === filter.name;
+      return set.ifname(i) === filter.name;
   }
+}
+
+/** The rows of the set that pass the filter, in row order. */
+export function matchingRows(filter: Filter, set: FlowSet): Int32Array {
+  const rows = new Int32Array(set.length);
+  let n = 0;
+  for (let i = 0; i < set.length; i++) if (matchesRow(filter, set, i)) rows[n++] = i;
+  return rows.subarray(0, n);
 }
 
 /** Canonical text of a filter, with only the parentheses precedence needs (for the status line). */

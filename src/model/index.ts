@@ -1,6 +1,8 @@
 /** The model's public API: pure functions of snapshots and flows, no I/O and no clock. */
 export type { Direction, FlowRate, FlowRecord, GlobalCounters, Peaks, Snapshot, Window, WindowRates } from './types.js';
-export { computeRates, computeTotals, expiredFlows, intervalSeconds, monoToWallMs, type Totals } from './rates.js';
+export { computeRates, computeRateTable, computeTotals, expiredFlows, expiredRows, intervalSeconds, matchRows, monoToWallMs, type Totals } from './rates.js';
+export { allRecords, RecordFlowSet, withoutKeys, type FlowSet } from './flow-set.js';
+export { RateTable } from './rate-table.js';
 export { advance, NO_HISTORY, windowRate, WINDOWS, type Rate, type RateHistory, type Step } from './windows.js';
 export { formatEndpoint, hasPorts, icmpTypeCode, protoName, protoNumber, tcpFlagsString } from './format.js';
 export { compareBy, SORT_FIELDS, sortKey, sortRows, topN, type SortField, type SortKey, type SortRow } from './sort.js';

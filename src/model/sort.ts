@@ -4,6 +4,7 @@
  * avoids sorting tens of thousands of flows to show forty.
  */
 import { addressSortKey } from './address.js';
+import type { RateTable } from './rate-table.js';
 import type { Direction, Window, WindowRates } from './types.js';
 
 /** What the comparators read: a FlowRate has all of it, an aggregated row leaves labels undefined. */
@@ -142,16 +143,15 @@ export function sortRows<R extends SortRow>(rows: readonly R[], field: SortKey, 
 }
 
 /**
- * The first n rows of sortRows(rows, field, descending), in O(len log n): a bounded max-heap keeps
- * the n best seen so far with the worst of them at the root.
+ * The first n of `candidates` in `order`, in O(len log n): a bounded max-heap keeps the n best
+ * seen so far with the worst of them at the root.
  */
-export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, descending: boolean, n: number): R[] {
+export function topIndices(candidates: ArrayLike<number>, order: (a: number, b: number) => number, n: number): number[] {
   const limit = Math.floor(n);
   if (!(limit > 0)) return [];
-  if (limit >= rows.length) return sortRows(rows, field, descending);
+  if (limit >= candidates.length) return Array.from(candidates).sort(order);
 
-  const order = indexOrder(rows, field, descending);
-  const heap: number[] = []; // indices into rows; heap[0] is the worst kept
+  const heap: number[] = []; // candidates; heap[0] is the worst kept
   const worse = (a: number, b: number): boolean => order(heap[a] as number, heap[b] as number) > 0;
   const swap = (a: number, b: number): void => {
     [heap[a], heap[b]] = [heap[b] as number, heap[a] as number];
@@ -177,14 +177,57 @@ export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, desc
     }
   };
 
-  for (let i = 0; i < rows.length; i++) {
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[k] as number;
     if (heap.length < limit) {
-      heap.push(i);
+      heap.push(c);
       siftUp(heap.length - 1);
-    } else if (order(i, heap[0] as number) < 0) {
-      heap[0] = i;
+    } else if (order(c, heap[0] as number) < 0) {
+      heap[0] = c;
       siftDown(0);
     }
   }
-  return heap.sort(order).map((i) => rows[i] as R);
+  return heap.sort(order);
+}
+
+/** The first n rows of sortRows(rows, field, descending), in O(len log n). */
+export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, descending: boolean, n: number): R[] {
+  const all = new Int32Array(rows.length);
+  for (let i = 0; i < all.length; i++) all[i] = i;
+  return topIndices(all, indexOrder(rows, field, descending), n).map((i) => rows[i] as R);
+}
+
+/** A sort key's value for every row of a tick's table (see sortValue). */
+function tableValues(table: RateTable, field: SortKey): ArrayLike<SortValue> {
+  const f = table.flows;
+  const each = <T>(value: (i: number) => T): T[] => Array.from({ length: table.length }, (_, i) => value(i));
+  switch (field) {
+    case 'packets':
+    case 'bytes':
+      return f[field];
+    case 'last_seen':
+      return f.lastSeenNs;
+    case 'age':
+      return f.firstSeenNs.map((ns) => -ns);
+    case 'src':
+    case 'dst':
+      return each((i) => f.addressSortKey(i, field));
+    case 'sport':
+      return each((i) => f.sport(i));
+    case 'dport':
+      return each((i) => f.dport(i));
+    case 'proto':
+      return each((i) => f.proto(i));
+    case 'dir':
+      return each((i) => f.dir(i));
+    default:
+      return table[field];
+  }
+}
+
+/** compareBy's order on the rows of a tick's table (row numbers), each value read once up front. */
+export function tableOrder(table: RateTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
+  const values = tableValues(table, field);
+  const flows = table.flows;
+  return (i, j) => compareValues(values[i], values[j], descending) || flows.compareKeys(i, j) || i - j;
 }

@@ -4,6 +4,8 @@
  * by the collector), never read by the model itself.
  */
 
+import type { FlowSet } from './flow-set.js';
+import type { RateTable } from './rate-table.js';
 import type { Totals } from './rates.js';
 
 export type Direction = 'ingress' | 'egress';
@@ -57,7 +59,8 @@ export interface Snapshot {
   readonly monoNs: number;
   /** Wall clock (ms since the epoch) at the same moment. */
   readonly wallMs: number;
-  readonly flows: readonly FlowRecord[];
+  /** Every flow in the map, in columns (see flow-set.ts). */
+  readonly flows: FlowSet;
   readonly counters: GlobalCounters;
   /** Capacity of the flows map (--max-flows). */
   readonly maxFlows: number;
@@ -101,7 +104,9 @@ export interface Tick {
   readonly snapshot: Snapshot;
   /** Seconds since the previous tick (0 for the first). */
   readonly intervalS: number;
-  /** Each flow's rates over the interval and the 2, 10 and 40 s windows, and its peaks. */
+  /** Each flow's rates over the interval and the 2, 10 and 40 s windows, and its peaks, in columns. */
+  readonly table: RateTable;
+  /** The table's rows as objects, built on first use: for views that need every flow. */
   readonly rates: readonly FlowRate[];
   readonly totals: Totals;
   /** Flows idle longer than the timeout, deleted from the map during this tick. */

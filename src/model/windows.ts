@@ -16,8 +16,9 @@
  * Each step is O(flows). The history is immutable: a step returns a new one and shares the old
  * columns, which are never written after the step that made them.
  */
-import { computeRates, computeTotals, counterDelta, flowRate, intervalSeconds, perSecond, wasRecreated, type Totals } from './rates.js';
-import type { FlowRate, FlowRecord, Peaks, Snapshot, Window, WindowRates } from './types.js';
+import { RateTable } from './rate-table.js';
+import { computeRateTable, computeTotals, counterDelta, intervalSeconds, matchRows, perSecond, wasRecreated, type Totals } from './rates.js';
+import type { FlowRate, Snapshot, Window, WindowRates } from './types.js';
 
 export const WINDOWS: readonly Window[] = [2, 10, 40];
 
@@ -42,16 +43,6 @@ export function windowRate(r: WindowRates, w: Window): Rate {
   return { pps: r[`pps${w}`], bps: r[`bps${w}`] };
 }
 
-interface Slot {
-  readonly index: number;
-  /** Serial of the first sample the flow is in: earlier samples count it as 0. */
-  readonly born: number;
-  /** The flow as the latest snapshot has it. */
-  readonly flow: FlowRecord;
-  readonly peakPps: number;
-  readonly peakBps: number;
-}
-
 export interface RateHistory {
   /** The latest snapshot, where the next interval starts. */
   readonly last: Snapshot | undefined;
@@ -61,30 +52,62 @@ export interface RateHistory {
   readonly first: number;
   /** Per kept sample, accumulated packets at [2 * slot] and bytes at [2 * slot + 1]. */
   readonly columns: readonly Float64Array[];
-  /** The latest snapshot's flows. */
-  readonly slots: ReadonlyMap<string, Slot>;
+  /** The slot of each row of the latest snapshot's flows. */
+  readonly slotOfRow: Int32Array;
+  /** Per slot: the serial of the first sample its flow is in (earlier samples count it as 0). */
+  readonly born: Float64Array;
+  /** Per slot: its flow's highest 2 s rates. */
+  readonly slotPeakPps: Float64Array;
+  readonly slotPeakBps: Float64Array;
   /** Of the global counters, in + out. */
   readonly peakPps: number;
   readonly peakBps: number;
 }
 
-const NO_PEAKS: Peaks = { peakPps: 0, peakBps: 0 };
-
-export const NO_HISTORY: RateHistory = { last: undefined, times: [], first: 0, columns: [], slots: new Map(), peakPps: 0, peakBps: 0 };
+export const NO_HISTORY: RateHistory = {
+  last: undefined,
+  times: [],
+  first: 0,
+  columns: [],
+  slotOfRow: new Int32Array(0),
+  born: new Float64Array(0),
+  slotPeakPps: new Float64Array(0),
+  slotPeakBps: new Float64Array(0),
+  peakPps: 0,
+  peakBps: 0,
+};
 
 export interface Step {
   readonly history: RateHistory;
   /** Seconds since the previous snapshot (0 for the first). */
   readonly intervalS: number;
-  /** computeRates' rates and computeTotals' totals, with the windows and peaks of the history. */
-  readonly rates: FlowRate[];
+  /** computeRateTable's rates with the windows and peaks of the history, in the snapshot's row order. */
+  readonly table: RateTable;
+  /** The table's rows as objects (built on first use). */
+  readonly rates: readonly FlowRate[];
+  /** computeTotals' totals, with the windows and peaks of the history. */
   readonly totals: Totals;
 }
 
+/** A Step whose rates are built from its table only when asked for. */
+function step(history: RateHistory, intervalS: number, table: RateTable, totals: Totals): Step {
+  return {
+    history,
+    intervalS,
+    table,
+    totals,
+    get rates() {
+      return table.all();
+    },
+  };
+}
+
 /**
- * The next snapshot's rates and totals, and the history that includes it: computeRates' and
+ * The next snapshot's rates and totals, and the history that includes it: computeRateTable's and
  * computeTotals' numbers, with the windows and peaks of the history. The first snapshot only
- * starts the history: its rates are computeRates' first-read rates, and peaks start at 0.
+ * starts the history: its rates are computeRateTable's first-read rates, and peaks start at 0.
+ * O(flows), with no object per flow: flows are matched to the previous snapshot's rows by
+ * FlowSet.find, and every per-flow number lives in typed arrays.
  */
 export function advance(h: RateHistory, cur: Snapshot): Step {
   const prev = h.last;
@@ -98,30 +121,40 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
 
   // Slots: a flow keeps its own, a new one takes the lowest free one.
   const flows = cur.flows;
-  const olds = flows.map((f) => h.slots.get(f.key));
+  const rows = flows.length;
+  const old = matchRows(prev, cur);
   const prevColumn = h.columns.at(-1) ?? new Float64Array(2 * TOTAL_SLOTS);
   const taken = new Uint8Array(prevColumn.length / 2);
-  for (const old of olds) if (old) taken[old.index] = 1;
-  const index = new Int32Array(flows.length);
+  for (let i = 0; i < rows; i++) {
+    const p = old[i] as number;
+    if (p < 0) continue;
+    const slot = h.slotOfRow[p] as number;
+    // Two rows of one read never share a flow; if they did, the second would count as new.
+    if (taken[slot]) old[i] = -1;
+    else taken[slot] = 1;
+  }
+  const slotOfRow = new Int32Array(rows);
   let free = TOTAL_SLOTS;
   let size = TOTAL_SLOTS;
-  for (let i = 0; i < flows.length; i++) {
-    const old = olds[i];
-    if (old) index[i] = old.index;
+  for (let i = 0; i < rows; i++) {
+    const p = old[i] as number;
+    let slot: number;
+    if (p >= 0) slot = h.slotOfRow[p] as number;
     else {
       while (taken[free]) free++;
-      index[i] = free++;
+      slot = free++;
     }
-    size = Math.max(size, (index[i] as number) + 1);
+    slotOfRow[i] = slot;
+    if (slot + 1 > size) size = slot + 1;
   }
 
   const column = new Float64Array(2 * size);
   const c = cur.counters;
-  const p = prev?.counters;
-  column[2 * IN] = (prevColumn[2 * IN] as number) + counterDelta(c.packetsIn, p?.packetsIn ?? 0);
-  column[2 * IN + 1] = (prevColumn[2 * IN + 1] as number) + counterDelta(c.bytesIn, p?.bytesIn ?? 0);
-  column[2 * OUT] = (prevColumn[2 * OUT] as number) + counterDelta(c.packetsOut, p?.packetsOut ?? 0);
-  column[2 * OUT + 1] = (prevColumn[2 * OUT + 1] as number) + counterDelta(c.bytesOut, p?.bytesOut ?? 0);
+  const pc = prev?.counters;
+  column[2 * IN] = (prevColumn[2 * IN] as number) + counterDelta(c.packetsIn, pc?.packetsIn ?? 0);
+  column[2 * IN + 1] = (prevColumn[2 * IN + 1] as number) + counterDelta(c.bytesIn, pc?.bytesIn ?? 0);
+  column[2 * OUT] = (prevColumn[2 * OUT] as number) + counterDelta(c.packetsOut, pc?.packetsOut ?? 0);
+  column[2 * OUT + 1] = (prevColumn[2 * OUT + 1] as number) + counterDelta(c.bytesOut, pc?.bytesOut ?? 0);
 
   const all = [...h.times.slice(0, kept), now];
   const drop = dropped(all, now);
@@ -129,57 +162,65 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const columns = [...h.columns.slice(0, kept), column].slice(drop);
   const first = h.first + drop;
   const [w2, w10, w40] = WINDOWS.map((w) => bracket(times, columns, first, now, w)) as [Bracket, Bracket, Bracket];
-  /** A slot's window rates (its column entries written), and its peaks raised to its 2 s rates. */
-  const windowsAt = (slot: number, born: number, peaks: Peaks): WindowRates & Peaks => {
-    const pps2 = overWindow(w2, column, slot, born, 0);
-    const bps2 = overWindow(w2, column, slot, born, 1);
-    return {
-      pps2,
-      bps2,
-      pps10: overWindow(w10, column, slot, born, 0),
-      bps10: overWindow(w10, column, slot, born, 1),
-      pps40: overWindow(w40, column, slot, born, 0),
-      bps40: overWindow(w40, column, slot, born, 1),
-      peakPps: Math.max(peaks.peakPps, pps2),
-      peakBps: Math.max(peaks.peakBps, bps2),
-    };
-  };
 
-  // Each flow's delta as computeRates takes it, added to its slot; then its windows.
+  // Each flow's delta as computeRateTable takes it, added to its slot; then its windows.
   const seconds = prev ? intervalSeconds(prev, cur) : 0;
-  const slots = new Map<string, Slot>();
-  const rates: FlowRate[] = new Array(flows.length);
-  for (let i = 0; i < flows.length; i++) {
-    const flow = flows[i] as FlowRecord;
-    const old = olds[i];
-    const slot = index[i] as number;
+  const born = new Float64Array(size);
+  const slotPeakPps = new Float64Array(size);
+  const slotPeakBps = new Float64Array(size);
+  const t = new RateTable(flows);
+  for (let i = 0; i < rows; i++) {
+    const p = old[i] as number;
+    const slot = slotOfRow[i] as number;
     const at = 2 * slot;
-    const since = old && !wasRecreated(flow, old.flow) ? old.flow : undefined;
-    const deltaPackets = flow.packets - (since?.packets ?? 0);
-    const deltaBytes = flow.bytes - (since?.bytes ?? 0);
-    column[at] = (old ? (prevColumn[at] as number) : 0) + deltaPackets;
-    column[at + 1] = (old ? (prevColumn[at + 1] as number) : 0) + deltaBytes;
-    const born = old ? old.born : serial;
-    const w = windowsAt(slot, born, old ?? NO_PEAKS);
-    slots.set(flow.key, { index: slot, born, flow, peakPps: w.peakPps, peakBps: w.peakBps });
-    const pps = perSecond(deltaPackets, seconds);
-    const bps = perSecond(deltaBytes * 8, seconds);
-    rates[i] = flowRate(flow, { deltaPackets, deltaBytes, pps, bps, isNew: !old }, w, w);
+    let dp = flows.packets[i] as number;
+    let db = flows.bytes[i] as number;
+    if (p >= 0 && prev && !wasRecreated(flows, i, prev.flows, p)) {
+      dp -= prev.flows.packets[p] as number;
+      db -= prev.flows.bytes[p] as number;
+    }
+    column[at] = (p >= 0 ? (prevColumn[at] as number) : 0) + dp;
+    column[at + 1] = (p >= 0 ? (prevColumn[at + 1] as number) : 0) + db;
+    const b = p >= 0 ? (h.born[slot] as number) : serial;
+    born[slot] = b;
+    const pps2 = overWindow(w2, column, slot, b, 0);
+    const bps2 = overWindow(w2, column, slot, b, 1);
+    const peakPps = Math.max(p >= 0 ? (h.slotPeakPps[slot] as number) : 0, pps2);
+    const peakBps = Math.max(p >= 0 ? (h.slotPeakBps[slot] as number) : 0, bps2);
+    slotPeakPps[slot] = peakPps;
+    slotPeakBps[slot] = peakBps;
+    t.deltaPackets[i] = dp;
+    t.deltaBytes[i] = db;
+    t.pps[i] = perSecond(dp, seconds);
+    t.bps[i] = perSecond(db * 8, seconds);
+    t.isNew[i] = p < 0 ? 1 : 0;
+    t.pps2[i] = pps2;
+    t.bps2[i] = bps2;
+    t.pps10[i] = overWindow(w10, column, slot, b, 0);
+    t.bps10[i] = overWindow(w10, column, slot, b, 1);
+    t.pps40[i] = overWindow(w40, column, slot, b, 0);
+    t.bps40[i] = overWindow(w40, column, slot, b, 1);
+    t.peakPps[i] = peakPps;
+    t.peakBps[i] = peakBps;
   }
 
-  const windowsIn = windowsAt(IN, -Infinity, NO_PEAKS);
-  const windowsOut = windowsAt(OUT, -Infinity, NO_PEAKS);
+  /** The global counters' window rates. */
+  const windowsAt = (slot: number): WindowRates => ({
+    pps2: overWindow(w2, column, slot, -Infinity, 0),
+    bps2: overWindow(w2, column, slot, -Infinity, 1),
+    pps10: overWindow(w10, column, slot, -Infinity, 0),
+    bps10: overWindow(w10, column, slot, -Infinity, 1),
+    pps40: overWindow(w40, column, slot, -Infinity, 0),
+    bps40: overWindow(w40, column, slot, -Infinity, 1),
+  });
+  const windowsIn = windowsAt(IN);
+  const windowsOut = windowsAt(OUT);
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
-  const history = compacted({ last: cur, times, first, columns, slots, peakPps, peakBps }, size);
-  // The first snapshot has no interval yet: computeRates' first-read rates stand.
-  if (!prev) return { history, intervalS: 0, rates: computeRates(undefined, cur), totals };
-  return {
-    history,
-    intervalS: Math.max(0, (cur.monoNs - prev.monoNs) / 1e9),
-    rates,
-    totals: { ...totals, windowsIn, windowsOut, peakPps, peakBps },
-  };
+  const history = compacted({ last: cur, times, first, columns, slotOfRow, born, slotPeakPps, slotPeakBps, peakPps, peakBps }, size);
+  // The first snapshot has no interval yet: computeRateTable's first-read rates stand.
+  if (!prev) return step(history, 0, computeRateTable(undefined, cur, old), totals);
+  return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
 }
 
 /** How many of the oldest samples no window reaches any more (one at or before now - 40 s stays). */
@@ -226,26 +267,33 @@ function overWindow(b: Bracket, column: Float64Array, slot: number, born: number
   return (((column[at] as number) - (from + (to - from) * b.frac)) * (k === 0 ? 1 : 8)) / b.seconds;
 }
 
-/** The history with its slots renumbered densely, when fewer than half of `size` slots live. */
+/** The history with its slots renumbered densely (row i to slot 2 + i), when fewer than half of `size` slots live. */
 function compacted(h: RateHistory, size: number): RateHistory {
-  const live = TOTAL_SLOTS + h.slots.size;
+  const rows = h.slotOfRow.length;
+  const live = TOTAL_SLOTS + rows;
   if (size <= 2 * live) return h;
-  const slots = new Map<string, Slot>();
-  const moves: [from: number, to: number, born: number][] = [];
-  for (const [key, slot] of h.slots) {
-    const to = TOTAL_SLOTS + slots.size;
-    slots.set(key, { ...slot, index: to });
-    moves.push([slot.index, to, slot.born]);
+  const slotOfRow = new Int32Array(rows);
+  const born = new Float64Array(live);
+  const slotPeakPps = new Float64Array(live);
+  const slotPeakBps = new Float64Array(live);
+  for (let r = 0; r < rows; r++) {
+    const from = h.slotOfRow[r] as number;
+    const to = TOTAL_SLOTS + r;
+    slotOfRow[r] = to;
+    born[to] = h.born[from] as number;
+    slotPeakPps[to] = h.slotPeakPps[from] as number;
+    slotPeakBps[to] = h.slotPeakBps[from] as number;
   }
   const columns = h.columns.map((old, j) => {
     const col = new Float64Array(2 * live);
     col.set(old.subarray(0, 2 * TOTAL_SLOTS));
-    for (const [from, to, born] of moves) {
-      if (h.first + j < born) continue;
-      col[2 * to] = old[2 * from] ?? 0;
-      col[2 * to + 1] = old[2 * from + 1] ?? 0;
+    for (let r = 0; r < rows; r++) {
+      const from = h.slotOfRow[r] as number;
+      if (h.first + j < (h.born[from] as number)) continue;
+      col[2 * (TOTAL_SLOTS + r)] = old[2 * from] ?? 0;
+      col[2 * (TOTAL_SLOTS + r) + 1] = old[2 * from + 1] ?? 0;
     }
     return col;
   });
-  return { ...h, columns, slots };
+  return { ...h, columns, slotOfRow, born, slotPeakPps, slotPeakBps };
 }

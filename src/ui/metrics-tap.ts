@@ -9,6 +9,7 @@
  */
 import type { Collector } from '../collectors/collector.js';
 import { Sampler } from '../collectors/sampler.js';
+import { withoutKeys } from '../model/flow-set.js';
 import type { Snapshot } from '../model/types.js';
 import type { TickData } from './view.js';
 
@@ -59,7 +60,7 @@ export function tapCollector(inner: Collector, onTick: (tick: TickData) => void)
     replay.snapshot =
       deleted.size === 0
         ? snap
-        : { ...snap, flows: snap.flows.filter((f) => !deleted.has(f.key)), flowsDeleted: snap.flowsDeleted + deletedCount };
+        : { ...snap, flows: withoutKeys(snap.flows, deleted), flowsDeleted: snap.flowsDeleted + deletedCount };
     deleted.clear();
     deletedCount = 0;
     onTick(sampler.tick());

@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { hasPorts, protoName } from '../model/format.js';
-import { topN } from '../model/sort.js';
+import { tableOrder, topIndices } from '../model/sort.js';
 import type { Direction, FlowRate } from '../model/types.js';
 import type { HookView } from './plain.js';
 import type { TickData } from './view.js';
@@ -153,12 +153,19 @@ export class TcTopMetrics {
     this.flowsMax.set(snap.maxFlows);
     this.lastSample.set(snap.wallMs / 1000);
 
-    const top = topN(tick.rates, 'bps', true, this.topK);
-    const inTop = new Set(top.map((f) => f.key));
-    for (const f of tick.rates) {
-      add(this.ifaceSums, ifDirKey(f.ifname, f.dir), f);
-      if (!inTop.has(f.key)) add(this.otherSums, ifDirKey(f.ifname, f.dir), f);
+    // From the tick's columns: objects only for the top flows.
+    const t = tick.table;
+    const all = new Int32Array(t.length);
+    for (let i = 0; i < all.length; i++) all[i] = i;
+    const topRows = topIndices(all, tableOrder(t, 'bps', true), this.topK);
+    const inTop = new Uint8Array(t.length);
+    for (const i of topRows) inTop[i] = 1;
+    for (let i = 0; i < t.length; i++) {
+      const key = ifDirKey(t.flows.ifname(i), t.flows.dir(i));
+      add(this.ifaceSums, key, t.deltaPackets[i] as number, t.deltaBytes[i] as number);
+      if (!inTop[i]) add(this.otherSums, key, t.deltaPackets[i] as number, t.deltaBytes[i] as number);
     }
+    const top = topRows.map((i) => t.row(i));
     this.writeSums();
     this.writeFlows(top);
   }
@@ -189,10 +196,10 @@ export class TcTopMetrics {
   }
 }
 
-function add(sums: Map<string, Sums>, key: string, f: FlowRate): void {
+function add(sums: Map<string, Sums>, key: string, packets: number, bytes: number): void {
   const s = sums.get(key) ?? { packets: 0, bytes: 0 };
-  s.packets += f.deltaPackets;
-  s.bytes += f.deltaBytes;
+  s.packets += packets;
+  s.bytes += bytes;
   sums.set(key, s);
 }
 

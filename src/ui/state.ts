@@ -16,7 +16,7 @@ import { layout, type Layout, type Pane } from './layout.js';
 import type { HookView } from './plain.js';
 import type { Store } from './store.js';
 import type { Units } from './text.js';
-import { rankOf, steadyOrder, tableRows, windowRows, type Row, type TickData } from './view.js';
+import { newRows, steadyOrder, tableRows, type Row, type RowSource, type TickData } from './view.js';
 import { applySortCommand } from './sort-commands.js';
 
 /** What does not change while tc-top runs. */
@@ -160,7 +160,7 @@ export function shownColumns(s: UiState): readonly PlacedColumn[] {
   return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative });
 }
 
-export function shownRows(s: UiState): readonly Row[] {
+export function shownRows(s: UiState): RowSource {
   return tableRows(shownData(s).tick, s.filter, s.aggregation);
 }
 
@@ -170,9 +170,9 @@ function shownSortKey(s: UiState): SortKey {
 }
 
 /** Rows start .. start+count-1 of the table's order: the frozen one, or the sort's. */
-function rowsAt(s: UiState, rows: readonly Row[], start: number, count: number): readonly Row[] {
-  if (s.steady) return steadyOrder(rows, s.steady, shownSortKey(s), s.descending).rows.slice(start, start + count);
-  return windowRows(rows, shownSortKey(s), s.descending, start, count);
+function rowsAt(s: UiState, rows: RowSource, start: number, count: number): readonly Row[] {
+  if (s.steady) return steadyOrder(rows.all(), s.steady, shownSortKey(s), s.descending).rows.slice(start, start + count);
+  return rows.window(shownSortKey(s), s.descending, start, count);
 }
 
 /** The rows on screen, in order. */
@@ -216,10 +216,12 @@ export function reducer(s: UiState, a: Action): UiState {
 
 function withTick(d: Data, tick: TickData): Data {
   const now = tick.snapshot.monoNs;
-  const created = tick.rates
-    .filter((r) => r.isNew)
+  const created = newRows(tick)
     .slice(-MAX_EVENTS)
-    .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
+    .map((i): FlowEvent => {
+      const flow = tick.table.row(i);
+      return { kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow };
+    });
   const expired = tick.expired.map((flow): FlowEvent => ({ kind: 'expired', wallMs: tick.snapshot.wallMs, flow }));
   return {
     tick,
@@ -265,12 +267,12 @@ function clamp(x: number, lo: number, hi: number): number {
  */
 function settle(state: UiState): UiState {
   const rows = shownRows(state);
-  const steady = state.steady && steadyOrder(rows, state.steady, shownSortKey(state), state.descending).keys;
+  const steady = state.steady && steadyOrder(rows.all(), state.steady, shownSortKey(state), state.descending).keys;
   const s = steady === state.steady ? state : { ...state, steady };
   const height = currentLayout(s).tableRows;
   let { key, rank } = s.selection;
   if (key !== undefined) {
-    const found = steady ? steady.indexOf(key) : rankOf(rows, shownSortKey(s), s.descending, key);
+    const found = steady ? steady.indexOf(key) : rows.rankOf(shownSortKey(s), s.descending, key);
     if (found < 0) key = undefined;
     else rank = found;
   }
@@ -294,7 +296,7 @@ function onKey(s: UiState, press: KeyAction): UiState {
 
 /** The table's current order, to freeze. */
 function freeze(s: UiState): readonly string[] {
-  return steadyOrder(shownRows(s), [], shownSortKey(s), s.descending).keys;
+  return steadyOrder(shownRows(s).all(), [], shownSortKey(s), s.descending).keys;
 }
 
 function onPromptKey(s: UiState, prompt: string, press: KeyAction): UiState {

@@ -5,8 +5,9 @@
  * components asking for the same rows in the same frame pay once.
  */
 import { aggregate, type AggregateMode, type AggRow } from '../model/aggregate.js';
-import { matches, type Filter } from '../model/filter.js';
-import { compareBy, sortRows, topN, type SortKey } from '../model/sort.js';
+import { matchingRows, type Filter } from '../model/filter.js';
+import type { RateTable } from '../model/rate-table.js';
+import { compareBy, sortRows, tableOrder, topIndices, topN, type SortKey } from '../model/sort.js';
 import type { FlowRate, Tick } from '../model/types.js';
 
 /** What one sampler tick gives the UI (the model's Tick). */
@@ -15,12 +16,114 @@ export type TickData = Tick;
 /** A table row: one flow, or a group of flows. */
 export type Row = FlowRate | AggRow;
 
-const NO_ROWS: readonly Row[] = [];
-
 /**
- * Caches fn's last result per first argument (held weakly), so the live and the paused view
- * each keep their own entry.
+ * The rows a table orders, without ordering them all: a frame asks for the rows on screen and
+ * for the rank of the selected one, each O(rows) at most.
  */
+export interface RowSource {
+  readonly length: number;
+  /** Rows start .. start+count-1 of the sorted order. */
+  window(field: SortKey, descending: boolean, start: number, count: number): readonly Row[];
+  /** Position of the row with this key in the sorted order, or -1 when no row has it. */
+  rankOf(field: SortKey, descending: boolean, key: string): number;
+  /** Every row, in no particular order. */
+  all(): readonly Row[];
+}
+
+/** Answers the same question twice in a row (the reducer, then the components) from one computation. */
+function lastCall<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  let last: { readonly args: A; readonly result: R } | undefined;
+  return (...args) => {
+    if (last && last.args.every((v, i) => Object.is(v, args[i]))) return last.result;
+    const result = fn(...args);
+    last = { args, result };
+    return result;
+  };
+}
+
+/** Rows held as objects: groups, or flows given as a list. */
+class ArrayRows implements RowSource {
+  constructor(private readonly rows: readonly Row[]) {}
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  window = lastCall((field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
+    topN(this.rows, field, descending, start + count).slice(start),
+  );
+
+  rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
+    const target = this.rows.find((r) => r.key === key);
+    if (!target) return -1;
+    const order = compareBy<Row>(field, descending);
+    let rank = 0;
+    for (const row of this.rows) if (order(row, target) < 0) rank++;
+    return rank;
+  });
+
+  all(): readonly Row[] {
+    return this.rows;
+  }
+}
+
+/** A tick's flows straight from its columns (the rows a filter kept, or all): objects only for the rows asked for. */
+class TableRows implements RowSource {
+  readonly length: number;
+  private orders = new Map<string, (i: number, j: number) => number>();
+
+  constructor(
+    private readonly table: RateTable,
+    /** Row numbers the filter kept; undefined for every row. */
+    private readonly picked: Int32Array | undefined,
+  ) {
+    this.length = picked ? picked.length : table.length;
+  }
+
+  private order(field: SortKey, descending: boolean): (i: number, j: number) => number {
+    const id = `${field} ${descending}`;
+    let order = this.orders.get(id);
+    if (!order) {
+      order = tableOrder(this.table, field, descending);
+      this.orders.set(id, order);
+    }
+    return order;
+  }
+
+  private candidates(): ArrayLike<number> {
+    if (this.picked) return this.picked;
+    const all = new Int32Array(this.table.length);
+    for (let i = 0; i < all.length; i++) all[i] = i;
+    return all;
+  }
+
+  window = lastCall((field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
+    topIndices(this.candidates(), this.order(field, descending), start + count)
+      .slice(start)
+      .map((i) => this.table.row(i)),
+  );
+
+  rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
+    const target = this.table.flows.indexOfKey(key);
+    if (target < 0 || (this.picked && !this.picked.includes(target))) return -1;
+    const order = this.order(field, descending);
+    const rows = this.candidates();
+    let rank = 0;
+    for (let k = 0; k < rows.length; k++) if (order(rows[k] as number, target) < 0) rank++;
+    return rank;
+  });
+
+  private everything: readonly Row[] | undefined;
+
+  all(): readonly Row[] {
+    if (!this.everything) this.everything = this.picked ? Array.from(this.picked, (i) => this.table.row(i)) : this.table.all();
+    return this.everything;
+  }
+}
+
+const NO_ROWS: RowSource = new ArrayRows([]);
+
+/** Caches fn's last result per first argument (held weakly), so the live and the paused view each keep their own. */
 function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest: A) => R): (first: F, ...rest: A) => R {
   const cache = new WeakMap<F, { readonly rest: A; readonly result: R }>();
   return (first, ...rest) => {
@@ -32,31 +135,23 @@ function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest
   };
 }
 
-const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): readonly Row[] => {
-  const kept = filter.kind === 'all' ? tick.rates : tick.rates.filter((r) => matches(filter, r));
-  return mode === 'flow' ? kept : aggregate(kept, mode);
+const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): RowSource => {
+  const picked = filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows);
+  if (mode === 'flow') return new TableRows(tick.table, picked);
+  return new ArrayRows(aggregate(new TableRows(tick.table, picked).all() as readonly FlowRate[], mode));
 });
 
-/** The rows the table orders, in no particular order. */
-export function tableRows(tick: TickData | undefined, filter: Filter, mode: AggregateMode): readonly Row[] {
+/** The rows the table orders. */
+export function tableRows(tick: TickData | undefined, filter: Filter, mode: AggregateMode): RowSource {
   return tick ? groupedRows(tick, filter, mode) : NO_ROWS;
 }
 
-/** Position of the row with this key in the sorted order, or -1 when no row has it. */
-export const rankOf = cached((rows: readonly Row[], field: SortKey, descending: boolean, key: string): number => {
-  const target = rows.find((r) => r.key === key);
-  if (!target) return -1;
-  const order = compareBy<Row>(field, descending);
-  let rank = 0;
-  for (const row of rows) if (order(row, target) < 0) rank++;
-  return rank;
-});
-
-/** Rows start .. start+count-1 of the sorted order. */
-export const windowRows = cached(
-  (rows: readonly Row[], field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
-    topN(rows, field, descending, start + count).slice(start),
-);
+/** Rows of the flows new in this tick, in row order. */
+export function newRows(tick: TickData): number[] {
+  const rows: number[] = [];
+  for (let i = 0; i < tick.table.length; i++) if (tick.table.isNew[i]) rows.push(i);
+  return rows;
+}
 
 /** A frozen order of row keys, and the rows in it. */
 export interface Steady {

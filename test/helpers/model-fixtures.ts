@@ -1,5 +1,5 @@
 /** Builders for model tests: a flow or snapshot with sensible defaults and only the fields a case cares about. */
-import type { FlowRate, FlowRecord, GlobalCounters, Snapshot } from '../../src/model/index.js';
+import { RecordFlowSet, type FlowRate, type FlowRecord, type FlowSet, type GlobalCounters, type Snapshot } from '../../src/model/index.js';
 
 export function flow(over: Partial<FlowRecord> = {}): FlowRecord {
   return {
@@ -43,8 +43,10 @@ export function counters(over: Partial<GlobalCounters> = {}): GlobalCounters {
   };
 }
 
-export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return { monoNs: 0, wallMs: 0, flows: [], counters: counters(), maxFlows: 65536, flowsDeleted: 0, ...over };
+/** A snapshot; its flows may be given as records. */
+export function snapshot(over: Partial<Omit<Snapshot, 'flows'>> & { readonly flows?: readonly FlowRecord[] | FlowSet } = {}): Snapshot {
+  const { flows = [], ...rest } = over;
+  return { monoNs: 0, wallMs: 0, counters: counters(), maxFlows: 65536, flowsDeleted: 0, ...rest, flows: 'record' in flows ? flows : new RecordFlowSet(flows) };
 }
 
 /** Deterministic PRNG (mulberry32) so random-data tests fail the same way every run. */

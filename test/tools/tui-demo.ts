@@ -6,6 +6,7 @@
 import type { HookInfo } from '../../src/collectors/hooks.js';
 import { ScriptedCollector } from '../../src/collectors/scripted-collector.js';
 import type { FlowRecord, Snapshot } from '../../src/model/types.js';
+import { RecordFlowSet } from '../../src/model/flow-set.js';
 import { runTui } from '../../src/ui/run-tui.js';
 
 const FLOWS = Number(process.argv[2] ?? 40);
@@ -99,7 +100,7 @@ function* traffic(): Generator<Snapshot> {
     yield {
       monoNs,
       wallMs: Date.now(),
-      flows: live.map((l) => l.flow),
+      flows: new RecordFlowSet(live.map((l) => l.flow)),
       counters: {
         packetsIn,
         packetsOut,

@@ -5,18 +5,16 @@
  * from the model (rates, totals, sort, top-N, aggregation) and the table's columns, sort marks and
  * `<`/`>` order come from the TUI's column table, so both views sort and print flows alike.
  */
-import { aggregate } from '../../model/aggregate.js';
-import { matches, MATCH_ALL, parseFilter, type Filter } from '../../model/filter.js';
+import { MATCH_ALL, parseFilter, type Filter } from '../../model/filter.js';
 import { hasPorts, protoName } from '../../model/format.js';
 import { monoToWallMs } from '../../model/rates.js';
-import { topN, type SortField } from '../../model/sort.js';
-import type { FlowRate } from '../../model/types.js';
+import type { SortField } from '../../model/sort.js';
 import { cellText, endpoint, GUTTER, placeColumns, rowText, sortFields, titleText, type CellContext, type PlacedColumn } from '../columns.js';
 import { commandFor, KEYMAP, keyLabel, type Binding, type Command, type KeyAction } from '../keymap.js';
 import type { HookView } from '../plain.js';
 import type { FlowEvent } from '../state.js';
 import { fit, formatClock, formatRate, truncate } from '../text.js';
-import { isNewRow, type TickData } from '../view.js';
+import { flowCount, isNewRow, newRows, tableRows, type TickData } from '../view.js';
 import { applySortCommand } from '../sort-commands.js';
 
 export interface DashMeta {
@@ -144,10 +142,11 @@ function bucketOf(proto: number): ProtoBucket {
 function withTick(s: DashState, tick: TickData): DashState {
   const now = tick.snapshot.monoNs;
   const bytes: Record<ProtoBucket, number> = { tcp: 0, udp: 0, icmp: 0, other: 0 };
-  for (const group of aggregate(filtered(tick.rates, s.filter), 'proto')) bytes[bucketOf(group.proto ?? -1)] += group.deltaBytes;
-  const created = tick.rates
-    .filter((r) => r.isNew)
-    .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
+  for (const group of tableRows(tick, s.filter, 'proto').all()) bytes[bucketOf(group.proto ?? -1)] += group.deltaBytes;
+  const created = newRows(tick).map((i): FlowEvent => {
+    const flow = tick.table.row(i);
+    return { kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow };
+  });
   const expired = tick.expired.map((flow): FlowEvent => ({ kind: 'expired', wallMs: tick.snapshot.wallMs, flow }));
   return {
     ...s,
@@ -158,9 +157,6 @@ function withTick(s: DashState, tick: TickData): DashState {
   };
 }
 
-function filtered(rates: readonly FlowRate[], filter: Filter): readonly FlowRate[] {
-  return filter.kind === 'all' ? rates : rates.filter((r) => matches(filter, r));
-}
 
 /**
  * bits/s in and out per interface. With one interface, the kernel's totals: every frame, non-IP
@@ -170,11 +166,12 @@ function filtered(rates: readonly FlowRate[], filter: Filter): readonly FlowRate
 export function interfaceRates(tick: TickData, interfaces: readonly string[]): ReadonlyMap<string, IfRate> {
   if (interfaces.length === 1) return new Map([[interfaces[0]!, { in: tick.totals.bpsIn, out: tick.totals.bpsOut }]]);
   const sums = new Map(interfaces.map((name) => [name, { in: 0, out: 0 }]));
-  for (const r of tick.rates) {
-    const sum = sums.get(r.ifname);
+  const { table } = tick;
+  for (let i = 0; i < table.length; i++) {
+    const sum = sums.get(table.flows.ifname(i));
     if (!sum) continue;
-    if (r.dir === 'ingress') sum.in += r.bps;
-    else sum.out += r.bps;
+    if (table.flows.dir(i) === 'ingress') sum.in += table.bps[i] as number;
+    else sum.out += table.bps[i] as number;
   }
   return sums;
 }
@@ -267,7 +264,7 @@ export function tableLines(s: DashState): string[] {
   const columns = tableColumns(s);
   const { width, height } = inner(dashLayout(s.size.columns, s.size.rows).table);
   const ctx = cellContext(s);
-  const rows = s.tick ? topN(filtered(s.tick.rates, s.filter), s.sort, s.descending, Math.max(0, height - 1)) : [];
+  const rows = s.tick ? tableRows(s.tick, s.filter, 'flow').window(s.sort, s.descending, 0, Math.max(0, height - 1)) : [];
   const lines = [fit(' '.repeat(GUTTER) + titleText(columns, s.sort, s.descending), width)];
   if (rows.length === 0) lines.push(fit(s.tick ? '  no flows' : '  waiting for the first interval…', width));
   for (const row of rows) lines.push(fit(` ${isNewRow(row, ctx.nowNs) ? '+' : ' '}${rowText(columns, row, ctx)}`, width));
@@ -289,7 +286,9 @@ export interface Talker {
 /** Top senders: flows grouped by source address, by rate (the model's aggregation and top-N). */
 export function topTalkers(s: DashState, n: number): Talker[] {
   if (!s.tick) return [];
-  return topN(aggregate(filtered(s.tick.rates, s.filter), 'src'), 'bps', true, n).map((g) => ({ host: g.key, bps: g.bps, flows: g.flows }));
+  return tableRows(s.tick, s.filter, 'src')
+    .window('bps', true, 0, n)
+    .map((g) => ({ host: g.key, bps: g.bps, flows: flowCount(g) }));
 }
 
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];

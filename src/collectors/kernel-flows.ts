@@ -1,0 +1,279 @@
+/**
+ * The kernel collector's FlowSet: one map read kept as it came, the 48-byte keys in the buffer the
+ * batch lookup filled (owned by this set, never reused) and the values summed into typed columns.
+ * Nothing per flow is allocated on a read: a key becomes strings (hex key, addresses, interface
+ * name) only when a view asks for that row's record. Flows of two reads are matched by their key
+ * bytes, through a hash table of the older read built once (RowIndex).
+ */
+import { DIR_EGRESS, FlowKey, FlowValue } from '../ffi/layout.js';
+import type { Prefix } from '../model/address.js';
+import { RowIndex, type FlowSet } from '../model/flow-set.js';
+import type { Direction, FlowRecord } from '../model/types.js';
+import { formatIpv4, formatIpv6 } from './decode.js';
+
+const KEY_WORDS = FlowKey.size / 4;
+const TWO_32 = 0x1_0000_0000;
+
+/** Hash of the key's 12 words (a multiply-xorshift mix, as murmur3's finaliser). */
+function hashKey(words: Int32Array, at: number): number {
+  let h = 0x9e3779b9 | 0;
+  for (let k = 0; k < KEY_WORDS; k++) {
+    h = Math.imul(h ^ (words[at + k] as number), 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return (h ^ (h >>> 15)) | 0;
+}
+
+function sameKey(a: Int32Array, at: number, b: Int32Array, bt: number): boolean {
+  for (let k = 0; k < KEY_WORDS; k++) if (a[at + k] !== b[bt + k]) return false;
+  return true;
+}
+
+/** The counter columns of a read, filled by decodeValues. */
+interface Columns {
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+  readonly firstSeenNs: Float64Array;
+  readonly lastSeenNs: Float64Array;
+  readonly tcpFlags: Uint32Array;
+}
+
+/**
+ * The values of `count` entries into columns. For the per-CPU map `cpus` slots of `slot` bytes are
+ * summed: packets and bytes added, the earliest first_seen and latest last_seen kept, flags ORed.
+ */
+export function decodeValues(values: Buffer, count: number, cpus: number, slot: number): Columns {
+  const c: Columns = {
+    packets: new Float64Array(count),
+    bytes: new Float64Array(count),
+    firstSeenNs: new Float64Array(count),
+    lastSeenNs: new Float64Array(count),
+    tcpFlags: new Uint32Array(count),
+  };
+  const u32 = new Uint32Array(values.buffer, values.byteOffset, Math.floor(values.length / 4));
+  const entry = (cpus * slot) / 4;
+  const u64 = (w: number): number => (u32[w] as number) + (u32[w + 1] as number) * TWO_32;
+  const P = FlowValue.packets / 4;
+  const B = FlowValue.bytes / 4;
+  const F = FlowValue.firstSeen / 4;
+  const L = FlowValue.lastSeen / 4;
+  const T = FlowValue.tcpFlags / 4;
+  if (cpus === 1) {
+    for (let i = 0; i < count; i++) {
+      const v = i * entry;
+      c.packets[i] = u64(v + P);
+      c.bytes[i] = u64(v + B);
+      c.firstSeenNs[i] = u64(v + F);
+      c.lastSeenNs[i] = u64(v + L);
+      c.tcpFlags[i] = u32[v + T] as number;
+    }
+    return c;
+  }
+  for (let i = 0; i < count; i++) {
+    let packets = 0;
+    let bytes = 0;
+    let first = 0;
+    let last = 0;
+    let flags = 0;
+    for (let cpu = 0; cpu < cpus; cpu++) {
+      const v = i * entry + (cpu * slot) / 4;
+      const p = u64(v + P);
+      if (p === 0) continue; /* this CPU never saw the flow */
+      packets += p;
+      bytes += u64(v + B);
+      const f = u64(v + F);
+      if (f !== 0 && (first === 0 || f < first)) first = f;
+      last = Math.max(last, u64(v + L));
+      flags |= u32[v + T] as number;
+    }
+    c.packets[i] = packets;
+    c.bytes[i] = bytes;
+    c.firstSeenNs[i] = first;
+    c.lastSeenNs[i] = last;
+    c.tcpFlags[i] = flags >>> 0;
+  }
+  return c;
+}
+
+export class KernelFlowSet implements FlowSet {
+  readonly length: number;
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+  readonly firstSeenNs: Float64Array;
+  readonly lastSeenNs: Float64Array;
+  private readonly tcpFlags: Uint32Array;
+  private readonly words: Int32Array;
+  private readonly built: (FlowRecord | undefined)[] = [];
+  private hashes: Int32Array | undefined;
+  private index: RowIndex | undefined;
+
+  /**
+   * @param keys the read's key bytes, FlowKey.size per entry (this set's own: never written again)
+   * @param at   for each row, its entry in `keys` (undefined: row i is entry i)
+   */
+  constructor(
+    private readonly keys: Buffer,
+    columns: Columns,
+    private readonly ifnameOf: (ifindex: number) => string,
+    private readonly at?: Int32Array,
+  ) {
+    this.length = columns.packets.length;
+    this.packets = columns.packets;
+    this.bytes = columns.bytes;
+    this.firstSeenNs = columns.firstSeenNs;
+    this.lastSeenNs = columns.lastSeenNs;
+    this.tcpFlags = columns.tcpFlags;
+    this.words = new Int32Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 4));
+  }
+
+  /** Byte offset of row i's key. */
+  private off(i: number): number {
+    return (this.at ? (this.at[i] as number) : i) * FlowKey.size;
+  }
+
+  private hashAt(i: number): number {
+    if (!this.hashes) {
+      const hashes = new Int32Array(this.length);
+      for (let r = 0; r < this.length; r++) hashes[r] = hashKey(this.words, this.off(r) / 4);
+      this.hashes = hashes;
+    }
+    return this.hashes[i] as number;
+  }
+
+  private rowIndex(): RowIndex {
+    if (!this.index) {
+      this.hashAt(0);
+      this.index = new RowIndex(this.length, this.hashes as Int32Array);
+    }
+    return this.index;
+  }
+
+  /** The row whose key is these words, or -1. */
+  private findWords(words: Int32Array, at: number, hash: number): number {
+    if (this.length === 0) return -1;
+    return this.rowIndex().find(hash, (row) => sameKey(this.words, this.off(row) / 4, words, at));
+  }
+
+  find(other: FlowSet, j: number): number {
+    if (other instanceof KernelFlowSet) return this.findWords(other.words, other.off(j) / 4, other.hashAt(j));
+    return this.indexOfKey(other.keyAt(j));
+  }
+
+  indexOfKey(key: string): number {
+    if (key.length !== 2 * FlowKey.size || !/^[0-9a-f]+$/.test(key)) return -1;
+    const bytes = Buffer.from(key, 'hex');
+    const words = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + FlowKey.size));
+    return this.findWords(words, 0, hashKey(words, 0));
+  }
+
+  /** Rows whose key an earlier row already has (a get_next_key walk can meet a key twice). */
+  duplicates(): number[] {
+    const dup: number[] = [];
+    for (let i = 0; i < this.length; i++) if (this.find(this, i) !== i) dup.push(i);
+    return dup;
+  }
+
+  keyAt(i: number): string {
+    const o = this.off(i);
+    return this.keys.toString('hex', o, o + FlowKey.size);
+  }
+
+  compareKeys(i: number, j: number): number {
+    const a = this.off(i);
+    const b = this.off(j);
+    // Byte order is the order of the hex strings.
+    return this.keys.compare(this.keys, b, b + FlowKey.size, a, a + FlowKey.size);
+  }
+
+  family(i: number): 4 | 6 {
+    return this.keys[this.off(i) + FlowKey.family] === 6 ? 6 : 4;
+  }
+
+  proto(i: number): number {
+    return this.keys[this.off(i) + FlowKey.proto] as number;
+  }
+
+  sport(i: number): number {
+    return this.keys.readUInt16LE(this.off(i) + FlowKey.sport);
+  }
+
+  dport(i: number): number {
+    return this.keys.readUInt16LE(this.off(i) + FlowKey.dport);
+  }
+
+  dir(i: number): Direction {
+    return this.keys[this.off(i) + FlowKey.dir] === DIR_EGRESS ? 'egress' : 'ingress';
+  }
+
+  ifname(i: number): string {
+    return this.ifnameOf(this.keys.readUInt32LE(this.off(i) + FlowKey.ifindex));
+  }
+
+  addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean {
+    if (prefix.family !== this.family(i)) return false;
+    const a = this.off(i) + (which === 'src' ? FlowKey.src : FlowKey.dst);
+    const whole = prefix.len >> 3;
+    for (let b = 0; b < whole; b++) if (prefix.bytes[b] !== this.keys[a + b]) return false;
+    const rest = prefix.len & 7;
+    if (rest === 0) return true;
+    const mask = (0xff << (8 - rest)) & 0xff;
+    return (((prefix.bytes[whole] ?? 0) ^ (this.keys[a + whole] as number)) & mask) === 0;
+  }
+
+  addressSortKey(i: number, which: 'src' | 'dst'): string {
+    const family = this.family(i);
+    const a = this.off(i) + (which === 'src' ? FlowKey.src : FlowKey.dst);
+    return `${family}${this.keys.toString('hex', a, a + (family === 6 ? 16 : 4))}`;
+  }
+
+  record(i: number): FlowRecord {
+    let r = this.built[i];
+    if (r) return r;
+    const o = this.off(i);
+    const family = this.family(i);
+    const addr = family === 6 ? formatIpv6 : formatIpv4;
+    const ifindex = this.keys.readUInt32LE(o + FlowKey.ifindex);
+    r = {
+      key: this.keyAt(i),
+      family,
+      proto: this.proto(i),
+      src: addr(this.keys, o + FlowKey.src),
+      dst: addr(this.keys, o + FlowKey.dst),
+      sport: this.sport(i),
+      dport: this.dport(i),
+      dir: this.dir(i),
+      ifindex,
+      ifname: this.ifnameOf(ifindex),
+      packets: this.packets[i] as number,
+      bytes: this.bytes[i] as number,
+      firstSeenNs: this.firstSeenNs[i] as number,
+      lastSeenNs: this.lastSeenNs[i] as number,
+      tcpFlags: this.tcpFlags[i] as number,
+    };
+    this.built[i] = r;
+    return r;
+  }
+
+  subset(rows: ArrayLike<number>): FlowSet {
+    const n = rows.length;
+    const at = new Int32Array(n);
+    const c: Columns = {
+      packets: new Float64Array(n),
+      bytes: new Float64Array(n),
+      firstSeenNs: new Float64Array(n),
+      lastSeenNs: new Float64Array(n),
+      tcpFlags: new Uint32Array(n),
+    };
+    for (let k = 0; k < n; k++) {
+      const i = rows[k] as number;
+      at[k] = this.off(i) / FlowKey.size;
+      c.packets[k] = this.packets[i] as number;
+      c.bytes[k] = this.bytes[i] as number;
+      c.firstSeenNs[k] = this.firstSeenNs[i] as number;
+      c.lastSeenNs[k] = this.lastSeenNs[i] as number;
+      c.tcpFlags[k] = this.tcpFlags[i] as number;
+    }
+    return new KernelFlowSet(this.keys, c, this.ifnameOf, at);
+  }
+}
