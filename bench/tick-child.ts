@@ -1,15 +1,18 @@
 /**
  * One tick of the TUI at a given number of flows, in a process of its own so that its resident
  * memory is its own: a real flows map filled with N synthetic flows, the real collector and
- * Sampler, the TUI's reducer, and the Screen rendered to a string by Ink (what Ink would write).
+ * Sampler, the TUI's reducer, and the Screen re-rendered by one Ink instance, as the TUI draws it.
  *
  * Usage: tick-child.ts N   Prints one JSON line (TickChildResult).
  * Between ticks 1% of the flows get new packets (outside the timing), so rates and order change.
+ * The model's clock advances a second a tick, so its 40 s windows fill as in a real run.
  */
 import { readFileSync } from 'node:fs';
 import { createElement } from 'react';
-import { renderToString } from 'ink';
+import { render } from 'ink';
+import { Writable } from 'node:stream';
 import { KernelCollector } from '../src/collectors/kernel-collector.js';
+import { returnLargeFreesToSystem } from '../src/ffi/process.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { FlowSet } from '../src/model/flow-set.js';
 import type { Snapshot } from '../src/model/types.js';
@@ -56,13 +59,22 @@ function countRecords(flows: FlowSet): number {
 }
 
 const n = Number(process.argv[2]);
-const ticks = n >= 1_000_000 ? 1 : n >= 100_000 ? 5 : 30;
+// As bin/tc-top.ts does.
+returnLargeFreesToSystem();
+/**
+ * Enough ticks for the 40 s window to fill (one tick a second on the model's clock, below), so the
+ * memory is the steady state's; the first WARMUP ticks are left out of the medians.
+ */
+const ticks = 45;
+const WARMUP = 5;
 const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'lru', maxFlows: capacityFor(n), attach: false });
 try {
   const filler = new FlowFiller(collector.flowsMapFd, false);
   filler.fill(n);
   // The collector's read, timed apart from the rest of the sampler's tick.
   let readNs = 0;
+  let reads = 0;
+  const clock0 = Number(process.hrtime.bigint());
   let last: Snapshot | undefined;
   const timed: Collector = {
     hooks: collector.hooks,
@@ -71,8 +83,10 @@ try {
     mapKind: collector.mapKind,
     read() {
       const t = nowNs();
-      const s = collector.read();
+      const read = collector.read();
       readNs = nowNs() - t;
+      // The ticks run back to back; the model sees one a second, as the default -d 1 gives.
+      const s: Snapshot = { ...read, monoNs: clock0 + reads++ * 1e9 };
       last = s;
       return s;
     },
@@ -95,11 +109,29 @@ try {
     }),
   );
   const theme = themeFor(process.env);
+  // The frame as the TUI draws it: one Ink instance, re-rendered each tick (debug mode writes every
+  // frame whole, at once, to this terminal of COLUMNS x ROWS).
+  let written = '';
+  const terminal = Object.assign(
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        written = chunk.toString();
+        done();
+      },
+    }),
+    { columns: COLUMNS, rows: ROWS, isTTY: true },
+  ) as unknown as NodeJS.WriteStream;
+  const screen = render(createElement(Screen, { state: store.getState(), theme }), {
+    stdout: terminal,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
   const total: number[] = [];
   const read: number[] = [];
   const rates: number[] = [];
   const reduce: number[] = [];
-  const render: number[] = [];
+  const draw: number[] = [];
   let rowsShown = 0;
   let expired = 0;
   for (let k = 0; k < ticks; k++) {
@@ -111,26 +143,28 @@ try {
     const t1 = nowNs();
     store.dispatch({ type: 'tick', tick });
     const t2 = nowNs();
-    const frame = renderToString(createElement(Screen, { state: store.getState(), theme }), { columns: COLUMNS });
+    screen.rerender(createElement(Screen, { state: store.getState(), theme }));
+    const frame = written;
     const t3 = nowNs();
     total.push((t3 - t0) / 1e6);
     read.push(readNs / 1e6);
     rates.push((t1 - t0 - readNs) / 1e6);
     reduce.push((t2 - t1) / 1e6);
-    render.push((t3 - t2) / 1e6);
+    draw.push((t3 - t2) / 1e6);
     rowsShown = frame.split('\n').length;
     expired += tick.expired.length;
     process.stdout.write(JSON.stringify({ progress: `tick ${k + 1}/${ticks}`, ms: total.at(-1) }) + '\n');
   }
+  screen.unmount();
   const recordsBuilt = countRecords(last!.flows);
   const result: TickChildResult = {
     flows: n,
     ticks,
-    tickMs: median(total),
-    readMs: median(read),
-    ratesMs: median(rates),
-    reduceMs: median(reduce),
-    renderMs: median(render),
+    tickMs: median(total.slice(WARMUP)),
+    readMs: median(read.slice(WARMUP)),
+    ratesMs: median(rates.slice(WARMUP)),
+    reduceMs: median(reduce.slice(WARMUP)),
+    renderMs: median(draw.slice(WARMUP)),
     rss: process.memoryUsage().rss,
     peakRss: peakRss(),
     rowsShown,

@@ -109,6 +109,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const { KernelCollector } = collectorModule;
+  // Per-read buffers of tens of MB at a million flows: give their memory back when they are dropped.
+  const { returnLargeFreesToSystem } = await import('../src/ffi/process.js');
+  returnLargeFreesToSystem();
   const { defaultRouteInterface } = await import('../src/collectors/interfaces.js');
   const { describeHook } = await import('../src/collectors/hooks.js');
 

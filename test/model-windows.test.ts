@@ -37,6 +37,9 @@ function script(times: readonly number[], perInterval: (k: number) => number, ov
   });
 }
 
+/** Monotonic times of the kept samples. */
+const times = (h: RateHistory): number[] => h.samples.map((x) => x.monoNs);
+
 const seconds = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('rate windows: exact averages', () => {
@@ -144,7 +147,7 @@ describe('rate windows: edges', () => {
     ]);
     for (const step of steps) for (const v of Object.values(bytesPerS(step))) assert.ok(Number.isFinite(v));
     assert.deepEqual(bytesPerS(steps[3]), { w2: 200, w10: 200, w40: 200, peak: 300 });
-    assert.deepEqual(steps[3]!.history.times, [0, 1 * S, 2 * S]);
+    assert.deepEqual(times(steps[3]!.history), [0, 1 * S, 2 * S]);
   });
 
   it('no flows at all', () => {
@@ -155,11 +158,12 @@ describe('rate windows: edges', () => {
 
   it('leaves the history it was given as it was', () => {
     const [, one] = run(script([0, 1], () => 100));
-    const before = one!.history.columns.map((c) => [...c]);
+    const copy = (h: RateHistory) => JSON.stringify({ peaks: [...h.slotPeakBps], slots: [...h.slotOfRow], samples: h.samples.map((x) => [x.monoNs, [...x.slots], [...x.bytes]]) });
+    const before = copy(one!.history);
     const next = (bytes: number) => snapshot({ monoNs: 2 * S, flows: [flow({ bytes, packets: bytes / 10 })] });
     const a = advance(one!.history, next(300));
     const b = advance(one!.history, next(500));
-    assert.deepEqual(one!.history.columns.map((c) => [...c]), before);
+    assert.equal(copy(one!.history), before);
     assert.deepEqual([a.rates[0]!.bps2 / 8, b.rates[0]!.bps2 / 8], [150, 250]);
   });
 });
@@ -167,8 +171,8 @@ describe('rate windows: edges', () => {
 describe('rate windows: bounded memory', () => {
   it('keeps 40 s of samples and no more', () => {
     const steps = run(script(seconds(0, 100), () => 100));
-    const { times, columns } = steps[100]!.history;
-    assert.deepEqual([times.length, columns.length, times[0]], [41, 41, 60 * S]);
+    const kept = times(steps[100]!.history);
+    assert.deepEqual([kept.length, kept[0]], [41, 60 * S]);
     assert.deepEqual(bytesPerS(steps[100]), { w2: 100, w10: 100, w40: 100, peak: 100 });
   });
 
@@ -176,29 +180,42 @@ describe('rate windows: bounded memory', () => {
     // Ticks every 0.1 s for a minute: silence, then 1000 B/s from 30 s on.
     const times = Array.from({ length: 601 }, (_, i) => i / 10);
     const steps = run(script(times, (k) => (times[k]! > 30 ? 100 : 0)));
-    for (const step of steps) assert.ok(step.history.times.length <= 40 / 0.9 + 3);
-    const at = (t: number) => bytesPerS(steps[Math.round(t * 10)]);
-    assert.deepEqual(at(31), { w2: 500, w10: 100, w40: 1000 / 31, peak: 500 });
+    for (const step of steps) assert.ok(step.history.samples.length <= 40 / 0.9 + 3);
+    // Exact but for the rounding of tenths of a second in binary.
+    const at = (t: number) => Object.fromEntries(Object.entries(bytesPerS(steps[Math.round(t * 10)])).map(([k, v]) => [k, Number(v.toPrecision(12))]));
+    assert.deepEqual(at(31), { w2: 500, w10: 100, w40: Number((1000 / 31).toPrecision(12)), peak: 500 });
     assert.deepEqual(at(60), { w2: 1000, w10: 1000, w40: 750, peak: 1000 });
   });
 
-  it('holds slots for live flows only, and compacts its columns when most have left', () => {
-    const many = (t: number, from: number) =>
-      snapshot({ monoNs: t * S, flows: Array.from({ length: 1000 - from }, (_, i) => flow({ key: `f${from + i}`, bytes: 100 * t, packets: t })) });
-    const steps = run([many(0, 0), many(1, 0), many(2, 990), many(3, 990)]);
-    const { slotOfRow, columns } = steps[2]!.history;
-    assert.equal(slotOfRow.length, 10);
-    for (const column of columns) assert.equal(column.length, 2 * (2 + 10));
-    assert.deepEqual(bytesPerS(steps[3], 'f999'), { w2: 100, w10: 100, w40: 100, peak: 100 });
+  it('keeps the deltas of the flows that counted only, and reuses the slots of flows gone 40 s', () => {
+    // 1000 flows, of which 10 keep counting; the 990 others leave at 3 s, 990 new ones come at 50 s.
+    const at = (t: number) => {
+      const quiet = t < 3 ? 990 : t < 50 ? 0 : 990;
+      const keys = t < 50 ? 0 : 1000;
+      return snapshot({
+        monoNs: t * S,
+        flows: [
+          ...Array.from({ length: 10 }, (_, i) => flow({ key: `busy${i}`, bytes: 100 * t, packets: t })),
+          ...Array.from({ length: quiet }, (_, i) => flow({ key: `f${keys + i}`, bytes: t >= 50 ? 10 * (t - 49) : 5, packets: 1 })),
+        ],
+      });
+    };
+    const steps = run(seconds(0, 60).map(at));
+    const h = steps[40]!.history;
+    assert.deepEqual(h.samples.slice(1).map((x) => x.slots.length), Array(h.samples.length - 1).fill(10), 'only the 10 busy flows in each sample');
+    assert.equal(h.slotPeakPps.length, 1000, 'slots of the gone flows are not reused while the windows still hold them');
+    assert.equal(steps[60]!.history.slotPeakPps.length, 1000, 'then they are');
+    assert.deepEqual(bytesPerS(steps[60], 'f1000'), { w2: 10, w10: 10, w40: 110 / 40, peak: 10 }, 'no count of the old flows mixed in');
+    assert.deepEqual(bytesPerS(steps[60], 'busy0'), { w2: 100, w10: 100, w40: 100, peak: 100 });
   });
 
-  it('reuses the slot of a flow that left, without mixing their counts', () => {
+  it('does not hand a flow that left its slot to a new one while the windows still count it', () => {
     const steps = run([
       snapshot({ monoNs: 0, flows: [flow({ key: 'a', bytes: 0 }), flow({ key: 'b', bytes: 0 })] }),
       snapshot({ monoNs: 1 * S, flows: [flow({ key: 'a', bytes: 100 }), flow({ key: 'b', bytes: 9000 })] }),
       snapshot({ monoNs: 2 * S, flows: [flow({ key: 'a', bytes: 200 }), flow({ key: 'c', bytes: 40 })] }),
     ]);
-    assert.equal(steps[2]!.history.slotOfRow[1], steps[1]!.history.slotOfRow[1]);
+    assert.notEqual(steps[2]!.history.slotOfRow[1], steps[1]!.history.slotOfRow[1]);
     assert.deepEqual(bytesPerS(steps[2], 'c'), { w2: 20, w10: 20, w40: 20, peak: 20 });
   });
 });

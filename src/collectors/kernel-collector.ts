@@ -20,7 +20,7 @@ import {
 import { withoutRows, type FlowSet } from '../model/flow-set.js';
 import type { Snapshot } from '../model/types.js';
 import { decodeCounters } from './decode.js';
-import { decodeValues, KernelFlowSet } from './kernel-flows.js';
+import { KernelFlowSet, ValueColumns } from './kernel-flows.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
@@ -73,6 +73,8 @@ export class KernelCollector implements Collector {
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
+  /** Flows in the previous read: the next read's columns start that large. */
+  private lastCount = 0;
   private closed = false;
 
   private constructor(opts: KernelCollectorOptions, private readonly ifaces: readonly Iface[]) {
@@ -177,14 +179,16 @@ export class KernelCollector implements Collector {
     if (lost.length > 0) {
       throw new InterfaceError(`${lost.map((i) => i.name).join(', ')} disappeared while tc-top was watching it: stopping (the last update above is the final one)`);
     }
-    const { keys, values, count } = this.reader.read();
+    const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
+    const sink = new ValueColumns(cpus, this.flowSlot, this.lastCount + 8192);
+    const { keys, count } = this.reader.read(sink);
+    this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
     }
     const monoNs = Number(process.hrtime.bigint());
     const wallMs = Date.now();
-    const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
-    let flows: FlowSet = new KernelFlowSet(keys, decodeValues(values, count, cpus, this.flowSlot), this.ifname);
+    let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname);
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
     if (this.reader.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     return {

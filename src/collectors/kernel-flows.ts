@@ -10,6 +10,7 @@ import type { Prefix } from '../model/address.js';
 import { RowIndex, type FlowSet } from '../model/flow-set.js';
 import type { Direction, FlowRecord } from '../model/types.js';
 import { formatIpv4, formatIpv6 } from './decode.js';
+import type { ValueSink } from './map-reader.js';
 
 const KEY_WORDS = FlowKey.size / 4;
 const TWO_32 = 0x1_0000_0000;
@@ -30,8 +31,8 @@ function sameKey(a: Int32Array, at: number, b: Int32Array, bt: number): boolean 
   return true;
 }
 
-/** The counter columns of a read, filled by decodeValues. */
-interface Columns {
+/** The counter columns of a read. */
+export interface Columns {
   readonly packets: Float64Array;
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
@@ -40,60 +41,106 @@ interface Columns {
 }
 
 /**
- * The values of `count` entries into columns. For the per-CPU map `cpus` slots of `slot` bytes are
- * summed: packets and bytes added, the earliest first_seen and latest last_seen kept, flags ORed.
+ * Values into columns as a read delivers them (a ValueSink). For the per-CPU map `cpus` slots of
+ * `slot` bytes are summed: packets and bytes added, the earliest first_seen and latest last_seen
+ * kept, flags ORed. The columns grow by doubling from `expect` entries.
  */
-export function decodeValues(values: Buffer, count: number, cpus: number, slot: number): Columns {
-  const c: Columns = {
-    packets: new Float64Array(count),
-    bytes: new Float64Array(count),
-    firstSeenNs: new Float64Array(count),
-    lastSeenNs: new Float64Array(count),
-    tcpFlags: new Uint32Array(count),
+export class ValueColumns implements ValueSink {
+  private c: Columns;
+  private count = 0;
+
+  constructor(
+    private readonly cpus: number,
+    private readonly slot: number,
+    expect: number,
+  ) {
+    this.c = columns(Math.max(16, expect));
+  }
+
+  begin(): void {
+    this.count = 0;
+  }
+
+  take(values: Buffer, first: number, count: number): void {
+    this.grow(first + count);
+    const c = this.c;
+    const u32 = new Uint32Array(values.buffer, values.byteOffset, Math.floor(values.length / 4));
+    const cpus = this.cpus;
+    const slotWords = this.slot / 4;
+    const entry = cpus * slotWords;
+    const u64 = (w: number): number => (u32[w] as number) + (u32[w + 1] as number) * TWO_32;
+    for (let e = 0; e < count; e++) {
+      const i = first + e;
+      let packets = 0;
+      let bytes = 0;
+      let firstSeen = 0;
+      let last = 0;
+      let flags = 0;
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const v = e * entry + cpu * slotWords;
+        const p = u64(v + P);
+        if (p === 0 && cpus > 1) continue; /* this CPU never saw the flow */
+        packets += p;
+        bytes += u64(v + B);
+        const f = u64(v + F);
+        if (f !== 0 && (firstSeen === 0 || f < firstSeen)) firstSeen = f;
+        last = Math.max(last, u64(v + L));
+        flags |= u32[v + T] as number;
+      }
+      c.packets[i] = packets;
+      c.bytes[i] = bytes;
+      c.firstSeenNs[i] = firstSeen;
+      c.lastSeenNs[i] = last;
+      c.tcpFlags[i] = flags >>> 0;
+    }
+    this.count = Math.max(this.count, first + count);
+  }
+
+  private grow(n: number): void {
+    if (n <= this.c.packets.length) return;
+    let size = this.c.packets.length;
+    while (size < n) size *= 2;
+    const bigger = columns(size);
+    for (const k of COLUMNS) bigger[k].set(this.c[k] as Float64Array & Uint32Array);
+    this.c = bigger;
+  }
+
+  /** The columns of the entries taken. */
+  done(): Columns {
+    const n = this.count;
+    const c = this.c;
+    return {
+      packets: c.packets.subarray(0, n),
+      bytes: c.bytes.subarray(0, n),
+      firstSeenNs: c.firstSeenNs.subarray(0, n),
+      lastSeenNs: c.lastSeenNs.subarray(0, n),
+      tcpFlags: c.tcpFlags.subarray(0, n),
+    };
+  }
+}
+
+const P = FlowValue.packets / 4;
+const B = FlowValue.bytes / 4;
+const F = FlowValue.firstSeen / 4;
+const L = FlowValue.lastSeen / 4;
+const T = FlowValue.tcpFlags / 4;
+const COLUMNS = ['packets', 'bytes', 'firstSeenNs', 'lastSeenNs', 'tcpFlags'] as const;
+
+function columns(n: number): Columns {
+  return {
+    packets: new Float64Array(n),
+    bytes: new Float64Array(n),
+    firstSeenNs: new Float64Array(n),
+    lastSeenNs: new Float64Array(n),
+    tcpFlags: new Uint32Array(n),
   };
-  const u32 = new Uint32Array(values.buffer, values.byteOffset, Math.floor(values.length / 4));
-  const entry = (cpus * slot) / 4;
-  const u64 = (w: number): number => (u32[w] as number) + (u32[w + 1] as number) * TWO_32;
-  const P = FlowValue.packets / 4;
-  const B = FlowValue.bytes / 4;
-  const F = FlowValue.firstSeen / 4;
-  const L = FlowValue.lastSeen / 4;
-  const T = FlowValue.tcpFlags / 4;
-  if (cpus === 1) {
-    for (let i = 0; i < count; i++) {
-      const v = i * entry;
-      c.packets[i] = u64(v + P);
-      c.bytes[i] = u64(v + B);
-      c.firstSeenNs[i] = u64(v + F);
-      c.lastSeenNs[i] = u64(v + L);
-      c.tcpFlags[i] = u32[v + T] as number;
-    }
-    return c;
-  }
-  for (let i = 0; i < count; i++) {
-    let packets = 0;
-    let bytes = 0;
-    let first = 0;
-    let last = 0;
-    let flags = 0;
-    for (let cpu = 0; cpu < cpus; cpu++) {
-      const v = i * entry + (cpu * slot) / 4;
-      const p = u64(v + P);
-      if (p === 0) continue; /* this CPU never saw the flow */
-      packets += p;
-      bytes += u64(v + B);
-      const f = u64(v + F);
-      if (f !== 0 && (first === 0 || f < first)) first = f;
-      last = Math.max(last, u64(v + L));
-      flags |= u32[v + T] as number;
-    }
-    c.packets[i] = packets;
-    c.bytes[i] = bytes;
-    c.firstSeenNs[i] = first;
-    c.lastSeenNs[i] = last;
-    c.tcpFlags[i] = flags >>> 0;
-  }
-  return c;
+}
+
+/** The values of `count` entries, in one buffer, into columns. */
+export function decodeValues(values: Buffer, count: number, cpus: number, slot: number): Columns {
+  const sink = new ValueColumns(cpus, slot, count);
+  sink.take(values, 0, count);
+  return sink.done();
 }
 
 export class KernelFlowSet implements FlowSet {
@@ -152,12 +199,19 @@ export class KernelFlowSet implements FlowSet {
   /** The row whose key is these words, or -1. */
   private findWords(words: Int32Array, at: number, hash: number): number {
     if (this.length === 0) return -1;
-    return this.rowIndex().find(hash, (row) => sameKey(this.words, this.off(row) / 4, words, at));
+    const { table, mask, hashes } = this.rowIndex();
+    for (let pos = hash & mask; ; pos = (pos + 1) & mask) {
+      const row = (table[pos] as number) - 1;
+      if (row < 0) return -1;
+      if (hashes[row] === hash && sameKey(this.words, this.off(row) / 4, words, at)) return row;
+    }
   }
 
-  find(other: FlowSet, j: number): number {
-    if (other instanceof KernelFlowSet) return this.findWords(other.words, other.off(j) / 4, other.hashAt(j));
-    return this.indexOfKey(other.keyAt(j));
+  find(other: FlowSet, j: number, hint = -1): number {
+    if (!(other instanceof KernelFlowSet)) return this.indexOfKey(other.keyAt(j));
+    const at = other.off(j) / 4;
+    if (hint >= 0 && hint < this.length && sameKey(this.words, this.off(hint) / 4, other.words, at)) return hint;
+    return this.findWords(other.words, at, other.hashAt(j));
   }
 
   indexOfKey(key: string): number {
@@ -258,13 +312,7 @@ export class KernelFlowSet implements FlowSet {
   subset(rows: ArrayLike<number>): FlowSet {
     const n = rows.length;
     const at = new Int32Array(n);
-    const c: Columns = {
-      packets: new Float64Array(n),
-      bytes: new Float64Array(n),
-      firstSeenNs: new Float64Array(n),
-      lastSeenNs: new Float64Array(n),
-      tcpFlags: new Uint32Array(n),
-    };
+    const c = columns(n);
     for (let k = 0; k < n; k++) {
       const i = rows[k] as number;
       at[k] = this.off(i) / FlowKey.size;

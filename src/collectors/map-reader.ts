@@ -1,8 +1,9 @@
 /**
  * Reads every entry of a hash map into two flat buffers (keys, values), in batches of
  * bpf_map_lookup_batch, falling back to get_next_key + lookup where the kernel refuses batches
- * (before 5.6), as BCC's map_helpers.c does. The values buffer is reused every read (the collector
- * decodes it at once); each read's keys get a buffer of their own, which the snapshot keeps.
+ * (before 5.6), as BCC's map_helpers.c does. Each read's keys get a buffer of their own, which the
+ * snapshot keeps; values go batch by batch to a sink (the collector decodes them into columns), so
+ * no read holds every value at once.
  */
 import { BpfError } from '../ffi/errors.js';
 import { mapGetNextKey, mapLookupBatch, mapLookupElem } from '../ffi/libbpf.js';
@@ -11,15 +12,27 @@ export type ReadMethod = 'batch' | 'iterate';
 
 export interface MapEntries {
   readonly keys: Buffer;
+  /** Every entry's value; empty when they went to a ValueSink instead. */
   readonly values: Buffer;
   readonly count: number;
+}
+
+/** Takes the values of a read as they arrive, so that a read needs no buffer for all of them. */
+export interface ValueSink {
+  /** A read (re)starts: forget what was given so far. */
+  begin(): void;
+  /** Entries first .. first+count-1 have these values (valueSize bytes each, from offset 0). */
+  take(values: Buffer, first: number, count: number): void;
 }
 
 const BATCH = 8192;
 
 export class MapReader {
   private keys: Buffer;
-  private readonly values: Buffer;
+  /** Every value of a read, when no sink takes them (allocated on first use). */
+  private all: Buffer | undefined;
+  /** One batch of values, for a sink. */
+  private readonly chunk: Buffer;
   private readonly inBatch = Buffer.alloc(8);
   private readonly outBatch = Buffer.alloc(8);
   method: ReadMethod;
@@ -33,26 +46,44 @@ export class MapReader {
     method: ReadMethod = 'batch',
   ) {
     this.keys = Buffer.alloc(0);
-    this.values = Buffer.alloc(valueSize * maxEntries);
+    this.chunk = Buffer.alloc(valueSize * BATCH);
     this.method = method;
   }
 
-  read(): MapEntries {
+  /** Every entry; the values go to `sink` batch by batch when one is given. */
+  read(sink?: ValueSink): MapEntries {
     // Uninitialised: only the entries read are ever looked at.
     this.keys = Buffer.allocUnsafeSlow(this.keySize * this.maxEntries);
+    const to: ValueSink = sink ?? this.collector();
     if (this.method === 'batch') {
       try {
-        return this.readBatch();
+        to.begin();
+        return this.entries(sink, this.readBatch(to));
       } catch (err) {
         // Kernels without batch ops for this map type answer EINVAL or ENOTSUPP (524).
         if (!(err instanceof BpfError) || ![22, 95, 524].includes(err.errno)) throw err;
         this.method = 'iterate';
       }
     }
-    return this.readIterate();
+    to.begin();
+    return this.entries(sink, this.readIterate(to));
   }
 
-  private readBatch(): MapEntries {
+  private entries(sink: ValueSink | undefined, count: number): MapEntries {
+    return { keys: this.keys, values: sink ? Buffer.alloc(0) : (this.all as Buffer), count };
+  }
+
+  /** A sink that keeps every value, in one buffer reused from read to read. */
+  private collector(): ValueSink {
+    this.all ??= Buffer.alloc(this.valueSize * this.maxEntries);
+    const all = this.all;
+    return {
+      begin: () => {},
+      take: (values, first, count) => void values.copy(all, first * this.valueSize, 0, count * this.valueSize),
+    };
+  }
+
+  private readBatch(sink: ValueSink): number {
     let n = 0;
     let first = true;
     for (;;) {
@@ -64,31 +95,33 @@ export class MapReader {
         first ? null : this.inBatch,
         this.outBatch,
         this.keys.subarray(n * this.keySize),
-        this.values.subarray(n * this.valueSize),
+        this.chunk,
         want,
       );
+      sink.take(this.chunk, n, count);
       n += count;
       if (done) break;
       this.outBatch.copy(this.inBatch);
       first = false;
     }
-    return { keys: this.keys, values: this.values, count: n };
+    return n;
   }
 
-  private readIterate(): MapEntries {
+  private readIterate(sink: ValueSink): number {
     let n = 0;
     let prev: Buffer | null = null;
     while (n < this.maxEntries) {
       const key = this.keys.subarray(n * this.keySize, (n + 1) * this.keySize);
       if (!mapGetNextKey(this.fd, prev, key)) break;
       // An entry deleted between the two calls is skipped; the next key still follows it.
-      if (mapLookupElem(this.fd, key, this.values.subarray(n * this.valueSize, (n + 1) * this.valueSize))) {
+      if (mapLookupElem(this.fd, key, this.chunk.subarray(0, this.valueSize))) {
+        sink.take(this.chunk, n, 1);
         prev = key;
         n++;
       } else {
         prev = Buffer.from(key);
       }
     }
-    return { keys: this.keys, values: this.values, count: n };
+    return n;
   }
 }

@@ -1,4 +1,7 @@
-/** libc calls for giving up privileges: prctl and capset (Node has setuid/setgid but no capabilities). */
+/**
+ * libc calls Node has no API for: prctl and capset to give up privileges (Node has setuid/setgid but
+ * no capabilities), and mallopt to keep the memory of large freed buffers from lingering.
+ */
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -6,10 +9,12 @@ koffi.struct('tctop_cap_header', { version: 'uint32_t', pid: 'int' });
 koffi.struct('tctop_cap_data', { effective: 'uint32_t', permitted: 'uint32_t', inheritable: 'uint32_t' });
 const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
 const capset = libc.func('int capset(tctop_cap_header *hdr, tctop_cap_data *data)');
+const mallopt = libc.func('int mallopt(int param, int value)');
 
 const PR_SET_KEEPCAPS = 8;
 const PR_SET_NO_NEW_PRIVS = 38;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const M_MMAP_THRESHOLD = -3;
 
 function ok(op: string, ret: number): void {
   if (ret !== 0) throw new Error(`${op} failed (errno ${koffi.errno()})`);
@@ -31,4 +36,15 @@ export function setCapabilities(caps: readonly number[]): void {
 /** No execve from here on can gain privileges (setuid binaries, file capabilities). */
 export function setNoNewPrivs(): void {
   ok('prctl(PR_SET_NO_NEW_PRIVS)', prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as number);
+}
+
+/**
+ * Serve every allocation of `bytes` or more with its own mmap, so that its memory goes back to the
+ * system when it is freed. A tick at a million flows allocates and drops tens of megabytes of
+ * buffers (keys, columns); glibc raises its mmap threshold to the size of the first such block
+ * freed and from then on keeps them in its heap, where freed memory stays resident. Setting the
+ * threshold turns that adjustment off. Returns false where mallopt refused.
+ */
+export function returnLargeFreesToSystem(bytes = 256 * 1024): boolean {
+  return (mallopt(M_MMAP_THRESHOLD, bytes) as number) === 1;
 }

@@ -24,8 +24,12 @@ export interface FlowSet {
   keyAt(i: number): string;
   /** The order of the rows' keys as strings (the sort tie-break). */
   compareKeys(i: number, j: number): number;
-  /** The row holding the flow of row j of `other` (a set from the same source), or -1. */
-  find(other: FlowSet, j: number): number;
+  /**
+   * The row holding the flow of row j of `other` (a set from the same source), or -1. `hint` is
+   * where it likely is (two reads of one map list their flows in nearly the same order): tried
+   * first, before any hashing.
+   */
+  find(other: FlowSet, j: number, hint?: number): number;
   /** The row with this key, or -1. */
   indexOfKey(key: string): number;
   family(i: number): 4 | 6;
@@ -55,12 +59,13 @@ export function hashString(text: string): number {
  * over a power-of-two table at most half full; it stores row + 1, 0 is empty.
  */
 export class RowIndex {
-  private readonly table: Int32Array;
-  private readonly mask: number;
+  /** Row + 1 per position, 0 for empty; probe from hash & mask onwards. */
+  readonly table: Int32Array;
+  readonly mask: number;
 
   constructor(
     length: number,
-    private readonly hashes: Int32Array,
+    readonly hashes: Int32Array,
   ) {
     let size = 16;
     while (size < 2 * length) size *= 2;
@@ -132,8 +137,10 @@ export class RecordFlowSet implements FlowSet {
     return { index: this.index, hashes: this.hashes };
   }
 
-  find(other: FlowSet, j: number): number {
-    return this.indexOfKey(other.keyAt(j));
+  find(other: FlowSet, j: number, hint = -1): number {
+    const key = other.keyAt(j);
+    if (hint >= 0 && hint < this.length && this.keyAt(hint) === key) return hint;
+    return this.indexOfKey(key);
   }
 
   indexOfKey(key: string): number {

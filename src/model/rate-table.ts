@@ -2,9 +2,13 @@
  * A tick's rates in columns, one row per flow of its snapshot (the same row numbers as the
  * snapshot's FlowSet). Views select and order rows by these columns and turn into FlowRate
  * objects only the rows they show; all() builds every one, for the views that need them all.
+ *
+ * The interval's deltas are stored; the rates are computed on demand from what the model gives
+ * (RateSource), a whole column when a view sorts by it, one row when a view shows it: a table of
+ * a million flows is then 17 MB instead of 100, and a column nobody sorts by costs nothing.
  */
 import type { FlowSet } from './flow-set.js';
-import type { FlowRate, FlowRecord } from './types.js';
+import type { FlowRate, FlowRecord, Peaks, WindowRates } from './types.js';
 
 /** The per-row numbers of a tick, beyond the snapshot's own counters. */
 export const RATE_COLUMNS = [
@@ -24,95 +28,176 @@ export const RATE_COLUMNS = [
 
 export type RateColumn = (typeof RATE_COLUMNS)[number];
 
+/** The columns computed from a source: the windows and the peaks. */
+export type WindowColumn = Exclude<RateColumn, 'deltaPackets' | 'deltaBytes' | 'pps' | 'bps'>;
+
+/** How the windows and peaks of a table's rows are computed. */
+export interface RateSource {
+  /** The whole column. */
+  column(name: WindowColumn): Float64Array;
+  /** These rows' windows and peaks, in their order. */
+  at(rows: readonly number[]): (WindowRates & Peaks)[];
+}
+
+/** Every window and peak at the interval's rate: the rates of a table with no longer history. */
+export function intervalSource(table: RateTable): RateSource {
+  return {
+    column: (name) => (name.startsWith('pps') || name === 'peakPps' ? table.pps : table.bps),
+    at: (rows) =>
+      rows.map((i) => {
+        const pps = table.pps[i] as number;
+        const bps = table.bps[i] as number;
+        return { pps2: pps, bps2: bps, pps10: pps, bps10: bps, pps40: pps, bps40: bps, peakPps: pps, peakBps: bps };
+      }),
+  };
+}
+
 export class RateTable {
   readonly length: number;
+  /** Packets and bytes counted during the interval. */
   readonly deltaPackets: Float64Array;
   readonly deltaBytes: Float64Array;
-  readonly pps: Float64Array;
-  readonly bps: Float64Array;
-  readonly pps2: Float64Array;
-  readonly bps2: Float64Array;
-  readonly pps10: Float64Array;
-  readonly bps10: Float64Array;
-  readonly pps40: Float64Array;
-  readonly bps40: Float64Array;
-  readonly peakPps: Float64Array;
-  readonly peakBps: Float64Array;
   /** 1 when the flow was not in the previous snapshot. */
   readonly isNew: Uint8Array;
+  /** Seconds the interval rates are over, per row (a first read takes each flow's lifetime). */
+  private readonly seconds: (i: number) => number;
+  private source: RateSource;
+  private readonly cache = new Map<RateColumn, Float64Array>();
   private readonly built: (FlowRate | undefined)[] = [];
   private everything: FlowRate[] | undefined;
 
-  /** Zeroed columns for every row of `flows`, for the model to fill in. */
-  constructor(readonly flows: FlowSet) {
+  /**
+   * Zeroed deltas for every row of `flows`, for the model to fill in; rates over `seconds` (a
+   * number for every row, or one per row). Windows and peaks are the interval's until
+   * withSource() gives them a history.
+   */
+  constructor(
+    readonly flows: FlowSet,
+    seconds: number | ((i: number) => number),
+  ) {
     const n = flows.length;
     this.length = n;
     this.deltaPackets = new Float64Array(n);
     this.deltaBytes = new Float64Array(n);
-    this.pps = new Float64Array(n);
-    this.bps = new Float64Array(n);
-    this.pps2 = new Float64Array(n);
-    this.bps2 = new Float64Array(n);
-    this.pps10 = new Float64Array(n);
-    this.bps10 = new Float64Array(n);
-    this.pps40 = new Float64Array(n);
-    this.bps40 = new Float64Array(n);
-    this.peakPps = new Float64Array(n);
-    this.peakBps = new Float64Array(n);
     this.isNew = new Uint8Array(n);
+    this.seconds = typeof seconds === 'number' ? () => seconds : seconds;
+    this.source = intervalSource(this);
+  }
+
+  /** Windows and peaks from a history (set once, before any view reads the table). */
+  withSource(source: RateSource): this {
+    this.source = source;
+    return this;
+  }
+
+  private cached(name: RateColumn, make: () => Float64Array): Float64Array {
+    let column = this.cache.get(name);
+    if (!column) {
+      column = make();
+      this.cache.set(name, column);
+    }
+    return column;
+  }
+
+  /** count / seconds, or 0 when there is no interval to divide by. */
+  private perSecond(counts: Float64Array, scale: number): Float64Array {
+    const out = new Float64Array(this.length);
+    for (let i = 0; i < this.length; i++) {
+      const s = this.seconds(i);
+      out[i] = s > 0 ? ((counts[i] as number) * scale) / s : 0;
+    }
+    return out;
+  }
+
+  /** Packets and bits per second over the interval. */
+  get pps(): Float64Array {
+    return this.cached('pps', () => this.perSecond(this.deltaPackets, 1));
+  }
+  get bps(): Float64Array {
+    return this.cached('bps', () => this.perSecond(this.deltaBytes, 8));
+  }
+  get pps2(): Float64Array {
+    return this.cached('pps2', () => this.source.column('pps2'));
+  }
+  get bps2(): Float64Array {
+    return this.cached('bps2', () => this.source.column('bps2'));
+  }
+  get pps10(): Float64Array {
+    return this.cached('pps10', () => this.source.column('pps10'));
+  }
+  get bps10(): Float64Array {
+    return this.cached('bps10', () => this.source.column('bps10'));
+  }
+  get pps40(): Float64Array {
+    return this.cached('pps40', () => this.source.column('pps40'));
+  }
+  get bps40(): Float64Array {
+    return this.cached('bps40', () => this.source.column('bps40'));
+  }
+  get peakPps(): Float64Array {
+    return this.cached('peakPps', () => this.source.column('peakPps'));
+  }
+  get peakBps(): Float64Array {
+    return this.cached('peakBps', () => this.source.column('peakBps'));
   }
 
   /** Row i as a FlowRate, built on first use; the same object every call. */
   row(i: number): FlowRate {
-    let r = this.built[i];
-    if (!r) {
-      r = flowRate(this.flows.record(i), this, i);
-      this.built[i] = r;
+    return this.rows([i])[0] as FlowRate;
+  }
+
+  /** These rows as FlowRates, in their order (those not built yet, built together). */
+  rows(rows: readonly number[]): FlowRate[] {
+    const missing = rows.filter((i) => !this.built[i]);
+    if (missing.length > 0) {
+      const windows = this.source.at(missing);
+      missing.forEach((i, k) => (this.built[i] = this.rate(this.flows.record(i), i, windows[k] as WindowRates & Peaks)));
     }
-    return r;
+    return rows.map((i) => this.built[i] as FlowRate);
   }
 
   /** Every row, in row order. */
   all(): readonly FlowRate[] {
     if (!this.everything) {
-      const out = new Array<FlowRate>(this.length);
-      for (let i = 0; i < this.length; i++) out[i] = this.row(i);
-      this.everything = out;
+      this.everything = this.rows(Array.from({ length: this.length }, (_, i) => i));
     }
     return this.everything;
   }
-}
 
-function flowRate(flow: FlowRecord, t: RateTable, i: number): FlowRate {
-  // Fields copied one by one: an object spread is ten times slower on this V8.
-  return {
-    key: flow.key,
-    family: flow.family,
-    proto: flow.proto,
-    src: flow.src,
-    dst: flow.dst,
-    sport: flow.sport,
-    dport: flow.dport,
-    dir: flow.dir,
-    ifindex: flow.ifindex,
-    ifname: flow.ifname,
-    packets: flow.packets,
-    bytes: flow.bytes,
-    firstSeenNs: flow.firstSeenNs,
-    lastSeenNs: flow.lastSeenNs,
-    tcpFlags: flow.tcpFlags,
-    deltaPackets: t.deltaPackets[i] as number,
-    deltaBytes: t.deltaBytes[i] as number,
-    pps: t.pps[i] as number,
-    bps: t.bps[i] as number,
-    isNew: t.isNew[i] === 1,
-    pps2: t.pps2[i] as number,
-    bps2: t.bps2[i] as number,
-    pps10: t.pps10[i] as number,
-    bps10: t.bps10[i] as number,
-    pps40: t.pps40[i] as number,
-    bps40: t.bps40[i] as number,
-    peakPps: t.peakPps[i] as number,
-    peakBps: t.peakBps[i] as number,
-  };
+  private rate(flow: FlowRecord, i: number, w: WindowRates & Peaks): FlowRate {
+    const s = this.seconds(i);
+    const dp = this.deltaPackets[i] as number;
+    const db = this.deltaBytes[i] as number;
+    // Fields copied one by one: an object spread is ten times slower on this V8.
+    return {
+      key: flow.key,
+      family: flow.family,
+      proto: flow.proto,
+      src: flow.src,
+      dst: flow.dst,
+      sport: flow.sport,
+      dport: flow.dport,
+      dir: flow.dir,
+      ifindex: flow.ifindex,
+      ifname: flow.ifname,
+      packets: flow.packets,
+      bytes: flow.bytes,
+      firstSeenNs: flow.firstSeenNs,
+      lastSeenNs: flow.lastSeenNs,
+      tcpFlags: flow.tcpFlags,
+      deltaPackets: dp,
+      deltaBytes: db,
+      pps: s > 0 ? dp / s : 0,
+      bps: s > 0 ? (db * 8) / s : 0,
+      isNew: this.isNew[i] === 1,
+      pps2: w.pps2,
+      bps2: w.bps2,
+      pps10: w.pps10,
+      bps10: w.bps10,
+      pps40: w.pps40,
+      bps40: w.bps40,
+      peakPps: w.peakPps,
+      peakBps: w.peakBps,
+    };
+  }
 }

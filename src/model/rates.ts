@@ -42,7 +42,14 @@ export function wasRecreated(cur: FlowSet, i: number, prev: FlowSet, p: number):
 /** For each row of cur, the row of prev that holds the same flow, or -1 (all -1 without prev). */
 export function matchRows(prev: Snapshot | undefined, cur: Snapshot): Int32Array {
   const old = new Int32Array(cur.flows.length).fill(-1);
-  if (prev) for (let j = 0; j < old.length; j++) old[j] = prev.flows.find(cur.flows, j);
+  if (!prev) return old;
+  // Rows mostly keep their order from read to read: the row after the last match is the first guess.
+  let next = 0;
+  for (let j = 0; j < old.length; j++) {
+    const p = prev.flows.find(cur.flows, j, next);
+    old[j] = p;
+    if (p >= 0) next = p + 1;
+  }
   return old;
 }
 
@@ -59,25 +66,19 @@ export function matchRows(prev: Snapshot | undefined, cur: Snapshot): Int32Array
  * - A zero-length interval gives rates 0 (deltas are still reported).
  */
 export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old: Int32Array = matchRows(prev, cur)): RateTable {
-  const t = new RateTable(cur.flows);
   const f = cur.flows;
-  const seconds = prev ? intervalSeconds(prev, cur) : 0;
+  const seconds = prev ? intervalSeconds(prev, cur) : (i: number) => Math.max((cur.monoNs - (f.firstSeenNs[i] as number)) / 1e9, MIN_FIRST_READ_S);
+  const t = new RateTable(f, seconds);
   for (let i = 0; i < t.length; i++) {
     const p = old[i] as number;
     let dp = f.packets[i] as number;
     let db = f.bytes[i] as number;
-    let over = seconds;
-    if (!prev) over = Math.max((cur.monoNs - (f.firstSeenNs[i] as number)) / 1e9, MIN_FIRST_READ_S);
-    else if (p >= 0 && !wasRecreated(f, i, prev.flows, p)) {
+    if (prev && p >= 0 && !wasRecreated(f, i, prev.flows, p)) {
       dp -= prev.flows.packets[p] as number;
       db -= prev.flows.bytes[p] as number;
     }
-    const pps = perSecond(dp, over);
-    const bps = perSecond(db * 8, over);
     t.deltaPackets[i] = dp;
     t.deltaBytes[i] = db;
-    t.pps[i] = t.pps2[i] = t.pps10[i] = t.pps40[i] = t.peakPps[i] = pps;
-    t.bps[i] = t.bps2[i] = t.bps10[i] = t.bps40[i] = t.peakBps[i] = bps;
     t.isNew[i] = prev && p < 0 ? 1 : 0;
   }
   return t;

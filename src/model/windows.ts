@@ -1,24 +1,28 @@
 /**
- * Rate windows (iftop's 2, 10 and 40 s averages) and peaks, from a short history of snapshots.
+ * Rate windows (iftop's 2, 10 and 40 s averages) and peaks, from a short history of samples.
  *
- * The history keeps, for each recent sample, every live flow's packets and bytes accumulated from
- * its deltas, taken as computeRates takes them (so an evicted and recreated entry, or a counter
- * that restarts, adds its new count instead of going backwards). A window's rate is then exact:
- * (accumulated now - accumulated at now - W) / W, where the value at now - W is interpolated
- * within the interval that holds it (each interval's packets taken as spread evenly over it), so a
- * missed tick or timer jitter moves no boundary. With less than W seconds of history, the window
- * is the whole history.
+ * Each sample is one interval (between two snapshots) and keeps only what counted in it: the
+ * deltas of the flows that moved, as computeRateTable takes them (so an evicted and recreated
+ * entry, or a counter that restarts, adds its new count instead of going backwards), and the
+ * deltas of the global counters. A window's rate is exact: the deltas of the intervals inside the
+ * window, plus the part of the interval that straddles its start taken as spread evenly over it
+ * (so a missed tick or timer jitter moves no boundary), over the window's length. With less than
+ * W seconds of history, the window is the whole history.
  *
- * Memory is bounded: samples closer than SPACING_NS are merged (the newer replaces the newest kept
- * one), samples older than the longest window are dropped, and only flows of the latest snapshot
- * have a slot: one Float64 pair per slot per sample, at most 40 s / 0.9 s + 3 samples. Slots of
- * flows that left are reused, and the columns are compacted when fewer than half their slots live.
- * Each step is O(flows). The history is immutable: a step returns a new one and shares the old
- * columns, which are never written after the step that made them.
+ * A step's cost is the flows of its snapshot; a window is summed from the samples when a view
+ * asks for it, a whole column (to sort by) or one row (to show), so its cost is the deltas of the
+ * samples it spans. Memory is the deltas of the last 40 s: flows that sat idle cost nothing in
+ * the samples. (One column of every flow per sample would be 750 MB for a million flows.)
+ *
+ * Samples closer than SPACING_NS are merged (the newer replaces the newest kept one), samples older
+ * than the longest window are dropped. A flow keeps its slot while it stays in the snapshots; the
+ * slot of one that left is reused only once every sample it counted in has been dropped, so two
+ * flows' counts never mix. The history is immutable: a step returns a new one and never writes
+ * what an older one holds.
  */
-import { RateTable } from './rate-table.js';
-import { computeRateTable, computeTotals, counterDelta, intervalSeconds, matchRows, perSecond, wasRecreated, type Totals } from './rates.js';
-import type { FlowRate, Snapshot, Window, WindowRates } from './types.js';
+import { RateTable, type RateSource, type WindowColumn } from './rate-table.js';
+import { computeRateTable, computeTotals, counterDelta, intervalSeconds, matchRows, wasRecreated, type Totals } from './rates.js';
+import type { FlowRate, Peaks, Snapshot, Window, WindowRates } from './types.js';
 
 export const WINDOWS: readonly Window[] = [2, 10, 40];
 
@@ -28,10 +32,6 @@ const LONGEST_NS = 40e9;
  * under the default 1 s interval, so that timer jitter never merges two default ticks.
  */
 const SPACING_NS = 0.9e9;
-/** Slots 0 and 1 hold the global counters, in and out. */
-const IN = 0;
-const OUT = 1;
-const TOTAL_SLOTS = 2;
 
 export interface Rate {
   readonly pps: number;
@@ -43,22 +43,32 @@ export function windowRate(r: WindowRates, w: Window): Rate {
   return { pps: r[`pps${w}`], bps: r[`bps${w}`] };
 }
 
+/** What counted in one interval. */
+interface Sample {
+  /** Monotonic time of the snapshot that ends the interval. */
+  readonly monoNs: number;
+  /** The flows that moved: slot, packets, bytes (a slot may appear more than once after a merge). */
+  readonly slots: Int32Array;
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+  /** The global counters' deltas: packets in, bytes in, packets out, bytes out. */
+  readonly totals: readonly [number, number, number, number];
+}
+
 export interface RateHistory {
   /** The latest snapshot, where the next interval starts. */
   readonly last: Snapshot | undefined;
-  /** Monotonic times of the kept samples, oldest first. */
-  readonly times: readonly number[];
-  /** Serial number of times[0] (samples are numbered as they are kept). */
+  /** Kept samples, oldest first; the oldest only marks where the history starts (its deltas count in no window). */
+  readonly samples: readonly Sample[];
+  /** Serial number of samples[0] (samples are numbered as they are kept). */
   readonly first: number;
-  /** Per kept sample, accumulated packets at [2 * slot] and bytes at [2 * slot + 1]. */
-  readonly columns: readonly Float64Array[];
   /** The slot of each row of the latest snapshot's flows. */
   readonly slotOfRow: Int32Array;
-  /** Per slot: the serial of the first sample its flow is in (earlier samples count it as 0). */
-  readonly born: Float64Array;
   /** Per slot: its flow's highest 2 s rates. */
   readonly slotPeakPps: Float64Array;
   readonly slotPeakBps: Float64Array;
+  /** Slots of flows that left, and the serial of the first sample they were gone in. */
+  readonly freed: readonly (readonly [slot: number, serial: number])[];
   /** Of the global counters, in + out. */
   readonly peakPps: number;
   readonly peakBps: number;
@@ -66,13 +76,12 @@ export interface RateHistory {
 
 export const NO_HISTORY: RateHistory = {
   last: undefined,
-  times: [],
+  samples: [],
   first: 0,
-  columns: [],
   slotOfRow: new Int32Array(0),
-  born: new Float64Array(0),
   slotPeakPps: new Float64Array(0),
   slotPeakBps: new Float64Array(0),
+  freed: [],
   peakPps: 0,
   peakBps: 0,
 };
@@ -102,198 +111,287 @@ function step(history: RateHistory, intervalS: number, table: RateTable, totals:
   };
 }
 
+/** Where a window starts among the samples. */
+interface Bracket {
+  /** Serial of the sample the start falls in (the oldest when the history is shorter than the window). */
+  readonly bound: number;
+  /** The share of that sample's interval inside the window (0 when it is the oldest). */
+  readonly inside: number;
+  /** The window's length, or the whole history's when that is shorter. */
+  readonly seconds: number;
+}
+
+function bracket(samples: readonly Sample[], first: number, now: number, w: Window): Bracket {
+  const start = now - w * 1e9;
+  const oldest = (samples[0] as Sample).monoNs;
+  if (start <= oldest) return { bound: first, inside: 0, seconds: (now - oldest) / 1e9 };
+  let i = 0;
+  while ((samples[i + 1] as Sample).monoNs <= start) i++;
+  const from = (samples[i] as Sample).monoNs;
+  const to = (samples[i + 1] as Sample).monoNs;
+  return { bound: first + i + 1, inside: (to - start) / (to - from), seconds: w };
+}
+
+/** How many of the oldest samples no window reaches any more (one at or before now - 40 s stays). */
+function dropped(samples: readonly Sample[], now: number): number {
+  let drop = 0;
+  while (drop + 1 < samples.length && (samples[drop + 1] as Sample).monoNs <= now - LONGEST_NS) drop++;
+  return drop;
+}
+
+function concat<T extends Int32Array | Float64Array>(a: T, b: T): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Rows asked for at once up to which their windows are summed alone; beyond, whole columns are. */
+const FEW_ROWS = 1024;
+
+/** The windows of a step's flows, summed from the samples on demand (a RateSource). */
+class FlowWindows implements RateSource {
+  constructor(
+    private readonly samples: readonly Sample[],
+    private readonly first: number,
+    private readonly slotOfRow: Int32Array,
+    private readonly rowOfSlot: Int32Array,
+    private readonly brackets: readonly Bracket[],
+    private readonly peakPps: Float64Array,
+    private readonly peakBps: Float64Array,
+  ) {}
+
+  /**
+   * Calls add(row, packets, bytes) for every delta of window w, in one fixed order (so that sums
+   * of a row agree to the last bit however they are taken): the samples after its start, and the
+   * share of the one it falls in.
+   */
+  private each(w: number, add: (row: number, packets: number, bytes: number) => void): void {
+    const b = this.brackets[w] as Bracket;
+    if (b.seconds <= 0) return;
+    for (let serial = b.bound; serial < this.first + this.samples.length; serial++) {
+      const share = serial === b.bound ? b.inside : 1;
+      if (share <= 0) continue;
+      const s = this.samples[serial - this.first] as Sample;
+      for (let k = 0; k < s.slots.length; k++) {
+        const i = this.rowOfSlot[s.slots[k] as number] as number;
+        if (i >= 0) add(i, share * (s.packets[k] as number), share * (s.bytes[k] as number));
+      }
+    }
+  }
+
+  /** Per row, packets and bits per second over window w: [2 * row] and [2 * row + 1]. */
+  private rates(w: number, rowsOf: (i: number) => number, count: number): Float64Array {
+    const out = new Float64Array(2 * count);
+    const b = this.brackets[w] as Bracket;
+    this.each(w, (i, p, y) => {
+      const k = rowsOf(i);
+      if (k < 0) return;
+      out[2 * k] = (out[2 * k] as number) + p;
+      out[2 * k + 1] = (out[2 * k + 1] as number) + y;
+    });
+    for (let k = 0; k < count; k++) {
+      out[2 * k] = (out[2 * k] as number) / b.seconds;
+      out[2 * k + 1] = ((out[2 * k + 1] as number) * 8) / b.seconds;
+    }
+    return out;
+  }
+
+  column(name: WindowColumn): Float64Array {
+    const rows = this.slotOfRow.length;
+    const out = new Float64Array(rows);
+    if (name === 'peakPps' || name === 'peakBps') {
+      const peaks = name === 'peakPps' ? this.peakPps : this.peakBps;
+      for (let i = 0; i < rows; i++) out[i] = peaks[this.slotOfRow[i] as number] as number;
+      return out;
+    }
+    const w = name.endsWith('40') ? 2 : name.endsWith('10') ? 1 : 0;
+    if ((this.brackets[w] as Bracket).seconds <= 0) return out;
+    const both = this.rates(w, (i) => i, rows);
+    const k = name.startsWith('bps') ? 1 : 0;
+    for (let i = 0; i < rows; i++) out[i] = both[2 * i + k] as number;
+    return out;
+  }
+
+  at(rows: readonly number[]): (WindowRates & Peaks)[] {
+    const n = rows.length;
+    const place = new Map<number, number>();
+    rows.forEach((i, k) => place.set(i, k));
+    const all = n > FEW_ROWS;
+    const windows = WINDOWS.map((_, w) => {
+      if ((this.brackets[w] as Bracket).seconds <= 0) return new Float64Array(2 * n);
+      if (!all) return this.rates(w, (i) => place.get(i) ?? -1, n);
+      const whole = this.rates(w, (i) => i, this.slotOfRow.length);
+      const out = new Float64Array(2 * n);
+      for (let k = 0; k < n; k++) {
+        out[2 * k] = whole[2 * (rows[k] as number)] as number;
+        out[2 * k + 1] = whole[2 * (rows[k] as number) + 1] as number;
+      }
+      return out;
+    }) as [Float64Array, Float64Array, Float64Array];
+    return rows.map((i, k) => {
+      const slot = this.slotOfRow[i] as number;
+      return {
+        pps2: windows[0][2 * k] as number,
+        bps2: windows[0][2 * k + 1] as number,
+        pps10: windows[1][2 * k] as number,
+        bps10: windows[1][2 * k + 1] as number,
+        pps40: windows[2][2 * k] as number,
+        bps40: windows[2][2 * k + 1] as number,
+        peakPps: this.peakPps[slot] as number,
+        peakBps: this.peakBps[slot] as number,
+      };
+    });
+  }
+}
+
 /**
  * The next snapshot's rates and totals, and the history that includes it: computeRateTable's and
  * computeTotals' numbers, with the windows and peaks of the history. The first snapshot only
  * starts the history: its rates are computeRateTable's first-read rates, and peaks start at 0.
- * O(flows), with no object per flow: flows are matched to the previous snapshot's rows by
- * FlowSet.find, and every per-flow number lives in typed arrays.
  */
 export function advance(h: RateHistory, cur: Snapshot): Step {
   const prev = h.last;
   const totals = computeTotals(prev, cur);
-  const now = Math.max(cur.monoNs, h.times.at(-1) ?? -Infinity);
+  const newest = h.samples.at(-1);
+  const now = Math.max(cur.monoNs, newest?.monoNs ?? -Infinity);
 
   // A new sample replaces the newest kept one when that one is too close to the one before it.
-  const n = h.times.length;
-  const kept = n >= 2 && (h.times[n - 1] as number) - (h.times[n - 2] as number) < SPACING_NS ? n - 1 : n;
-  const serial = h.first + kept;
+  const n = h.samples.length;
+  const merge = n >= 2 && (newest as Sample).monoNs - (h.samples[n - 2] as Sample).monoNs < SPACING_NS;
+  const serial = h.first + (merge ? n - 1 : n);
 
-  // Slots: a flow keeps its own, a new one takes the lowest free one.
+  // Slots: a flow keeps its own; a new one takes a slot no kept sample counts in, or a new one.
   const flows = cur.flows;
   const rows = flows.length;
   const old = matchRows(prev, cur);
-  const prevColumn = h.columns.at(-1) ?? new Float64Array(2 * TOTAL_SLOTS);
-  const taken = new Uint8Array(prevColumn.length / 2);
+  const stays = new Uint8Array(h.slotOfRow.length);
   for (let i = 0; i < rows; i++) {
     const p = old[i] as number;
     if (p < 0) continue;
-    const slot = h.slotOfRow[p] as number;
     // Two rows of one read never share a flow; if they did, the second would count as new.
-    if (taken[slot]) old[i] = -1;
-    else taken[slot] = 1;
+    if (stays[p]) old[i] = -1;
+    else stays[p] = 1;
   }
+  const freed = [...h.freed];
+  for (let p = 0; p < stays.length; p++) if (!stays[p]) freed.push([h.slotOfRow[p] as number, serial]);
+  let size = h.slotPeakPps.length;
   const slotOfRow = new Int32Array(rows);
-  let free = TOTAL_SLOTS;
-  let size = TOTAL_SLOTS;
   for (let i = 0; i < rows; i++) {
     const p = old[i] as number;
-    let slot: number;
-    if (p >= 0) slot = h.slotOfRow[p] as number;
-    else {
-      while (taken[free]) free++;
-      slot = free++;
-    }
-    slotOfRow[i] = slot;
-    if (slot + 1 > size) size = slot + 1;
+    if (p >= 0) slotOfRow[i] = h.slotOfRow[p] as number;
+    // Freed slots in order of freeing: the first one still counted in a kept sample ends the search.
+    else if (freed.length > 0 && (freed[0] as readonly [number, number])[1] <= h.first) slotOfRow[i] = (freed.shift() as readonly [number, number])[0];
+    else slotOfRow[i] = size++;
   }
 
-  const column = new Float64Array(2 * size);
-  const c = cur.counters;
-  const pc = prev?.counters;
-  column[2 * IN] = (prevColumn[2 * IN] as number) + counterDelta(c.packetsIn, pc?.packetsIn ?? 0);
-  column[2 * IN + 1] = (prevColumn[2 * IN + 1] as number) + counterDelta(c.bytesIn, pc?.bytesIn ?? 0);
-  column[2 * OUT] = (prevColumn[2 * OUT] as number) + counterDelta(c.packetsOut, pc?.packetsOut ?? 0);
-  column[2 * OUT + 1] = (prevColumn[2 * OUT + 1] as number) + counterDelta(c.bytesOut, pc?.bytesOut ?? 0);
-
-  const all = [...h.times.slice(0, kept), now];
-  const drop = dropped(all, now);
-  const times = all.slice(drop);
-  const columns = [...h.columns.slice(0, kept), column].slice(drop);
-  const first = h.first + drop;
-  const [w2, w10, w40] = WINDOWS.map((w) => bracket(times, columns, first, now, w)) as [Bracket, Bracket, Bracket];
-
-  // Each flow's delta as computeRateTable takes it, added to its slot; then its windows.
+  // The interval's deltas, as computeRateTable takes them.
   const seconds = prev ? intervalSeconds(prev, cur) : 0;
-  const born = new Float64Array(size);
-  const slotPeakPps = new Float64Array(size);
-  const slotPeakBps = new Float64Array(size);
-  const t = new RateTable(flows);
+  const t = new RateTable(flows, seconds);
+  let moved = 0;
   for (let i = 0; i < rows; i++) {
     const p = old[i] as number;
-    const slot = slotOfRow[i] as number;
-    const at = 2 * slot;
     let dp = flows.packets[i] as number;
     let db = flows.bytes[i] as number;
     if (p >= 0 && prev && !wasRecreated(flows, i, prev.flows, p)) {
       dp -= prev.flows.packets[p] as number;
       db -= prev.flows.bytes[p] as number;
     }
-    column[at] = (p >= 0 ? (prevColumn[at] as number) : 0) + dp;
-    column[at + 1] = (p >= 0 ? (prevColumn[at + 1] as number) : 0) + db;
-    const b = p >= 0 ? (h.born[slot] as number) : serial;
-    born[slot] = b;
-    const pps2 = overWindow(w2, column, slot, b, 0);
-    const bps2 = overWindow(w2, column, slot, b, 1);
-    const peakPps = Math.max(p >= 0 ? (h.slotPeakPps[slot] as number) : 0, pps2);
-    const peakBps = Math.max(p >= 0 ? (h.slotPeakBps[slot] as number) : 0, bps2);
-    slotPeakPps[slot] = peakPps;
-    slotPeakBps[slot] = peakBps;
     t.deltaPackets[i] = dp;
     t.deltaBytes[i] = db;
-    t.pps[i] = perSecond(dp, seconds);
-    t.bps[i] = perSecond(db * 8, seconds);
     t.isNew[i] = p < 0 ? 1 : 0;
-    t.pps2[i] = pps2;
-    t.bps2[i] = bps2;
-    t.pps10[i] = overWindow(w10, column, slot, b, 0);
-    t.bps10[i] = overWindow(w10, column, slot, b, 1);
-    t.pps40[i] = overWindow(w40, column, slot, b, 0);
-    t.bps40[i] = overWindow(w40, column, slot, b, 1);
-    t.peakPps[i] = peakPps;
-    t.peakBps[i] = peakBps;
+    if (dp !== 0 || db !== 0) moved++;
   }
+  const fresh = {
+    slots: new Int32Array(moved),
+    packets: new Float64Array(moved),
+    bytes: new Float64Array(moved),
+  };
+  for (let i = 0, k = 0; i < rows; i++) {
+    if (t.deltaPackets[i] === 0 && t.deltaBytes[i] === 0) continue;
+    fresh.slots[k] = slotOfRow[i] as number;
+    fresh.packets[k] = t.deltaPackets[i] as number;
+    fresh.bytes[k++] = t.deltaBytes[i] as number;
+  }
+  const c = cur.counters;
+  const pc = prev?.counters;
+  const delta: [number, number, number, number] = [
+    counterDelta(c.packetsIn, pc?.packetsIn ?? 0),
+    counterDelta(c.bytesIn, pc?.bytesIn ?? 0),
+    counterDelta(c.packetsOut, pc?.packetsOut ?? 0),
+    counterDelta(c.bytesOut, pc?.bytesOut ?? 0),
+  ];
+  const sample: Sample =
+    merge && newest
+      ? {
+          monoNs: now,
+          slots: concat(newest.slots, fresh.slots),
+          packets: concat(newest.packets, fresh.packets),
+          bytes: concat(newest.bytes, fresh.bytes),
+          totals: [0, 1, 2, 3].map((k) => (newest.totals[k] as number) + (delta[k] as number)) as unknown as Sample['totals'],
+        }
+      : { monoNs: now, ...fresh, totals: delta };
 
-  /** The global counters' window rates. */
-  const windowsAt = (slot: number): WindowRates => ({
-    pps2: overWindow(w2, column, slot, -Infinity, 0),
-    bps2: overWindow(w2, column, slot, -Infinity, 1),
-    pps10: overWindow(w10, column, slot, -Infinity, 0),
-    bps10: overWindow(w10, column, slot, -Infinity, 1),
-    pps40: overWindow(w40, column, slot, -Infinity, 0),
-    bps40: overWindow(w40, column, slot, -Infinity, 1),
-  });
-  const windowsIn = windowsAt(IN);
-  const windowsOut = windowsAt(OUT);
+  const all = [...(merge ? h.samples.slice(0, -1) : h.samples), sample];
+  const drop = dropped(all, now);
+  const samples = all.slice(drop);
+  const first = h.first + drop;
+  const brackets = WINDOWS.map((w) => bracket(samples, first, now, w));
+
+  // Each flow's windows, from the samples.
+  const rowOfSlot = new Int32Array(size).fill(-1);
+  for (let i = 0; i < rows; i++) rowOfSlot[slotOfRow[i] as number] = i;
+
+  // Peaks: only a flow with deltas in the 2 s window (or the sample its start falls in) has a 2 s
+  // rate above 0, so only those can raise their peak.
+  const slotPeakPps = new Float64Array(size);
+  const slotPeakBps = new Float64Array(size);
+  slotPeakPps.set(h.slotPeakPps);
+  slotPeakBps.set(h.slotPeakBps);
+  for (let i = 0; i < rows; i++) {
+    if ((old[i] as number) >= 0) continue;
+    // A new flow (or one given a slot a flow gone long ago had) starts from 0.
+    slotPeakPps[slotOfRow[i] as number] = 0;
+    slotPeakBps[slotOfRow[i] as number] = 0;
+  }
+  const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, brackets, slotPeakPps, slotPeakBps);
+  if (prev) {
+    const pps2 = t.withSource(windows).pps2;
+    const bps2 = t.bps2;
+    const two = brackets[0] as Bracket;
+    for (let serial = two.bound; serial < first + samples.length; serial++) {
+      const { slots } = samples[serial - first] as Sample;
+      for (let k = 0; k < slots.length; k++) {
+        const slot = slots[k] as number;
+        const i = rowOfSlot[slot] as number;
+        if (i < 0) continue;
+        slotPeakPps[slot] = Math.max(slotPeakPps[slot] as number, pps2[i] as number);
+        slotPeakBps[slot] = Math.max(slotPeakBps[slot] as number, bps2[i] as number);
+      }
+    }
+  }
+  t.withSource(windows);
+
+  /** The global counters' window rates: in (0) or out (1). */
+  const windowsOf = (dir: 0 | 1): WindowRates => {
+    const rate = (w: number, k: 0 | 1): number => {
+      const b = brackets[w] as Bracket;
+      if (b.seconds <= 0) return 0;
+      let sum = 0;
+      for (let s = b.bound; s < first + samples.length; s++) {
+        const share = s === b.bound ? b.inside : 1;
+        sum += share * ((samples[s - first] as Sample).totals[2 * dir + k] as number);
+      }
+      return (sum * (k === 1 ? 8 : 1)) / b.seconds;
+    };
+    return { pps2: rate(0, 0), bps2: rate(0, 1), pps10: rate(1, 0), bps10: rate(1, 1), pps40: rate(2, 0), bps40: rate(2, 1) };
+  };
+  const windowsIn = windowsOf(0);
+  const windowsOut = windowsOf(1);
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
-  const history = compacted({ last: cur, times, first, columns, slotOfRow, born, slotPeakPps, slotPeakBps, peakPps, peakBps }, size);
-  // The first snapshot has no interval yet: computeRateTable's first-read rates stand.
+  const history: RateHistory = { last: cur, samples, first, slotOfRow, slotPeakPps, slotPeakBps, freed, peakPps, peakBps };
+  // The first snapshot has no interval yet: computeRateTable's first-read rates stand, and peaks start at 0.
   if (!prev) return step(history, 0, computeRateTable(undefined, cur, old), totals);
   return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
-}
-
-/** How many of the oldest samples no window reaches any more (one at or before now - 40 s stays). */
-function dropped(times: readonly number[], now: number): number {
-  let drop = 0;
-  while (drop + 1 < times.length && (times[drop + 1] as number) <= now - LONGEST_NS) drop++;
-  return drop;
-}
-
-interface Bracket {
-  /** The window starts between samples `a` and `b`, at `frac` of the way (a = b when it is the oldest). */
-  readonly a: Float64Array;
-  readonly b: Float64Array;
-  readonly serialA: number;
-  readonly serialB: number;
-  readonly frac: number;
-  /** The window's length, or the whole history's when that is shorter. */
-  readonly seconds: number;
-}
-
-function bracket(times: readonly number[], columns: readonly Float64Array[], first: number, now: number, w: Window): Bracket {
-  const start = now - w * 1e9;
-  const oldest = times[0] as number;
-  let i = 0;
-  if (start > oldest) while ((times[i + 1] as number) <= start) i++;
-  const j = start > oldest ? i + 1 : i;
-  const from = times[i] as number;
-  return {
-    a: columns[i] as Float64Array,
-    b: columns[j] as Float64Array,
-    serialA: first + i,
-    serialB: first + j,
-    frac: j > i ? (start - from) / ((times[j] as number) - from) : 0,
-    seconds: start > oldest ? w : (now - oldest) / 1e9,
-  };
-}
-
-/** Packets (k = 0) or bits (k = 1) per second of a slot over a window; `born` is its first sample's serial. */
-function overWindow(b: Bracket, column: Float64Array, slot: number, born: number, k: 0 | 1): number {
-  if (b.seconds <= 0) return 0;
-  const at = 2 * slot + k;
-  const from = b.serialA < born ? 0 : (b.a[at] as number);
-  const to = b.serialB < born ? 0 : (b.b[at] as number);
-  return (((column[at] as number) - (from + (to - from) * b.frac)) * (k === 0 ? 1 : 8)) / b.seconds;
-}
-
-/** The history with its slots renumbered densely (row i to slot 2 + i), when fewer than half of `size` slots live. */
-function compacted(h: RateHistory, size: number): RateHistory {
-  const rows = h.slotOfRow.length;
-  const live = TOTAL_SLOTS + rows;
-  if (size <= 2 * live) return h;
-  const slotOfRow = new Int32Array(rows);
-  const born = new Float64Array(live);
-  const slotPeakPps = new Float64Array(live);
-  const slotPeakBps = new Float64Array(live);
-  for (let r = 0; r < rows; r++) {
-    const from = h.slotOfRow[r] as number;
-    const to = TOTAL_SLOTS + r;
-    slotOfRow[r] = to;
-    born[to] = h.born[from] as number;
-    slotPeakPps[to] = h.slotPeakPps[from] as number;
-    slotPeakBps[to] = h.slotPeakBps[from] as number;
-  }
-  const columns = h.columns.map((old, j) => {
-    const col = new Float64Array(2 * live);
-    col.set(old.subarray(0, 2 * TOTAL_SLOTS));
-    for (let r = 0; r < rows; r++) {
-      const from = h.slotOfRow[r] as number;
-      if (h.first + j < (h.born[from] as number)) continue;
-      col[2 * (TOTAL_SLOTS + r)] = old[2 * from] ?? 0;
-      col[2 * (TOTAL_SLOTS + r) + 1] = old[2 * from + 1] ?? 0;
-    }
-    return col;
-  });
-  return { ...h, columns, slotOfRow, born, slotPeakPps, slotPeakBps };
 }

@@ -165,7 +165,7 @@ export class TcTopMetrics {
       add(this.ifaceSums, key, t.deltaPackets[i] as number, t.deltaBytes[i] as number);
       if (!inTop[i]) add(this.otherSums, key, t.deltaPackets[i] as number, t.deltaBytes[i] as number);
     }
-    const top = topRows.map((i) => t.row(i));
+    const top = t.rows(topRows);
     this.writeSums();
     this.writeFlows(top);
   }

@@ -216,12 +216,9 @@ export function reducer(s: UiState, a: Action): UiState {
 
 function withTick(d: Data, tick: TickData): Data {
   const now = tick.snapshot.monoNs;
-  const created = newRows(tick)
-    .slice(-MAX_EVENTS)
-    .map((i): FlowEvent => {
-      const flow = tick.table.row(i);
-      return { kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow };
-    });
+  const created = tick.table
+    .rows(newRows(tick).slice(-MAX_EVENTS))
+    .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
   const expired = tick.expired.map((flow): FlowEvent => ({ kind: 'expired', wallMs: tick.snapshot.wallMs, flow }));
   return {
     tick,

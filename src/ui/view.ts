@@ -98,9 +98,7 @@ class TableRows implements RowSource {
   }
 
   window = lastCall((field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
-    topIndices(this.candidates(), this.order(field, descending), start + count)
-      .slice(start)
-      .map((i) => this.table.row(i)),
+    this.table.rows(topIndices(this.candidates(), this.order(field, descending), start + count).slice(start)),
   );
 
   rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
@@ -116,7 +114,7 @@ class TableRows implements RowSource {
   private everything: readonly Row[] | undefined;
 
   all(): readonly Row[] {
-    if (!this.everything) this.everything = this.picked ? Array.from(this.picked, (i) => this.table.row(i)) : this.table.all();
+    if (!this.everything) this.everything = this.picked ? this.table.rows(Array.from(this.picked)) : this.table.all();
     return this.everything;
   }
 }

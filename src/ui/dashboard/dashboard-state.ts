@@ -143,10 +143,9 @@ function withTick(s: DashState, tick: TickData): DashState {
   const now = tick.snapshot.monoNs;
   const bytes: Record<ProtoBucket, number> = { tcp: 0, udp: 0, icmp: 0, other: 0 };
   for (const group of tableRows(tick, s.filter, 'proto').all()) bytes[bucketOf(group.proto ?? -1)] += group.deltaBytes;
-  const created = newRows(tick).map((i): FlowEvent => {
-    const flow = tick.table.row(i);
-    return { kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow };
-  });
+  const created = tick.table
+    .rows(newRows(tick).slice(-MAX_EVENTS))
+    .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
   const expired = tick.expired.map((flow): FlowEvent => ({ kind: 'expired', wallMs: tick.snapshot.wallMs, flow }));
   return {
     ...s,

@@ -1,0 +1,316 @@
+/**
+ * The columnar paths against the object paths they replace: the kernel collector's FlowSet over
+ * raw key bytes against the records it decodes, filters on columns against matches(), the table's
+ * top-N and ranks against topN/sortRows over every row, and window columns against rows. No
+ * kernel needed: keys and values are written in the map's layout by hand.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KernelFlowSet, ValueColumns, decodeValues } from '../src/collectors/kernel-flows.js';
+import { FlowKey, FlowValue, perCpuSlot } from '../src/ffi/layout.js';
+import {
+  advance,
+  allRecords,
+  matches,
+  NO_HISTORY,
+  parseFilter,
+  RecordFlowSet,
+  SORT_FIELDS,
+  sortKey,
+  sortRows,
+  topN,
+  type Filter,
+  type FlowRecord,
+  type FlowSet,
+  type RateHistory,
+  type Snapshot,
+  type Step,
+} from '../src/model/index.js';
+import { matchingRows } from '../src/model/filter.js';
+import { withoutKeys } from '../src/model/flow-set.js';
+import { MATCH_ALL } from '../src/model/filter.js';
+import { tableRows } from '../src/ui/view.js';
+import { prng, snapshot } from './helpers/model-fixtures.js';
+
+const S = 1e9;
+const NAMES: Record<number, string> = { 2: 'eth0', 3: 'veth1' };
+const ifname = (i: number): string => NAMES[i] ?? `if${i}`;
+
+/** A key in the map's layout: IPv4 or IPv6 addresses from a few small pools, so filters and ties hit. */
+function writeKey(buf: Buffer, at: number, random: () => number): void {
+  const v6 = random() < 0.3;
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+  buf[at + FlowKey.family] = v6 ? 6 : 4;
+  buf[at + FlowKey.proto] = pick([6, 17, 1, 58, 132, 47]);
+  buf[at + FlowKey.dir] = random() < 0.5 ? 0 : 1;
+  buf.writeUInt32LE(pick([2, 3]), at + FlowKey.ifindex);
+  for (const side of [FlowKey.src, FlowKey.dst]) {
+    if (v6) {
+      buf.writeUInt32BE(pick([0x20010db8, 0xfe800000, 0]), at + side);
+      buf.writeUInt32BE(pick([0, 0x10000]), at + side + 4);
+      buf.writeUInt32BE(pick([0, 0xffff]), at + side + 8);
+      buf.writeUInt32BE(Math.floor(random() * 4), at + side + 12);
+    } else {
+      buf.writeUInt32BE(pick([0x0a000001, 0x0a000002, 0x0a0000ff, 0xc0a80105, 0x08080808]), at + side);
+    }
+  }
+  buf.writeUInt16LE(pick([22, 53, 443, 8080, 40000, 65535]), at + FlowKey.sport);
+  buf.writeUInt16LE(pick([22, 53, 443, 8080, 40000, 0x0800]), at + FlowKey.dport);
+}
+
+/** n distinct random keys and their values (packets, bytes, first and last seen, flags). */
+function kernelSet(n: number, seed: number): { set: KernelFlowSet; keys: Buffer; values: Buffer } {
+  const random = prng(seed);
+  const keys = Buffer.alloc(n * FlowKey.size);
+  const seen = new Set<string>();
+  for (let i = 0; i < n; ) {
+    writeKey(keys, i * FlowKey.size, random);
+    const hex = keys.toString('hex', i * FlowKey.size, (i + 1) * FlowKey.size);
+    if (seen.has(hex)) continue;
+    seen.add(hex);
+    i++;
+  }
+  const values = Buffer.alloc(n * FlowValue.size);
+  for (let i = 0; i < n; i++) {
+    const v = i * FlowValue.size;
+    values.writeBigUInt64LE(BigInt(1 + Math.floor(random() * 5)), v + FlowValue.packets);
+    values.writeBigUInt64LE(BigInt(Math.floor(random() * 3) * 100), v + FlowValue.bytes);
+    values.writeBigUInt64LE(BigInt(1_000 + i), v + FlowValue.firstSeen);
+    values.writeBigUInt64LE(BigInt(2_000 + i), v + FlowValue.lastSeen);
+    values.writeUInt32LE(i & 0xff, v + FlowValue.tcpFlags);
+  }
+  return { set: new KernelFlowSet(keys, decodeValues(values, n, 1, FlowValue.size), ifname), keys, values };
+}
+
+/** The rows of `set` in another order: a second read of the same map. */
+function shuffled(keys: Buffer, values: Buffer, n: number, seed: number): KernelFlowSet {
+  const random = prng(seed);
+  const order = Array.from({ length: n }, (_, i) => i).sort(() => random() - 0.5);
+  const k = Buffer.alloc(keys.length);
+  const v = Buffer.alloc(values.length);
+  order.forEach((from, to) => {
+    keys.copy(k, to * FlowKey.size, from * FlowKey.size, (from + 1) * FlowKey.size);
+    values.copy(v, to * FlowValue.size, from * FlowValue.size, (from + 1) * FlowValue.size);
+  });
+  return new KernelFlowSet(k, decodeValues(v, n, 1, FlowValue.size), ifname);
+}
+
+describe('KernelFlowSet: the columns of a map read', () => {
+  const { set, keys, values } = kernelSet(500, 1);
+  const records = allRecords(set);
+
+  it('decodes each row as the record of its key and value', () => {
+    const r = records[7]!;
+    const o = 7 * FlowKey.size;
+    assert.equal(r.key, keys.toString('hex', o, o + FlowKey.size));
+    assert.equal(r.family, keys[o + FlowKey.family]);
+    assert.equal(r.sport, keys.readUInt16LE(o + FlowKey.sport));
+    assert.equal(r.ifname, ifname(keys.readUInt32LE(o + FlowKey.ifindex)));
+    assert.equal(r.packets, Number(values.readBigUInt64LE(7 * FlowValue.size)));
+    assert.equal(r.tcpFlags, 7);
+    assert.equal(set.record(7), r, 'the same object every time');
+    for (const [i, rec] of records.entries()) {
+      assert.deepEqual([set.family(i), set.proto(i), set.sport(i), set.dport(i), set.dir(i), set.ifname(i)], [rec.family, rec.proto, rec.sport, rec.dport, rec.dir, rec.ifname]);
+    }
+  });
+
+  it('finds every row by key, in its own and in another read, whatever the order or the hint', () => {
+    for (let i = 0; i < set.length; i++) assert.equal(set.indexOfKey(records[i]!.key), i);
+    const other = shuffled(keys, values, set.length, 2);
+    for (let j = 0; j < other.length; j++) {
+      const i = set.find(other, j, j); // a hint that is mostly wrong
+      assert.equal(set.keyAt(i), other.keyAt(j));
+      assert.equal(set.find(other, j, i), i, 'and with the right hint');
+    }
+    assert.equal(set.indexOfKey('00'.repeat(FlowKey.size)), -1);
+    assert.equal(set.indexOfKey('not hex'), -1);
+  });
+
+  it('does not find a flow the other read lacks', () => {
+    const { set: other } = kernelSet(50, 99);
+    const mine = new Set(records.map((r) => r.key));
+    for (let j = 0; j < other.length; j++) {
+      if (!mine.has(other.keyAt(j))) assert.equal(set.find(other, j, 0), -1);
+    }
+  });
+
+  it('orders keys as their hex strings order', () => {
+    const random = prng(3);
+    for (let n = 0; n < 2000; n++) {
+      const i = Math.floor(random() * set.length);
+      const j = Math.floor(random() * set.length);
+      const a = set.keyAt(i);
+      const b = set.keyAt(j);
+      assert.equal(Math.sign(set.compareKeys(i, j)), a < b ? -1 : a > b ? 1 : 0);
+    }
+  });
+
+  it('filters on its columns as matches() does on the records', () => {
+    const texts = [
+      'tcp',
+      'udp or icmp',
+      'ip6',
+      'port 443',
+      'src port 22 or dst port 53',
+      'portrange 1000-9000',
+      'host 10.0.0.1',
+      'src net 10.0.0.0/24',
+      'dst host 8.8.8.8',
+      'net 2001:db8::/32',
+      'host 2001:db8::1',
+      'host ::ffff:0:1',
+      'net fe80::/10 and ingress',
+      'not port 22',
+      'iface veth1 and egress',
+      'not (tcp and net 192.168.0.0/16)',
+    ];
+    for (const text of texts) {
+      const parsed = parseFilter(text);
+      assert.ok(parsed.ok, text);
+      const filter: Filter = parsed.filter;
+      const want = records.flatMap((r, i) => (matches(filter, r) ? [i] : []));
+      assert.deepEqual([...matchingRows(filter, set)], want, text);
+      assert.ok(want.length > 0 || text.includes('::ffff'), `${text} matches something`);
+    }
+  });
+
+  it('sort keys of addresses agree with the records', () => {
+    const recordSet = new RecordFlowSet(records);
+    for (let i = 0; i < set.length; i++) {
+      for (const which of ['src', 'dst'] as const) assert.equal(set.addressSortKey(i, which), recordSet.addressSortKey(i, which));
+    }
+  });
+
+  it('keeps its rows and keys in a subset, and drops keys asked for', () => {
+    const sub = set.subset([5, 1, 400]);
+    assert.deepEqual(allRecords(sub).map((r) => r.key), [5, 1, 400].map((i) => records[i]!.key));
+    assert.deepEqual([...sub.packets], [5, 1, 400].map((i) => records[i]!.packets));
+    assert.equal(sub.indexOfKey(records[400]!.key), 2);
+    const without = withoutKeys(set, [records[0]!.key, records[499]!.key, 'nope']);
+    assert.equal(without.length, 498);
+    assert.equal(without.indexOfKey(records[0]!.key), -1);
+    assert.equal(without.keyAt(0), records[1]!.key);
+  });
+
+  it('names the rows whose key an earlier row already has', () => {
+    const twice = Buffer.concat([keys.subarray(0, 10 * FlowKey.size), keys.subarray(3 * FlowKey.size, 4 * FlowKey.size)]);
+    const dup = new KernelFlowSet(twice, decodeValues(values, 11, 1, FlowValue.size), ifname);
+    assert.deepEqual(dup.duplicates(), [10]);
+  });
+});
+
+describe('ValueColumns', () => {
+  it('sums the per-CPU slots: packets and bytes added, earliest first seen, latest last seen, flags ORed', () => {
+    const slot = perCpuSlot(FlowValue.size);
+    const v = Buffer.alloc(2 * 3 * slot);
+    const put = (entry: number, cpu: number, p: number, b: number, first: number, last: number, flags: number) => {
+      const o = (entry * 3 + cpu) * slot;
+      v.writeBigUInt64LE(BigInt(p), o + FlowValue.packets);
+      v.writeBigUInt64LE(BigInt(b), o + FlowValue.bytes);
+      v.writeBigUInt64LE(BigInt(first), o + FlowValue.firstSeen);
+      v.writeBigUInt64LE(BigInt(last), o + FlowValue.lastSeen);
+      v.writeUInt32LE(flags, o + FlowValue.tcpFlags);
+    };
+    put(0, 0, 2, 200, 50, 70, 0x02);
+    put(0, 2, 3, 300, 40, 90, 0x10);
+    put(1, 1, 2 ** 40, 2 ** 50, 5, 6, 0);
+    const c = decodeValues(v, 2, 3, slot);
+    assert.deepEqual([...c.packets], [5, 2 ** 40]);
+    assert.deepEqual([...c.bytes], [500, 2 ** 50]);
+    assert.deepEqual([...c.firstSeenNs], [40, 5]);
+    assert.deepEqual([...c.lastSeenNs], [90, 6]);
+    assert.deepEqual([...c.tcpFlags], [0x12, 0]);
+  });
+
+  it('takes a read batch by batch, grows, and starts over on begin()', () => {
+    const { values } = kernelSet(300, 4);
+    const whole = decodeValues(values, 300, 1, FlowValue.size);
+    const sink = new ValueColumns(1, FlowValue.size, 16);
+    sink.take(Buffer.from('junk'.repeat(FlowValue.size)), 0, 1);
+    sink.begin();
+    for (let first = 0; first < 300; first += 64) {
+      const count = Math.min(64, 300 - first);
+      sink.take(values.subarray(first * FlowValue.size, (first + count) * FlowValue.size), first, count);
+    }
+    const got = sink.done();
+    assert.deepEqual([...got.packets], [...whole.packets]);
+    assert.deepEqual([...got.lastSeenNs], [...whole.lastSeenNs]);
+  });
+});
+
+/** Ticks of random flows over a kernel set's keys: they come, go, count, and a few reorder. */
+function kernelSteps(n: number, ticks: number, seed: number): Step[] {
+  const random = prng(seed);
+  const { keys } = kernelSet(n, seed);
+  const packets = new Float64Array(n);
+  const steps: Step[] = [];
+  let h: RateHistory = NO_HISTORY;
+  for (let t = 0; t < ticks; t++) {
+    const live: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (random() < 0.05) packets[i] = 0; // gone this tick
+      else {
+        packets[i] = packets[i]! + (random() < 0.3 ? Math.floor(random() * 1000) : 0);
+        live.push(i);
+      }
+    }
+    if (random() < 0.5) live.reverse();
+    const k = Buffer.alloc(live.length * FlowKey.size);
+    const v = Buffer.alloc(live.length * FlowValue.size);
+    live.forEach((from, to) => {
+      keys.copy(k, to * FlowKey.size, from * FlowKey.size, (from + 1) * FlowKey.size);
+      v.writeBigUInt64LE(BigInt(packets[from]!), to * FlowValue.size + FlowValue.packets);
+      v.writeBigUInt64LE(BigInt(packets[from]! * 100), to * FlowValue.size + FlowValue.bytes);
+      v.writeBigUInt64LE(BigInt(t * S), to * FlowValue.size + FlowValue.lastSeen);
+    });
+    const flows: FlowSet = new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
+    const step = advance(h, { ...snapshot({ monoNs: t * S }), flows } satisfies Snapshot);
+    steps.push(step);
+    h = step.history;
+  }
+  return steps;
+}
+
+describe('the table against every row as an object', () => {
+  const steps = kernelSteps(1500, 12, 5);
+  const last = steps.at(-1)!;
+  const tick = { snapshot: last.history.last!, intervalS: last.intervalS, table: last.table, totals: last.totals, expired: [], rates: last.rates };
+
+  it('window columns agree with the rows to the last bit, past the few-rows path too', () => {
+    const rows = last.table.all();
+    for (const column of ['pps2', 'bps2', 'pps10', 'bps10', 'pps40', 'bps40', 'peakPps', 'peakBps'] as const) {
+      assert.deepEqual([...last.table[column]], rows.map((r) => r[column]), column);
+    }
+    const few = steps.at(-2)!.table.rows([3, 1000, 7]);
+    assert.deepEqual(few.map((r) => r.bps40), [3, 1000, 7].map((i) => steps.at(-2)!.table.bps40[i]));
+  });
+
+  it('top rows and ranks are those of sorting every row, for every sort field, both ways, filtered or not', () => {
+    const filters = [MATCH_ALL, (parseFilter('tcp or net 10.0.0.0/24') as { filter: Filter }).filter];
+    for (const filter of filters) {
+      const kept = last.rates.filter((r) => matches(filter, r));
+      const source = tableRows(tick, filter, 'flow');
+      assert.equal(source.length, kept.length);
+      for (const field of SORT_FIELDS) {
+        for (const descending of [true, false]) {
+          const key = sortKey(field, 10, false);
+          const want = topN(kept, key, descending, 25).map((r) => r.key);
+          assert.deepEqual(source.window(key, descending, 0, 25).map((r) => r.key), want, `${field} ${descending}`);
+          assert.deepEqual(source.window(key, descending, 10, 5).map((r) => r.key), want.slice(10, 15));
+          const sorted = sortRows(kept, key, descending);
+          for (const at of [0, 17, kept.length - 1]) assert.equal(source.rankOf(key, descending, sorted[at]!.key), at);
+        }
+      }
+      if (filter !== MATCH_ALL) {
+        const out = last.rates.find((r) => !matches(filter, r))!;
+        assert.equal(source.rankOf('bps', true, out.key), -1, 'a row the filter drops has no rank');
+      }
+    }
+  });
+
+  it('the flows a tick calls new are those the previous read lacked', () => {
+    const prev = new Set(allRecords(steps.at(-2)!.history.last!.flows).map((r: FlowRecord) => r.key));
+    for (const r of last.rates) assert.equal(r.isNew, !prev.has(r.key), r.key);
+    assert.ok(last.rates.some((r) => r.isNew));
+  });
+});
