@@ -129,7 +129,9 @@ export async function nodeJson<T>(
   args: readonly string[],
   opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {},
 ): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  // A compiled script runs on node alone, as the binary does; a TypeScript one through tsx.
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   track(child);
   opts.onSpawn?.(child);
   let out = '';

@@ -213,7 +213,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     target: `< ${mb(TARGET.rss1MBytes)}`,
     met: rss1m < TARGET.rss1MBytes,
     why:
-      `${fmt(rss1m / TARGET.rss1MBytes, 1)}× the limit. The same process holds ${mb(t1k.ok ? t1k.rss : NaN)} with 1k flows (Node, React, Ink and its Yoga, koffi, and tsx, which the bench runs under); ` +
+      `${fmt(rss1m / TARGET.rss1MBytes, 1)}× the limit. The same process holds ${mb(t1k.ok ? t1k.rss : NaN)} with 1k flows (Node, React, Ink and its Yoga, koffi); ` +
       `the million flows add the rest: two reads kept whole (the current one and the previous, which the next is matched against: 48 key bytes and 36 bytes of counters per flow each), ` +
       `the rate table (17 bytes per flow), per-slot peaks, and the deltas of the flows that moved in the last 40 s. Under the limit needs the keys kept once, not per read (recommendations).`,
   });
@@ -405,7 +405,8 @@ export function render(res: Results): { markdown: string; summary: string } {
     'in one Ink instance, as the TUI does (its debug mode writes each frame whole). Between ticks 1% of the flows get new packets',
     '(not timed); the model\'s clock moves a second a tick, so its 40 s windows fill as in a real run. 45 ticks at each size,',
     'medians of all but the first 5; resident memory is the process\'s after the ticks, and its peak (VmHWM). Node runs as the',
-    'binary does: NODE_ENV=production, and glibc told to return large freed blocks (`mallopt`, src/ffi/process.ts).',
+    'binary does: compiled JavaScript (dist-bench/, no tsx), NODE_ENV=production, and glibc told to return large freed blocks',
+    '(`mallopt`, src/ffi/process.ts).',
     '',
     '| flows | whole tick | read + decode | rates (sampler) | filter, top-N, state | render | lines drawn | resident (peak) | flows made objects | target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -11,7 +11,8 @@ import { median, nodeJson, nowNs, progress, run, track } from './lib.js';
 import type { TickChildResult } from './tick-child.js';
 
 export const TICK_SIZES = [1_000, 100_000, 1_000_000] as const;
-const CHILD = fileURLToPath(new URL('./tick-child.ts', import.meta.url));
+/** Compiled by `npm run bench` (bench/tsconfig.child.json), so that the child runs on node alone, as the binary does. */
+const CHILD = fileURLToPath(new URL('../dist-bench/bench/tick-child.js', import.meta.url));
 const STARTS = 5;
 
 export type TickRow =

@@ -169,6 +169,26 @@ describe('rate windows: edges', () => {
 });
 
 describe('rate windows: bounded memory', () => {
+  it('stays bounded over ten minutes of churn: samples, slots and freed slots', () => {
+    // 200 flows live at any time, 20 replaced every second, each counting now and then.
+    const random = prng(11);
+    let h: RateHistory = NO_HISTORY;
+    let next = 0;
+    let live: FlowRecord[] = [];
+    for (let t = 0; t < 600; t++) {
+      live = live.slice(t === 0 ? 0 : 20);
+      while (live.length < 200) live.push(flow({ key: `f${next++}`, firstSeenNs: t * S }));
+      live = live.map((f) => (random() < 0.3 ? { ...f, packets: f.packets + 1, bytes: f.bytes + 100, lastSeenNs: t * S } : f));
+      h = advance(h, snapshot({ monoNs: t * S, flows: live })).history;
+      assert.ok(h.samples.length <= 42, `samples at ${t} s`);
+    }
+    // A slot is free again 40 s after its flow left: 200 live + 41 s of 20 leaving a second.
+    assert.ok(h.slotPeakPps.length <= 200 + 20 * 42, `${h.slotPeakPps.length} slots`);
+    assert.ok(h.freed.length <= 20 * 42, `${h.freed.length} freed slots waiting`);
+    const entries = h.samples.reduce((n, x) => n + x.slots.length, 0);
+    assert.ok(entries <= 42 * 200, `${entries} deltas kept`);
+  });
+
   it('keeps 40 s of samples and no more', () => {
     const steps = run(script(seconds(0, 100), () => 100));
     const kept = times(steps[100]!.history);

@@ -33,22 +33,30 @@ export type ParseResult = { ok: true; filter: Filter } | { ok: false; error: str
 
 export const MATCH_ALL: Filter = { kind: 'all' };
 
-function sideMatches(side: Side, test: (which: 'src' | 'dst') => boolean): boolean {
-  return side === 'either' ? test('src') || test('dst') : test(side);
-}
-
 /** What a filter reads of a row: a FlowSet qualifies. */
 export type FilterRows = Pick<FlowSet, 'family' | 'proto' | 'sport' | 'dport' | 'dir' | 'ifname' | 'addressIn'>;
 
 /** One flow object as a one-row FilterRows. */
 class OneFlow implements FilterRows {
   constructor(private readonly flow: FilterableFlow) {}
-  family = () => this.flow.family;
-  proto = () => this.flow.proto;
-  sport = () => this.flow.sport;
-  dport = () => this.flow.dport;
-  dir = () => this.flow.dir;
-  ifname = () => this.flow.ifname;
+  family(): 4 | 6 {
+    return this.flow.family;
+  }
+  proto(): number {
+    return this.flow.proto;
+  }
+  sport(): number {
+    return this.flow.sport;
+  }
+  dport(): number {
+    return this.flow.dport;
+  }
+  dir(): Direction {
+    return this.flow.dir;
+  }
+  ifname(): string {
+    return this.flow.ifname;
+  }
   addressIn(_: number, which: 'src' | 'dst', prefix: Prefix): boolean {
     // An address the collector could not have produced never matches.
     const addr = parseAddress(this.flow[which]);
@@ -66,33 +74,75 @@ export function matches(filter: Filter, flow: FilterableFlow): boolean {
 
 /** Whether row i passes the filter; on a FlowSet, without building the row's record. */
 export function matchesRow(filter: Filter, set: FilterRows, i: number): boolean {
+  return predicate(filter)(set, i);
+}
+
+type Predicate = (set: FilterRows, i: number) => boolean;
+
+const compiled = new WeakMap<Filter, Predicate>();
+
+/** The filter as one function of a row, built once per filter: a frame tests every flow. */
+function predicate(filter: Filter): Predicate {
+  let p = compiled.get(filter);
+  if (!p) {
+    p = compile(filter);
+    compiled.set(filter, p);
+  }
+  return p;
+}
+
+/** A side's test: src, dst, or either. */
+function sided(side: Side, src: Predicate, dst: Predicate): Predicate {
+  return side === 'src' ? src : side === 'dst' ? dst : (set, i) => src(set, i) || dst(set, i);
+}
+
+function compile(filter: Filter): Predicate {
   switch (filter.kind) {
     case 'all':
-      return true;
-    case 'and':
-      return filter.terms.every((t) => matchesRow(t, set, i));
-    case 'or':
-      return filter.terms.some((t) => matchesRow(t, set, i));
-    case 'not':
-      return !matchesRow(filter.term, set, i);
-    case 'proto':
-      return filter.protos.includes(set.proto(i));
-    case 'family':
-      return set.family(i) === filter.family;
-    case 'host':
-    case 'net':
-      return sideMatches(filter.side, (which) => set.addressIn(i, which, filter.prefix));
-    case 'port': {
-      if (!hasPorts(set.proto(i))) return false;
-      return sideMatches(filter.side, (which) => {
-        const port = which === 'src' ? set.sport(i) : set.dport(i);
-        return port >= filter.lo && port <= filter.hi;
-      });
+      return () => true;
+    case 'and': {
+      const terms = filter.terms.map(predicate);
+      return (set, i) => terms.every((t) => t(set, i));
     }
-    case 'dir':
-      return set.dir(i) === filter.dir;
-    case 'iface':
-      return set.ifname(i) === filter.name;
+    case 'or': {
+      const terms = filter.terms.map(predicate);
+      return (set, i) => terms.some((t) => t(set, i));
+    }
+    case 'not': {
+      const term = predicate(filter.term);
+      return (set, i) => !term(set, i);
+    }
+    case 'proto': {
+      const protos = filter.protos;
+      return (set, i) => protos.includes(set.proto(i));
+    }
+    case 'family': {
+      const family = filter.family;
+      return (set, i) => set.family(i) === family;
+    }
+    case 'host':
+    case 'net': {
+      const prefix = filter.prefix;
+      return sided(filter.side, (set, i) => set.addressIn(i, 'src', prefix), (set, i) => set.addressIn(i, 'dst', prefix));
+    }
+    case 'port': {
+      // Only these protocols carry ports; ICMP's dport holds type and code.
+      const { lo, hi } = filter;
+      const ports = sided(
+        filter.side,
+        (set, i) => set.sport(i) >= lo && set.sport(i) <= hi,
+        (set, i) => set.dport(i) >= lo && set.dport(i) <= hi,
+      );
+      return (set, i) => hasPorts(set.proto(i)) && ports(set, i);
+    }
+    case 'dir': {
+      const dir = filter.dir;
+      return (set, i) => set.dir(i) === dir;
+    }
+    case 'iface': {
+      const name = filter.name;
+      return (set, i) => set.ifname(i) === name;
+    }
   }
 }
 
@@ -100,7 +150,8 @@ export function matchesRow(filter: Filter, set: FilterRows, i: number): boolean 
 export function matchingRows(filter: Filter, set: FlowSet): Int32Array {
   const rows = new Int32Array(set.length);
   let n = 0;
-  for (let i = 0; i < set.length; i++) if (matchesRow(filter, set, i)) rows[n++] = i;
+  const test = predicate(filter);
+  for (let i = 0; i < set.length; i++) if (test(set, i)) rows[n++] = i;
   return rows.subarray(0, n);
 }
 

@@ -302,12 +302,14 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
     t.isNew[i] = p < 0 ? 1 : 0;
     if (dp !== 0 || db !== 0) moved++;
   }
+  // The first snapshot's deltas (whole counts so far) fall in no window: not kept.
+  if (!prev) moved = 0;
   const fresh = {
     slots: new Int32Array(moved),
     packets: new Float64Array(moved),
     bytes: new Float64Array(moved),
   };
-  for (let i = 0, k = 0; i < rows; i++) {
+  for (let i = 0, k = 0; i < rows && k < moved; i++) {
     if (t.deltaPackets[i] === 0 && t.deltaBytes[i] === 0) continue;
     fresh.slots[k] = slotOfRow[i] as number;
     fresh.packets[k] = t.deltaPackets[i] as number;
