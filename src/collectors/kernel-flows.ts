@@ -13,6 +13,8 @@ import { formatIpv4, formatIpv6 } from './decode.js';
 import type { ValueSink } from './map-reader.js';
 
 const KEY_WORDS = FlowKey.size / 4;
+/** How far from its hint find() looks for a row before it asks the hash table. */
+const NEAR = 4;
 const TWO_32 = 0x1_0000_0000;
 
 /** Hash of the key's 12 words (a multiply-xorshift mix, as murmur3's finaliser). */
@@ -210,7 +212,11 @@ export class KernelFlowSet implements FlowSet {
   find(other: FlowSet, j: number, hint = -1): number {
     if (!(other instanceof KernelFlowSet)) return this.indexOfKey(other.keyAt(j));
     const at = other.off(j) / 4;
-    if (hint >= 0 && hint < this.length && sameKey(this.words, this.off(hint) / 4, other.words, at)) return hint;
+    // The hint, then its neighbours (a flow inserted or gone in the same bucket moves the rest by one or two).
+    for (let d = 0; d <= NEAR; d = d > 0 ? -d : 1 - d) {
+      const i = hint + d;
+      if (hint >= 0 && i >= 0 && i < this.length && sameKey(this.words, this.off(i) / 4, other.words, at)) return i;
+    }
     return this.findWords(other.words, at, other.hashAt(j));
   }
 

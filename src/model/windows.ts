@@ -197,6 +197,18 @@ class FlowWindows implements RateSource {
     return out;
   }
 
+  /** Per window, every row's packets and bits per second (interleaved), once computed. */
+  private readonly whole: (Float64Array | undefined)[] = [];
+
+  private wholeWindow(w: number): Float64Array {
+    let both = this.whole[w];
+    if (!both) {
+      both = this.rates(w, (i) => i, this.slotOfRow.length);
+      this.whole[w] = both;
+    }
+    return both;
+  }
+
   column(name: WindowColumn): Float64Array {
     const rows = this.slotOfRow.length;
     const out = new Float64Array(rows);
@@ -207,7 +219,7 @@ class FlowWindows implements RateSource {
     }
     const w = name.endsWith('40') ? 2 : name.endsWith('10') ? 1 : 0;
     if ((this.brackets[w] as Bracket).seconds <= 0) return out;
-    const both = this.rates(w, (i) => i, rows);
+    const both = this.wholeWindow(w);
     const k = name.startsWith('bps') ? 1 : 0;
     for (let i = 0; i < rows; i++) out[i] = both[2 * i + k] as number;
     return out;
@@ -220,8 +232,8 @@ class FlowWindows implements RateSource {
     const all = n > FEW_ROWS;
     const windows = WINDOWS.map((_, w) => {
       if ((this.brackets[w] as Bracket).seconds <= 0) return new Float64Array(2 * n);
-      if (!all) return this.rates(w, (i) => place.get(i) ?? -1, n);
-      const whole = this.rates(w, (i) => i, this.slotOfRow.length);
+      if (!all && !this.whole[w]) return this.rates(w, (i) => place.get(i) ?? -1, n);
+      const whole = this.wholeWindow(w);
       const out = new Float64Array(2 * n);
       for (let k = 0; k < n; k++) {
         out[2 * k] = whole[2 * (rows[k] as number)] as number;

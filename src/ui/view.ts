@@ -90,11 +90,15 @@ class TableRows implements RowSource {
     return order;
   }
 
+  private every: Int32Array | undefined;
+
   private candidates(): ArrayLike<number> {
     if (this.picked) return this.picked;
-    const all = new Int32Array(this.table.length);
-    for (let i = 0; i < all.length; i++) all[i] = i;
-    return all;
+    if (!this.every) {
+      this.every = new Int32Array(this.table.length);
+      for (let i = 0; i < this.every.length; i++) this.every[i] = i;
+    }
+    return this.every;
   }
 
   window = lastCall((field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
