@@ -184,7 +184,7 @@ describe('rate windows: bounded memory', () => {
     }
     // A slot is free again 40 s after its flow left: 200 live + 41 s of 20 leaving a second.
     assert.ok(h.slotPeakPps.length <= 200 + 20 * 42, `${h.slotPeakPps.length} slots`);
-    assert.ok(h.freed.length <= 20 * 42, `${h.freed.length} freed slots waiting`);
+    assert.ok(h.freed.slots.length <= 20 * 42, `${h.freed.slots.length} freed slots waiting`);
     const entries = h.samples.reduce((n, x) => n + x.slots.length, 0);
     assert.ok(entries <= 42 * 200, `${entries} deltas kept`);
   });

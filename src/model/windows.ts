@@ -55,6 +55,12 @@ interface Sample {
   readonly totals: readonly [number, number, number, number];
 }
 
+/** Slots waiting to be reused, in the order their flows left. */
+export interface FreedSlots {
+  readonly slots: Int32Array;
+  readonly serials: Float64Array;
+}
+
 export interface RateHistory {
   /** The latest snapshot, where the next interval starts. */
   readonly last: Snapshot | undefined;
@@ -67,8 +73,8 @@ export interface RateHistory {
   /** Per slot: its flow's highest 2 s rates. */
   readonly slotPeakPps: Float64Array;
   readonly slotPeakBps: Float64Array;
-  /** Slots of flows that left, and the serial of the first sample they were gone in. */
-  readonly freed: readonly (readonly [slot: number, serial: number])[];
+  /** Slots of flows that left, oldest first, and the serial of the first sample each was gone in. */
+  readonly freed: FreedSlots;
   /** Of the global counters, in + out. */
   readonly peakPps: number;
   readonly peakBps: number;
@@ -81,7 +87,7 @@ export const NO_HISTORY: RateHistory = {
   slotOfRow: new Int32Array(0),
   slotPeakPps: new Float64Array(0),
   slotPeakBps: new Float64Array(0),
-  freed: [],
+  freed: { slots: new Int32Array(0), serials: new Float64Array(0) },
   peakPps: 0,
   peakBps: 0,
 };
@@ -180,27 +186,29 @@ class FlowWindows implements RateSource {
     }
   }
 
-  /** Per row, packets and bits per second over window w: [2 * row] and [2 * row + 1]. */
-  private rates(w: number, rowsOf: (i: number) => number, count: number): Float64Array {
-    const out = new Float64Array(2 * count);
+  /** Per row, packets and bits per second over window w. */
+  private rates(w: number, rowsOf: (i: number) => number, count: number): [pps: Float64Array, bps: Float64Array] {
+    const pps = new Float64Array(count);
+    const bps = new Float64Array(count);
     const b = this.brackets[w] as Bracket;
+    if (b.seconds <= 0) return [pps, bps];
     this.each(w, (i, p, y) => {
       const k = rowsOf(i);
       if (k < 0) return;
-      out[2 * k] = (out[2 * k] as number) + p;
-      out[2 * k + 1] = (out[2 * k + 1] as number) + y;
+      pps[k] = (pps[k] as number) + p;
+      bps[k] = (bps[k] as number) + y;
     });
     for (let k = 0; k < count; k++) {
-      out[2 * k] = (out[2 * k] as number) / b.seconds;
-      out[2 * k + 1] = ((out[2 * k + 1] as number) * 8) / b.seconds;
+      pps[k] = (pps[k] as number) / b.seconds;
+      bps[k] = ((bps[k] as number) * 8) / b.seconds;
     }
-    return out;
+    return [pps, bps];
   }
 
-  /** Per window, every row's packets and bits per second (interleaved), once computed. */
-  private readonly whole: (Float64Array | undefined)[] = [];
+  /** Per window, every row's rates, once computed. */
+  private readonly whole: ([Float64Array, Float64Array] | undefined)[] = [];
 
-  private wholeWindow(w: number): Float64Array {
+  private wholeWindow(w: number): [Float64Array, Float64Array] {
     let both = this.whole[w];
     if (!both) {
       both = this.rates(w, (i) => i, this.slotOfRow.length);
@@ -211,45 +219,35 @@ class FlowWindows implements RateSource {
 
   column(name: WindowColumn): Float64Array {
     const rows = this.slotOfRow.length;
-    const out = new Float64Array(rows);
     if (name === 'peakPps' || name === 'peakBps') {
+      const out = new Float64Array(rows);
       const peaks = name === 'peakPps' ? this.peakPps : this.peakBps;
       for (let i = 0; i < rows; i++) out[i] = peaks[this.slotOfRow[i] as number] as number;
       return out;
     }
     const w = name.endsWith('40') ? 2 : name.endsWith('10') ? 1 : 0;
-    if ((this.brackets[w] as Bracket).seconds <= 0) return out;
-    const both = this.wholeWindow(w);
-    const k = name.startsWith('bps') ? 1 : 0;
-    for (let i = 0; i < rows; i++) out[i] = both[2 * i + k] as number;
-    return out;
+    return this.wholeWindow(w)[name.startsWith('bps') ? 1 : 0];
   }
 
   at(rows: readonly number[]): (WindowRates & Peaks)[] {
     const n = rows.length;
     const place = new Map<number, number>();
     rows.forEach((i, k) => place.set(i, k));
-    const all = n > FEW_ROWS;
-    const windows = WINDOWS.map((_, w) => {
-      if ((this.brackets[w] as Bracket).seconds <= 0) return new Float64Array(2 * n);
-      if (!all && !this.whole[w]) return this.rates(w, (i) => place.get(i) ?? -1, n);
-      const whole = this.wholeWindow(w);
-      const out = new Float64Array(2 * n);
-      for (let k = 0; k < n; k++) {
-        out[2 * k] = whole[2 * (rows[k] as number)] as number;
-        out[2 * k + 1] = whole[2 * (rows[k] as number) + 1] as number;
-      }
-      return out;
-    }) as [Float64Array, Float64Array, Float64Array];
+    const windows = WINDOWS.map((_, w): [Float64Array, Float64Array] => {
+      if (n <= FEW_ROWS && !this.whole[w]) return this.rates(w, (i) => place.get(i) ?? -1, n);
+      const [pps, bps] = this.wholeWindow(w);
+      return [Float64Array.from(rows, (i) => pps[i] as number), Float64Array.from(rows, (i) => bps[i] as number)];
+    });
+    const [w2, w10, w40] = windows as [[Float64Array, Float64Array], [Float64Array, Float64Array], [Float64Array, Float64Array]];
     return rows.map((i, k) => {
       const slot = this.slotOfRow[i] as number;
       return {
-        pps2: windows[0][2 * k] as number,
-        bps2: windows[0][2 * k + 1] as number,
-        pps10: windows[1][2 * k] as number,
-        bps10: windows[1][2 * k + 1] as number,
-        pps40: windows[2][2 * k] as number,
-        bps40: windows[2][2 * k + 1] as number,
+        pps2: w2[0][k] as number,
+        bps2: w2[1][k] as number,
+        pps10: w10[0][k] as number,
+        bps10: w10[1][k] as number,
+        pps40: w40[0][k] as number,
+        bps40: w40[1][k] as number,
         peakPps: this.peakPps[slot] as number,
         peakBps: this.peakBps[slot] as number,
       };
@@ -285,16 +283,26 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
     if (stays[p]) old[i] = -1;
     else stays[p] = 1;
   }
-  const freed = [...h.freed];
-  for (let p = 0; p < stays.length; p++) if (!stays[p]) freed.push([h.slotOfRow[p] as number, serial]);
   let size = h.slotPeakPps.length;
   const slotOfRow = new Int32Array(rows);
+  // Freed slots in order of freeing: the first one still counted in a kept sample ends the reuse.
+  let reused = 0;
   for (let i = 0; i < rows; i++) {
     const p = old[i] as number;
     if (p >= 0) slotOfRow[i] = h.slotOfRow[p] as number;
-    // Freed slots in order of freeing: the first one still counted in a kept sample ends the search.
-    else if (freed.length > 0 && (freed[0] as readonly [number, number])[1] <= h.first) slotOfRow[i] = (freed.shift() as readonly [number, number])[0];
+    else if (reused < h.freed.slots.length && (h.freed.serials[reused] as number) <= h.first) slotOfRow[i] = h.freed.slots[reused++] as number;
     else slotOfRow[i] = size++;
+  }
+  let gone = 0;
+  for (let p = 0; p < stays.length; p++) if (!stays[p]) gone++;
+  const waiting = h.freed.slots.length - reused;
+  const freed: FreedSlots = { slots: new Int32Array(waiting + gone), serials: new Float64Array(waiting + gone) };
+  freed.slots.set(h.freed.slots.subarray(reused));
+  freed.serials.set(h.freed.serials.subarray(reused));
+  for (let p = 0, k = waiting; p < stays.length; p++) {
+    if (stays[p]) continue;
+    freed.slots[k] = h.slotOfRow[p] as number;
+    freed.serials[k++] = serial;
   }
 
   // The interval's deltas, as computeRateTable takes them.
