@@ -306,22 +306,9 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   }
 
   // The interval's deltas, as computeRateTable takes them.
-  const seconds = prev ? intervalSeconds(prev, cur) : 0;
-  const t = new RateTable(flows, seconds);
+  const t = computeRateTable(prev, cur, old);
   let moved = 0;
-  for (let i = 0; i < rows; i++) {
-    const p = old[i] as number;
-    let dp = flows.packets[i] as number;
-    let db = flows.bytes[i] as number;
-    if (p >= 0 && prev && !wasRecreated(flows, i, prev.flows, p)) {
-      dp -= prev.flows.packets[p] as number;
-      db -= prev.flows.bytes[p] as number;
-    }
-    t.deltaPackets[i] = dp;
-    t.deltaBytes[i] = db;
-    t.isNew[i] = p < 0 ? 1 : 0;
-    if (dp !== 0 || db !== 0) moved++;
-  }
+  for (let i = 0; i < rows; i++) if (t.deltaPackets[i] !== 0 || t.deltaBytes[i] !== 0) moved++;
   // The first snapshot's deltas (whole counts so far) fall in no window: not kept.
   if (!prev) moved = 0;
   const fresh = {
@@ -376,23 +363,22 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
     slotPeakPps[slotOfRow[i] as number] = 0;
     slotPeakBps[slotOfRow[i] as number] = 0;
   }
+  // The first snapshot only starts the history: computeRateTable's first-read rates stand, and peaks start at 0.
+  if (!prev) return step({ last: cur, samples, first, slotOfRow, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0 }, 0, t, totals);
   const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, brackets, slotPeakPps, slotPeakBps);
-  if (prev) {
-    const pps2 = t.withSource(windows).pps2;
-    const bps2 = t.bps2;
-    const two = brackets[0] as Bracket;
-    for (let serial = two.bound; serial < first + samples.length; serial++) {
-      const { slots } = samples[serial - first] as Sample;
-      for (let k = 0; k < slots.length; k++) {
-        const slot = slots[k] as number;
-        const i = rowOfSlot[slot] as number;
-        if (i < 0) continue;
-        slotPeakPps[slot] = Math.max(slotPeakPps[slot] as number, pps2[i] as number);
-        slotPeakBps[slot] = Math.max(slotPeakBps[slot] as number, bps2[i] as number);
-      }
+  const pps2 = t.withSource(windows).pps2;
+  const bps2 = t.bps2;
+  const two = brackets[0] as Bracket;
+  for (let serial = two.bound; serial < first + samples.length; serial++) {
+    const { slots } = samples[serial - first] as Sample;
+    for (let k = 0; k < slots.length; k++) {
+      const slot = slots[k] as number;
+      const i = rowOfSlot[slot] as number;
+      if (i < 0) continue;
+      slotPeakPps[slot] = Math.max(slotPeakPps[slot] as number, pps2[i] as number);
+      slotPeakBps[slot] = Math.max(slotPeakBps[slot] as number, bps2[i] as number);
     }
   }
-  t.withSource(windows);
 
   /** The global counters' window rates: in (0) or out (1). */
   const windowsOf = (dir: 0 | 1): WindowRates => {
@@ -413,7 +399,5 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
   const history: RateHistory = { last: cur, samples, first, slotOfRow, slotPeakPps, slotPeakBps, freed, peakPps, peakBps };
-  // The first snapshot has no interval yet: computeRateTable's first-read rates stand, and peaks start at 0.
-  if (!prev) return step(history, 0, computeRateTable(undefined, cur, old), totals);
   return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
 }

@@ -101,9 +101,18 @@ class TableRows implements RowSource {
     return this.every;
   }
 
-  window = lastCall((field: SortKey, descending: boolean, start: number, count: number): readonly Row[] =>
-    this.table.rows(topIndices(this.candidates(), this.order(field, descending), start + count).slice(start)),
-  );
+  /** Per order, the longest top-N asked for so far: the screen's rows and the selection's row share it. */
+  private tops = new Map<string, number[]>();
+
+  window(field: SortKey, descending: boolean, start: number, count: number): readonly Row[] {
+    const id = `${field} ${descending}`;
+    let top = this.tops.get(id);
+    if (!top || (top.length < start + count && top.length < this.length)) {
+      top = topIndices(this.candidates(), this.order(field, descending), start + count);
+      this.tops.set(id, top);
+    }
+    return this.table.rows(top.slice(start, start + count));
+  }
 
   rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
     const target = this.table.flows.indexOfKey(key);
