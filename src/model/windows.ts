@@ -21,7 +21,7 @@
  * what an older one holds.
  */
 import { RateTable, type RateSource, type WindowColumn } from './rate-table.js';
-import { computeRateTable, computeTotals, counterDelta, intervalSeconds, matchRows, wasRecreated, type Totals } from './rates.js';
+import { computeRateTable, computeTotals, counterDelta, matchRows, type Totals } from './rates.js';
 import type { FlowRate, Peaks, Snapshot, Window, WindowRates } from './types.js';
 
 export const WINDOWS: readonly Window[] = [2, 10, 40];

@@ -5,7 +5,7 @@
  * from the model (rates, totals, sort, top-N, aggregation) and the table's columns, sort marks and
  * `<`/`>` order come from the TUI's column table, so both views sort and print flows alike.
  */
-import { MATCH_ALL, parseFilter, type Filter } from '../../model/filter.js';
+import { MATCH_ALL, matchingRows, parseFilter, type Filter } from '../../model/filter.js';
 import { hasPorts, protoName } from '../../model/format.js';
 import { monoToWallMs } from '../../model/rates.js';
 import type { SortField } from '../../model/sort.js';
@@ -142,7 +142,13 @@ function bucketOf(proto: number): ProtoBucket {
 function withTick(s: DashState, tick: TickData): DashState {
   const now = tick.snapshot.monoNs;
   const bytes: Record<ProtoBucket, number> = { tcp: 0, udp: 0, icmp: 0, other: 0 };
-  for (const group of tableRows(tick, s.filter, 'proto').all()) bytes[bucketOf(group.proto ?? -1)] += group.deltaBytes;
+  // From the columns: no object per flow.
+  const { table } = tick;
+  const rows = s.filter.kind === 'all' ? undefined : matchingRows(s.filter, table.flows);
+  for (let k = 0, n = rows ? rows.length : table.length; k < n; k++) {
+    const i = rows ? (rows[k] as number) : k;
+    bytes[bucketOf(table.flows.proto(i))] += table.deltaBytes[i] as number;
+  }
   const created = tick.table
     .rows(newRows(tick).slice(-MAX_EVENTS))
     .map((flow): FlowEvent => ({ kind: 'new', wallMs: monoToWallMs(flow.firstSeenNs, tick.snapshot), flow }));
