@@ -153,6 +153,9 @@ export class KernelFlowSet implements FlowSet {
   readonly lastSeenNs: Float64Array;
   private readonly tcpFlags: Uint32Array;
   private readonly words: Int32Array;
+  /** The keys as host-order 16- and 32-bit fields (ports, ifindex), as the kernel wrote them. */
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
   private readonly built: (FlowRecord | undefined)[] = [];
   private hashes: Int32Array | undefined;
   private index: RowIndex | undefined;
@@ -174,6 +177,8 @@ export class KernelFlowSet implements FlowSet {
     this.lastSeenNs = columns.lastSeenNs;
     this.tcpFlags = columns.tcpFlags;
     this.words = new Int32Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 4));
+    this.u16 = new Uint16Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 2));
+    this.u32 = new Uint32Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 4));
   }
 
   /** Byte offset of row i's key. */
@@ -255,11 +260,11 @@ export class KernelFlowSet implements FlowSet {
   }
 
   sport(i: number): number {
-    return this.keys.readUInt16LE(this.off(i) + FlowKey.sport);
+    return this.u16[(this.off(i) + FlowKey.sport) >> 1] as number;
   }
 
   dport(i: number): number {
-    return this.keys.readUInt16LE(this.off(i) + FlowKey.dport);
+    return this.u16[(this.off(i) + FlowKey.dport) >> 1] as number;
   }
 
   dir(i: number): Direction {
@@ -267,7 +272,7 @@ export class KernelFlowSet implements FlowSet {
   }
 
   ifname(i: number): string {
-    return this.ifnameOf(this.keys.readUInt32LE(this.off(i) + FlowKey.ifindex));
+    return this.ifnameOf(this.u32[(this.off(i) + FlowKey.ifindex) >> 2] as number);
   }
 
   addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean {
@@ -293,7 +298,7 @@ export class KernelFlowSet implements FlowSet {
     const o = this.off(i);
     const family = this.family(i);
     const addr = family === 6 ? formatIpv6 : formatIpv4;
-    const ifindex = this.keys.readUInt32LE(o + FlowKey.ifindex);
+    const ifindex = this.u32[(o + FlowKey.ifindex) >> 2] as number;
     r = {
       key: this.keyAt(i),
       family,
