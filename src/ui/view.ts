@@ -146,8 +146,13 @@ function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest
   };
 }
 
+/** Row numbers of the tick's flows the filter keeps (undefined: every row), once per tick and filter. */
+export const keptRows = cached((tick: TickData, filter: Filter): Int32Array | undefined =>
+  filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows),
+);
+
 const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): RowSource => {
-  const picked = filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows);
+  const picked = keptRows(tick, filter);
   if (mode === 'flow') return new TableRows(tick.table, picked);
   return new ArrayRows(aggregate(new TableRows(tick.table, picked).all() as readonly FlowRate[], mode));
 });

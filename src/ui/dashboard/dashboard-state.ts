@@ -5,7 +5,7 @@
  * from the model (rates, totals, sort, top-N, aggregation) and the table's columns, sort marks and
  * `<`/`>` order come from the TUI's column table, so both views sort and print flows alike.
  */
-import { MATCH_ALL, matchingRows, parseFilter, type Filter } from '../../model/filter.js';
+import { MATCH_ALL, parseFilter, type Filter } from '../../model/filter.js';
 import { hasPorts, protoName } from '../../model/format.js';
 import { monoToWallMs } from '../../model/rates.js';
 import type { SortField } from '../../model/sort.js';
@@ -14,7 +14,7 @@ import { commandFor, KEYMAP, keyLabel, type Binding, type Command, type KeyActio
 import type { HookView } from '../plain.js';
 import type { FlowEvent } from '../state.js';
 import { fit, formatClock, formatRate, truncate } from '../text.js';
-import { flowCount, isNewRow, newRows, tableRows, type TickData } from '../view.js';
+import { flowCount, isNewRow, keptRows, newRows, tableRows, type TickData } from '../view.js';
 import { applySortCommand } from '../sort-commands.js';
 
 export interface DashMeta {
@@ -144,7 +144,7 @@ function withTick(s: DashState, tick: TickData): DashState {
   const bytes: Record<ProtoBucket, number> = { tcp: 0, udp: 0, icmp: 0, other: 0 };
   // From the columns: no object per flow.
   const { table } = tick;
-  const rows = s.filter.kind === 'all' ? undefined : matchingRows(s.filter, table.flows);
+  const rows = keptRows(tick, s.filter);
   for (let k = 0, n = rows ? rows.length : table.length; k < n; k++) {
     const i = rows ? (rows[k] as number) : k;
     bytes[bucketOf(table.flows.proto(i))] += table.deltaBytes[i] as number;
