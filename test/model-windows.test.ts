@@ -182,9 +182,9 @@ describe('rate windows: bounded memory', () => {
       h = advance(h, snapshot({ monoNs: t * S, flows: live })).history;
       assert.ok(h.samples.length <= 42, `samples at ${t} s`);
     }
-    // A slot is free again 40 s after its flow left: 200 live + 41 s of 20 leaving a second.
-    assert.ok(h.slotPeakPps.length <= 200 + 20 * 42, `${h.slotPeakPps.length} slots`);
-    assert.ok(h.freed.slots.length <= 20 * 42, `${h.freed.slots.length} freed slots waiting`);
+    // A slot is free again from the sample after its flow left: 200 live + a second's 20 leaving.
+    assert.ok(h.slotPeakPps.length <= 200 + 20 * 2, `${h.slotPeakPps.length} slots`);
+    assert.ok(h.freed.slots.length <= 20 * 2, `${h.freed.slots.length} freed slots waiting`);
     const entries = h.samples.reduce((n, x) => n + x.slots.length, 0);
     assert.ok(entries <= 42 * 200, `${entries} deltas kept`);
   });
@@ -207,7 +207,7 @@ describe('rate windows: bounded memory', () => {
     assert.deepEqual(at(60), { w2: 1000, w10: 1000, w40: 750, peak: 1000 });
   });
 
-  it('keeps the deltas of the flows that counted only, and reuses the slots of flows gone 40 s', () => {
+  it('keeps the deltas of the flows that counted only, and reuses the slots of flows gone', () => {
     // 1000 flows, of which 10 keep counting; the 990 others leave at 3 s, 990 new ones come at 50 s.
     const at = (t: number) => {
       const quiet = t < 3 ? 990 : t < 50 ? 0 : 990;
@@ -223,13 +223,25 @@ describe('rate windows: bounded memory', () => {
     const steps = run(seconds(0, 60).map(at));
     const h = steps[40]!.history;
     assert.deepEqual(h.samples.slice(1).map((x) => x.slots.length), Array(h.samples.length - 1).fill(10), 'only the 10 busy flows in each sample');
-    assert.equal(h.slotPeakPps.length, 1000, 'slots of the gone flows are not reused while the windows still hold them');
-    assert.equal(steps[60]!.history.slotPeakPps.length, 1000, 'then they are');
+    assert.equal(h.slotPeakPps.length, 1000, 'no more slots than flows ever live at once');
+    assert.equal(steps[60]!.history.slotPeakPps.length, 1000, 'the new flows take the slots of the gone ones');
     assert.deepEqual(bytesPerS(steps[60], 'f1000'), { w2: 10, w10: 10, w40: 110 / 40, peak: 10 }, 'no count of the old flows mixed in');
     assert.deepEqual(bytesPerS(steps[60], 'busy0'), { w2: 100, w10: 100, w40: 100, peak: 100 });
   });
 
-  it('does not hand a flow that left its slot to a new one while the windows still count it', () => {
+  it('a slot given to a new flow while its old flow\'s deltas are still in the windows counts the new flow only', () => {
+    const steps = run([
+      snapshot({ monoNs: 0, flows: [flow({ key: 'a', bytes: 0 }), flow({ key: 'b', bytes: 0 })] }),
+      snapshot({ monoNs: 1 * S, flows: [flow({ key: 'a', bytes: 100 }), flow({ key: 'b', bytes: 9000 })] }),
+      snapshot({ monoNs: 2 * S, flows: [flow({ key: 'a', bytes: 200 })] }),
+      snapshot({ monoNs: 3 * S, flows: [flow({ key: 'a', bytes: 300 }), flow({ key: 'c', bytes: 30 })] }),
+    ]);
+    assert.equal(steps[3]!.history.slotOfRow[1], steps[1]!.history.slotOfRow[1], "c has b's slot");
+    assert.deepEqual(bytesPerS(steps[3], 'c'), { w2: 15, w10: 10, w40: 10, peak: 15 }, "none of b's 9000 bytes");
+    assert.equal(steps[3]!.table.bps40[1]! / 8, 10, 'in the columns too');
+  });
+
+  it('does not hand the slot of a flow that left to a new one in the same sample', () => {
     const steps = run([
       snapshot({ monoNs: 0, flows: [flow({ key: 'a', bytes: 0 }), flow({ key: 'b', bytes: 0 })] }),
       snapshot({ monoNs: 1 * S, flows: [flow({ key: 'a', bytes: 100 }), flow({ key: 'b', bytes: 9000 })] }),

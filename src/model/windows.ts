@@ -16,9 +16,10 @@
  *
  * Samples closer than SPACING_NS are merged (the newer replaces the newest kept one), samples older
  * than the longest window are dropped. A flow keeps its slot while it stays in the snapshots; the
- * slot of one that left is reused only once every sample it counted in has been dropped, so two
- * flows' counts never mix. The history is immutable: a step returns a new one and never writes
- * what an older one holds.
+ * slot of one that left goes to a new flow from the next sample on, and each slot remembers the
+ * sample its flow was born in, so the old flow's deltas still kept are skipped and two flows'
+ * counts never mix (slots, and memory, grow with the flows live, not with those seen in 40 s).
+ * The history is immutable: a step returns a new one and never writes what an older one holds.
  */
 import { RateTable, type RateSource, type WindowColumn } from './rate-table.js';
 import { computeRateTable, computeTotals, counterDelta, matchRows, type Totals } from './rates.js';
@@ -70,6 +71,8 @@ export interface RateHistory {
   readonly first: number;
   /** The slot of each row of the latest snapshot's flows. */
   readonly slotOfRow: Int32Array;
+  /** Per slot: the serial of its flow's first sample (deltas in earlier samples were another flow's). */
+  readonly born: Float64Array;
   /** Per slot: its flow's highest 2 s rates. */
   readonly slotPeakPps: Float64Array;
   readonly slotPeakBps: Float64Array;
@@ -85,6 +88,7 @@ export const NO_HISTORY: RateHistory = {
   samples: [],
   first: 0,
   slotOfRow: new Int32Array(0),
+  born: new Float64Array(0),
   slotPeakPps: new Float64Array(0),
   slotPeakBps: new Float64Array(0),
   freed: { slots: new Int32Array(0), serials: new Float64Array(0) },
@@ -162,6 +166,8 @@ class FlowWindows implements RateSource {
     private readonly first: number,
     private readonly slotOfRow: Int32Array,
     private readonly rowOfSlot: Int32Array,
+    /** Per slot, its flow's first sample: deltas of the slot in earlier samples were a flow gone since. */
+    private readonly born: Float64Array,
     private readonly brackets: readonly Bracket[],
     private readonly peakPps: Float64Array,
     private readonly peakBps: Float64Array,
@@ -180,8 +186,9 @@ class FlowWindows implements RateSource {
       if (share <= 0) continue;
       const s = this.samples[serial - this.first] as Sample;
       for (let k = 0; k < s.slots.length; k++) {
-        const i = this.rowOfSlot[s.slots[k] as number] as number;
-        if (i >= 0) add(i, share * (s.packets[k] as number), share * (s.bytes[k] as number));
+        const slot = s.slots[k] as number;
+        const i = this.rowOfSlot[slot] as number;
+        if (i >= 0 && serial >= (this.born[slot] as number)) add(i, share * (s.packets[k] as number), share * (s.bytes[k] as number));
       }
     }
   }
@@ -285,14 +292,18 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   }
   let size = h.slotPeakPps.length;
   const slotOfRow = new Int32Array(rows);
-  // Freed slots in order of freeing: the first one still counted in a kept sample ends the reuse.
+  // Freed slots in order of freeing: the first one freed in this very sample ends the reuse.
   let reused = 0;
   for (let i = 0; i < rows; i++) {
     const p = old[i] as number;
     if (p >= 0) slotOfRow[i] = h.slotOfRow[p] as number;
-    else if (reused < h.freed.slots.length && (h.freed.serials[reused] as number) <= h.first) slotOfRow[i] = h.freed.slots[reused++] as number;
+    // A slot freed in an earlier sample: its old flow's deltas are all in samples before this one.
+    else if (reused < h.freed.slots.length && (h.freed.serials[reused] as number) < serial) slotOfRow[i] = h.freed.slots[reused++] as number;
     else slotOfRow[i] = size++;
   }
+  const born = new Float64Array(size);
+  born.set(h.born);
+  for (let i = 0; i < rows; i++) if ((old[i] as number) < 0) born[slotOfRow[i] as number] = serial;
   let gone = 0;
   for (let p = 0; p < stays.length; p++) if (!stays[p]) gone++;
   const waiting = h.freed.slots.length - reused;
@@ -364,8 +375,8 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
     slotPeakBps[slotOfRow[i] as number] = 0;
   }
   // The first snapshot only starts the history: computeRateTable's first-read rates stand, and peaks start at 0.
-  if (!prev) return step({ last: cur, samples, first, slotOfRow, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0 }, 0, t, totals);
-  const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, brackets, slotPeakPps, slotPeakBps);
+  if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0 }, 0, t, totals);
+  const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, born, brackets, slotPeakPps, slotPeakBps);
   const pps2 = t.withSource(windows).pps2;
   const bps2 = t.bps2;
   const two = brackets[0] as Bracket;
@@ -398,6 +409,6 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const windowsOut = windowsOf(1);
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
-  const history: RateHistory = { last: cur, samples, first, slotOfRow, slotPeakPps, slotPeakBps, freed, peakPps, peakBps };
+  const history: RateHistory = { last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps, peakBps };
   return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
 }
