@@ -76,7 +76,18 @@ async function runPlain(collector: Collector, opts: Options, ifnames: readonly s
     injectFault(n);
     // --no-ui: the reads only feed the --metrics exporter.
     if (opts.output === 'none') continue;
-    const view = { ...tick, rows: selectRows(tick, opts, filter), aggregate: opts.aggregate, window: opts.window, interfaces: ifnames, hooks: collector.hooks };
+    // Fields named, not spread: spreading a tick would build every flow of it as an object (tick.rates).
+    const view = {
+      snapshot: tick.snapshot,
+      intervalS: tick.intervalS,
+      totals: tick.totals,
+      expired: tick.expired,
+      rows: selectRows(tick, opts, filter),
+      aggregate: opts.aggregate,
+      window: opts.window,
+      interfaces: ifnames,
+      hooks: collector.hooks,
+    };
     process.stdout.write(opts.output === 'json' ? jsonLine(view) + '\n' : batchText(view) + '\n');
   }
 }
