@@ -44,4 +44,37 @@ describe('MapReader on a real flows map', kernelTest(), () => {
       }
     });
   }
+
+  it('a read that meets more entries than maxEntries (a churning map) returns them all, no ENOSPC', async () => {
+    // While a read walks the buckets the kernel evicts entries behind it and inserts new ones ahead
+    // of it, so one read can meet more entries than the map holds at once. A reader sized for fewer
+    // entries than the map holds is the same situation, made repeatable: the old reader asked the
+    // kernel for just the room left, got ENOSPC when a bucket did not fit, and tc-top exited.
+    const { KernelCollector } = await import('../src/collectors/kernel-collector.js');
+    const { progTestRun } = await import('../src/ffi/libbpf.js');
+    const { MapReader } = await import('../src/collectors/map-reader.js');
+    const { FlowKey, FlowValue } = await import('../src/ffi/layout.js');
+    const c = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'lru', maxFlows: 40_000, attach: false });
+    try {
+      const fd = c.programFd('xdp');
+      const n = 30_000;
+      for (let i = 0; i < n; i++) {
+        const f = frame({ ip: { v: 4, src: `10.2.${i >> 8}.${i & 255}`, dst: '10.1.0.1' }, l4: { kind: 'udp', sport: 2000 + (i % 7000), dport: 53 } });
+        progTestRun(fd, f);
+      }
+      for (const capacity of [1_000, 5_000, 9_000, 20_000]) {
+        for (const method of ['batch', 'iterate'] as const) {
+          const r = new MapReader(c.flowsMapFd, FlowKey.size, FlowValue.size, capacity, method).read();
+          const keys = new Set<string>();
+          for (let i = 0; i < r.count; i++) keys.add(r.keys.toString('hex', i * FlowKey.size, (i + 1) * FlowKey.size));
+          assert.equal(keys.size, r.count, `${method} at ${capacity}: no key twice`);
+          if (method === 'batch') assert.equal(r.count, n, `batch at ${capacity}: every entry`);
+          else assert.ok(r.count >= Math.min(n, capacity), `iterate at ${capacity}: ${r.count} entries`);
+          for (let i = 0; i < r.count; i++) assert.ok(r.values.readBigUInt64LE(i * FlowValue.size + FlowValue.packets) === 1n);
+        }
+      }
+    } finally {
+      c.close();
+    }
+  });
 });

@@ -52,8 +52,10 @@ export class MapReader {
 
   /** Every entry; the values go to `sink` batch by batch when one is given. */
   read(sink?: ValueSink): MapEntries {
-    // Uninitialised: only the entries read are ever looked at.
-    this.keys = Buffer.allocUnsafeSlow(this.keySize * this.maxEntries);
+    // Uninitialised: only the entries read are ever looked at. The slack is for churn: a read
+    // walks the buckets while the kernel evicts and inserts, so it can meet more entries than the
+    // map holds at any one moment.
+    this.keys = Buffer.allocUnsafeSlow(this.keySize * (this.maxEntries + BATCH));
     const to: ValueSink = sink ?? this.collector();
     if (this.method === 'batch') {
       try {
@@ -73,30 +75,45 @@ export class MapReader {
     return { keys: this.keys, values: sink ? Buffer.alloc(0) : (this.all as Buffer), count };
   }
 
-  /** A sink that keeps every value, in one buffer reused from read to read. */
+  /** A sink that keeps every value, in one buffer reused from read to read (grown when a read meets more). */
   private collector(): ValueSink {
-    this.all ??= Buffer.alloc(this.valueSize * this.maxEntries);
-    const all = this.all;
     return {
-      begin: () => {},
-      take: (values, first, count) => void values.copy(all, first * this.valueSize, 0, count * this.valueSize),
+      begin: () => {
+        this.all ??= Buffer.alloc(this.valueSize * this.maxEntries);
+      },
+      take: (values, first, count) => {
+        const end = (first + count) * this.valueSize;
+        let all = this.all as Buffer;
+        if (end > all.length) {
+          const bigger = Buffer.alloc(Math.max(end, all.length * 2));
+          all.copy(bigger);
+          all = this.all = bigger;
+        }
+        values.copy(all, first * this.valueSize, 0, count * this.valueSize);
+      },
     };
   }
 
+  /**
+   * Batches of BATCH entries until the kernel says done. Each call asks for a full batch, never
+   * for the room left: the kernel returns whole buckets and answers ENOSPC when the first bucket is
+   * bigger than the count asked for, and a churning LRU map met more entries than maxEntries while
+   * the read went on (CI saw it at 1M flows through a 65,536-entry map). So the key buffer grows
+   * instead, and a read never drops the flows of the buckets it has not reached: a flow missing
+   * from one read would come back in the next as new, its whole count a false spike.
+   */
   private readBatch(sink: ValueSink): number {
     let n = 0;
     let first = true;
     for (;;) {
-      const room = this.maxEntries - n;
-      if (room <= 0) break;
-      const want = Math.min(BATCH, room);
+      if ((n + BATCH) * this.keySize > this.keys.length) this.growKeys(n);
       const { count, done } = mapLookupBatch(
         this.fd,
         first ? null : this.inBatch,
         this.outBatch,
         this.keys.subarray(n * this.keySize),
         this.chunk,
-        want,
+        BATCH,
       );
       sink.take(this.chunk, n, count);
       n += count;
@@ -107,10 +124,18 @@ export class MapReader {
     return n;
   }
 
+  private growKeys(n: number): void {
+    const bigger = Buffer.allocUnsafeSlow(this.keys.length * 2);
+    this.keys.copy(bigger, 0, 0, n * this.keySize);
+    this.keys = bigger;
+  }
+
   private readIterate(sink: ValueSink): number {
     let n = 0;
     let prev: Buffer | null = null;
-    while (n < this.maxEntries) {
+    // Bounded: get_next_key starts again from the first key when its cursor was evicted meanwhile,
+    // so on a churning map an iteration could go round forever (the collector drops keys met twice).
+    while ((n + 1) * this.keySize <= this.keys.length) {
       const key = this.keys.subarray(n * this.keySize, (n + 1) * this.keySize);
       if (!mapGetNextKey(this.fd, prev, key)) break;
       // An entry deleted between the two calls is skipped; the next key still follows it.
