@@ -82,6 +82,9 @@ export interface DataplaneResult {
   readonly cpus: number;
 }
 
+/** Every map kind tc-top offers, the default first. */
+const MAP_KINDS = ['mmap', 'lru', 'percpu'] as const;
+
 function progFd(c: KernelCollector, p: Program): number {
   return c.programFd(p === 'xdp' ? 'xdp' : 'tcIngress');
 }
@@ -95,7 +98,7 @@ export async function benchDataplane(): Promise<DataplaneResult> {
     prims.load();
     const emptyFd: Record<Program, number> = { xdp: empty.programFd('empty_xdp'), tc: empty.programFd('empty_tc') };
     const rows: CostRow[] = [];
-    for (const map of ['lru', 'percpu'] as const) {
+    for (const map of MAP_KINDS) {
       collectors[map] = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map, maxFlows: FULL_MAP, attach: false });
     }
     const frames: Record<FrameKind, Buffer> = { tcp4: benchFrame('tcp4'), udp6: benchFrame('udp6') };
@@ -109,7 +112,7 @@ export async function benchDataplane(): Promise<DataplaneResult> {
       for (const program of ['xdp', 'tc'] as const) {
         for (const frame of ['tcp4', 'udp6'] as const) {
           add(`${program} ${frame} empty`, progTestRun(emptyFd[program], frames[frame], REPEAT).durationNs);
-          for (const map of ['lru', 'percpu'] as const) {
+          for (const map of MAP_KINDS) {
             add(`${program} ${frame} ${map}`, progTestRun(progFd(collectors[map]!, program), frames[frame], REPEAT).durationNs);
           }
         }
@@ -124,7 +127,7 @@ export async function benchDataplane(): Promise<DataplaneResult> {
     ];
     for (const program of ['xdp', 'tc'] as const) {
       for (const frame of ['tcp4', 'udp6'] as const) {
-        for (const map of ['lru', 'percpu'] as const) {
+        for (const map of MAP_KINDS) {
           rows.push({ program, frame, map, kind: 'hit', ns: median(hit.get(`${program} ${frame} ${map}`)!), emptyNs: median(hit.get(`${program} ${frame} empty`)!) });
         }
       }
@@ -132,7 +135,7 @@ export async function benchDataplane(): Promise<DataplaneResult> {
 
     progress(`data plane: full map (${FULL_MAP.toLocaleString('en-US')} flows), ${EVICT_CALLS.toLocaleString('en-US')} new flows per configuration`);
     let next = 1; /* flow index: every frame below is a flow the map has not seen */
-    for (const map of ['lru', 'percpu'] as const) {
+    for (const map of MAP_KINDS) {
       const c = collectors[map]!;
       // Fill the map through the program itself, as traffic would.
       const xdp = progFd(c, 'xdp');
@@ -169,7 +172,7 @@ export async function benchDataplane(): Promise<DataplaneResult> {
     }
 
     progress('data plane: contention, one elephant flow from both CPUs');
-    const contention = await benchContention({ lru: progFd(collectors.lru!, 'xdp'), percpu: progFd(collectors.percpu!, 'xdp') }, frames.tcp4);
+    const contention = await benchContention({ mmap: progFd(collectors.mmap!, 'xdp'), lru: progFd(collectors.lru!, 'xdp'), percpu: progFd(collectors.percpu!, 'xdp') }, frames.tcp4);
     return {
       repeat: REPEAT,
       hitReps: HIT_REPS,
@@ -194,7 +197,7 @@ interface RunReply {
   readonly end: number;
 }
 
-/** A pinned helper process with the program fds as its fds 3 and 4. */
+/** A pinned helper process with the program fds as its fds 3, 4, 5. */
 class Runner {
   readonly child: ChildProcess;
   private readonly replies: string[] = [];
@@ -247,19 +250,19 @@ const CONTENTION_REPS = 3;
 const CONTENTION_CALLS = 5;
 
 async function benchContention(fds: Record<MapKind, number>, data: Buffer): Promise<ContentionRow[]> {
-  // In the helpers, fd 3 is the lru map's program and fd 4 the per-CPU one.
-  const childFd: Record<MapKind, number> = { lru: 3, percpu: 4 };
-  const runners = [new Runner(0, [fds.lru, fds.percpu]), new Runner(1, [fds.lru, fds.percpu])];
+  // In the helpers, fds 3, 4 and 5 are the programs of the mmap, lru and per-CPU maps.
+  const childFd: Record<MapKind, number> = { mmap: 3, lru: 4, percpu: 5 };
+  const runners = [0, 1].map((cpu) => new Runner(cpu, [fds.mmap, fds.lru, fds.percpu]));
   try {
     for (const r of runners) {
       if ((await r.reply()) !== 'ready') throw new Error('contention helper did not start');
       r.send(`frame ${data.toString('hex')}`);
     }
-    const solo: Record<MapKind, number[]> = { lru: [], percpu: [] };
-    const both: Record<MapKind, number[]> = { lru: [], percpu: [] };
-    const overlap: Record<MapKind, number[]> = { lru: [], percpu: [] };
+    const solo: Record<MapKind, number[]> = { mmap: [], lru: [], percpu: [] };
+    const both: Record<MapKind, number[]> = { mmap: [], lru: [], percpu: [] };
+    const overlap: Record<MapKind, number[]> = { mmap: [], lru: [], percpu: [] };
     for (let rep = 0; rep < CONTENTION_REPS; rep++) {
-      for (const map of ['lru', 'percpu'] as const) {
+      for (const map of MAP_KINDS) {
         solo[map].push(...(await runners[0]!.run(childFd[map], REPEAT, CONTENTION_CALLS)).ns);
         const [a, b] = (await Promise.all(runners.map((r) => r.run(childFd[map], REPEAT, CONTENTION_CALLS)))) as [RunReply, RunReply];
         // Per repetition, the mean of the two CPUs' medians, and how much of the runs overlapped.
@@ -267,7 +270,7 @@ async function benchContention(fds: Record<MapKind, number>, data: Buffer): Prom
         overlap[map].push(Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start)) / Math.max(a.end - a.start, b.end - b.start));
       }
     }
-    return (['lru', 'percpu'] as const).map((map) => {
+    return (MAP_KINDS).map((map) => {
       const soloNs = median(solo[map]);
       const bothNs = median(both[map]);
       return { map, soloNs, bothNs, soloMpps: 1e3 / soloNs, bothMpps: (2 * 1e3) / bothNs, overlap: median(overlap[map]) };

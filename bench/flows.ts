@@ -3,8 +3,8 @@
  * kernel's layout (src/ffi/layout.ts): a mix of IPv4 and IPv6, TCP and UDP, both directions,
  * distinct keys. Values look like live flows: last seen just now, so that no tick expires them.
  */
-import { FlowKey, FlowValue, perCpuSlot } from '../src/ffi/layout.js';
-import { mapUpdateElem, numPossibleCpus } from '../src/ffi/libbpf.js';
+import { FlowKey, FlowSlot, FlowValue, perCpuSlot } from '../src/ffi/layout.js';
+import { mapMmap, mapUpdateElem, numPossibleCpus, type SharedMapping } from '../src/ffi/libbpf.js';
 
 /** Writes key i (0 <= i < 2^32) into `key` (48 bytes, zeroed padding). */
 export function syntheticKey(key: Buffer, i: number, ifindex = 1): void {
@@ -75,4 +75,49 @@ export class FlowFiller {
 /** max_entries for a map that must hold n flows without an LRU eviction (per-CPU free lists keep some back). */
 export function capacityFor(n: number): number {
   return Math.ceil(n * 1.1) + 1024;
+}
+
+/**
+ * The same flows for the mmap map kind: flow i in slot i of flow_slots (written through a mapping
+ * of its own) and indexed in flow_index, as the programs would leave them.
+ */
+export class SlotFiller {
+  private readonly key = Buffer.alloc(FlowKey.size);
+  private readonly slotBuf = Buffer.alloc(4);
+  private readonly shared: SharedMapping;
+  private readonly slots: Buffer;
+
+  constructor(
+    private readonly fds: { index: number; slots: number },
+    private readonly capacity: number,
+  ) {
+    this.shared = mapMmap(fds.slots, capacity * FlowSlot.size);
+    this.slots = Buffer.from(this.shared.bytes);
+  }
+
+  put(i: number, packets: number, bytes: number, firstNs: bigint, lastNs: bigint): void {
+    if (i >= this.capacity) throw new RangeError(`slot ${i} beyond ${this.capacity}`);
+    const at = i * FlowSlot.size;
+    const fresh = this.slots[at + FlowKey.family] === 0;
+    syntheticKey(this.key, i);
+    this.key.copy(this.slots, at + FlowSlot.key);
+    writeValue(this.slots, at + FlowSlot.value, packets, bytes, firstNs, lastNs);
+    if (fresh) {
+      this.slotBuf.writeUInt32LE(i);
+      mapUpdateElem(this.fds.index, this.key, this.slotBuf);
+    }
+  }
+
+  fill(n: number): void {
+    const now = process.hrtime.bigint();
+    const first = now - 60_000_000_000n;
+    for (let i = 0; i < n; i++) {
+      const packets = 1 + (i % 1000);
+      this.put(i, packets, packets * (64 + (i % 1400)), first, now);
+    }
+  }
+
+  close(): void {
+    this.shared.unmap();
+  }
 }

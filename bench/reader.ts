@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { decodeValues, KernelFlowSet } from '../src/collectors/kernel-flows.js';
 import { KernelCollector, type MapKind } from '../src/collectors/kernel-collector.js';
 import { MapReader, type MapEntries } from '../src/collectors/map-reader.js';
-import { FlowKey, FlowValue } from '../src/ffi/layout.js';
-import { numPossibleCpus } from '../src/ffi/libbpf.js';
+import { SlotReader } from '../src/collectors/slot-reader.js';
+import { FlowKey, FlowSlot, FlowValue } from '../src/ffi/layout.js';
+import { mapMmap, numPossibleCpus } from '../src/ffi/libbpf.js';
 import type { FlowSet } from '../src/model/flow-set.js';
-import { capacityFor, FlowFiller } from './flows.js';
+import { capacityFor, FlowFiller, SlotFiller } from './flows.js';
 import { exited, median, nowNs, progress, run } from './lib.js';
 
 export const READER_SIZES = [10_000, 100_000, 1_000_000] as const;
@@ -32,6 +33,9 @@ export interface ReaderRow {
   readonly bpftoolParseMs?: number;
   /** collector.read() of the per-CPU map holding the same flows. */
   readonly percpuBatchMs: number;
+  /** The mmap map kind (tc-top's default) holding the same flows: its walk over the shared slots only, and collector.read(). */
+  readonly mmapReadMs: number;
+  readonly mmapMs: number;
 }
 
 export interface MemoryRow {
@@ -107,7 +111,7 @@ export async function benchReader(): Promise<ReaderResult> {
     const reps = big ? 3 : 5;
     const cap = capacityFor(n);
     progress(`reader: ${n.toLocaleString('en-US')} flows`);
-    let row: Omit<ReaderRow, 'percpuBatchMs'>;
+    let row: Omit<ReaderRow, 'percpuBatchMs' | 'mmapReadMs' | 'mmapMs'>;
     const lru = start('lru', cap);
     try {
       new FlowFiller(lru.flowsMapFd, false).fill(n);
@@ -152,20 +156,41 @@ export async function benchReader(): Promise<ReaderResult> {
       new FlowFiller(percpu.flowsMapFd, true).fill(n);
       const times: number[] = [];
       for (let r = 0; r < reps; r++) times.push(timeMs(() => void percpu.read()));
-      rows.push({ ...row, percpuBatchMs: median(times) });
+      row = { ...row, percpuBatchMs: median(times) } as typeof row;
     } finally {
       percpu.close();
+    }
+    const mmap = start('mmap', n);
+    try {
+      const filler = new SlotFiller(mmap.slotMapFds, n);
+      filler.fill(n);
+      filler.close();
+      const mapping = mapMmap(mmap.slotMapFds.slots, n * FlowSlot.size);
+      const walk = new SlotReader(mapping.bytes, n);
+      const sink = { begin() {}, take() {} };
+      const walked: number[] = [];
+      const read: number[] = [];
+      let present = 0;
+      for (let r = 0; r < reps; r++) {
+        walked.push(timeMs(() => void (present = walk.read(sink).count)));
+        read.push(timeMs(() => void mmap.read()));
+      }
+      mapping.unmap();
+      if (present !== n) throw new Error(`the mmap walk found ${present} flows of ${n}`);
+      rows.push({ ...(row as Omit<ReaderRow, 'mmapReadMs' | 'mmapMs'>), mmapReadMs: median(walked), mmapMs: median(read) });
+    } finally {
+      mmap.close();
     }
   }
 
   progress('reader: kernel memory per flow (bpftool map show)');
   const memory: MemoryRow[] = [];
-  for (const map of ['lru', 'percpu'] as const) {
+  const memlockOf = (fd: number) => Number((JSON.parse(run('bpftool', ['map', 'show', 'id', String(mapId(fd)), '-j'])) as { bytes_memlock: number | string }).bytes_memlock);
+  for (const map of ['mmap', 'lru', 'percpu'] as const) {
     for (const maxEntries of [65_536, 1_048_576]) {
       const c = start(map, maxEntries);
       try {
-        const shown = JSON.parse(run('bpftool', ['map', 'show', 'id', String(mapId(c.flowsMapFd)), '-j'])) as { bytes_memlock: number | string };
-        const memlock = Number(shown.bytes_memlock);
+        const memlock = map === 'mmap' ? memlockOf(c.slotMapFds.index) + memlockOf(c.slotMapFds.slots) : memlockOf(c.flowsMapFd);
         memory.push({ map, maxEntries, memlock, perFlow: memlock / maxEntries });
       } finally {
         c.close();

@@ -21,7 +21,7 @@ import { Screen } from '../src/ui/Screen.js';
 import { initialState, reducer } from '../src/ui/state.js';
 import { createStore } from '../src/ui/store.js';
 import { themeFor } from '../src/ui/theme.js';
-import { capacityFor, FlowFiller } from './flows.js';
+import { SlotFiller } from './flows.js';
 import { median, nowNs } from './lib.js';
 
 export interface TickChildResult {
@@ -67,9 +67,10 @@ returnLargeFreesToSystem();
  */
 const ticks = 45;
 const WARMUP = 5;
-const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'lru', maxFlows: capacityFor(n), attach: false });
+// The default map kind (mmap), sized as a user would size it for n flows.
+const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'mmap', maxFlows: n, attach: false });
 try {
-  const filler = new FlowFiller(collector.flowsMapFd, false);
+  const filler = new SlotFiller(collector.slotMapFds, n);
   filler.fill(n);
   // The collector's read, timed apart from the rest of the sampler's tick.
   let readNs = 0;

@@ -16,7 +16,7 @@ export interface Options {
   readonly hook: 'tc' | 'xdp' | 'both';
   readonly xdpMode: 'auto' | 'native' | 'generic';
   readonly tcMode: 'auto' | 'tcx' | 'legacy';
-  readonly map: 'lru' | 'percpu';
+  readonly map: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
   readonly intervalS: number;
   readonly count: number | undefined;
@@ -88,7 +88,11 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .option('hook', { choices: ['tc', 'xdp', 'both'] as const, default: 'tc' as const, description: 'tc: TC ingress+egress; xdp: XDP ingress; both: XDP ingress + TC egress' })
     .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic' })
     .option('tc-mode', { choices: ['auto', 'tcx', 'legacy'] as const, default: 'auto' as const, description: 'TC attach: tcx links (kernel 6.6+) or legacy clsact filters; auto prefers tcx' })
-    .option('map', { choices: ['lru', 'percpu'] as const, default: 'lru' as const, description: 'Flow map: one LRU hash with atomic adds, or a per-CPU LRU hash' })
+    .option('map', {
+      choices: ['mmap', 'lru', 'percpu'] as const,
+      default: 'mmap' as const,
+      description: 'Flow map: slots shared with tc-top by mmap, read without a system call (evicts the least recently seen of 8); one LRU hash with atomic adds; or a per-CPU LRU hash',
+    })
     .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the oldest flows are evicted beyond it)' })
     .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })

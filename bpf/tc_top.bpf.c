@@ -37,6 +37,28 @@ struct {
 	__type(value, struct flow_value);
 } flows SEC(".maps");
 
+/* The mmap map kind: flow key -> slot, and the slots (see tc_top.h). Both get --max-flows entries
+ * from userspace (one each when another kind is chosen): a slot's old flow leaves flow_index before
+ * its new one enters, so flow_index never holds more keys than there are slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, __u32);
+} flow_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct flow_slot);
+} flow_slots SEC(".maps");
+
+/* Where the next new flow's slot search starts; advanced SLOT_PROBES at a time, so that CPUs
+ * searching at once look at different slots. */
+__u32 slot_hand = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -225,10 +247,111 @@ static __always_inline int parse_frame(void *data, void *end, struct flow_key *k
 
 static __always_inline void add(__u64 *counter, __u64 n)
 {
-	if (config.percpu_flows)
+	if (config.map_mode == TC_TOP_MAP_PERCPU)
 		*counter += n;
 	else
 		__sync_fetch_and_add(counter, n);
+}
+
+static __always_inline void count_into(struct flow_value *v, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
+{
+	add(&v->packets, pkts);
+	add(&v->bytes, len);
+	/* Per-CPU: this CPU's slot may be fresh although the flow is not. */
+	if (config.map_mode == TC_TOP_MAP_PERCPU && v->first_seen == 0)
+		v->first_seen = now;
+	v->last_seen = now; /* a racy store of a timestamp: either writer's value is right */
+	if ((v->tcp_flags & tcp_flags) != tcp_flags) {
+		if (config.map_mode == TC_TOP_MAP_PERCPU)
+			v->tcp_flags |= tcp_flags;
+		else
+			__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
+	}
+}
+
+/*
+ * The mmap map kind: find the flow's slot, or give the new flow one. Returns 0 when counted.
+ * A new flow takes, among SLOT_PROBES slots from the hand, a free one or else the one whose flow
+ * was seen longest ago (an approximate LRU, like Redis's sampled eviction), and claims it by
+ * making its seq odd with a compare-and-swap, so that no other CPU and no reader uses it meanwhile.
+ */
+static __always_inline void count_slot(struct flow_key *k, struct counters *c, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
+{
+	struct flow_slot *s;
+	__u32 *at, i, idx, start, best = 0, best_seq = 0, seq;
+	__u64 oldest = ~0ULL;
+	int found = 0, ret;
+
+	at = bpf_map_lookup_elem(&flow_index, k);
+	if (at) {
+		s = bpf_map_lookup_elem(&flow_slots, at);
+		if (s) {
+			count_into(&s->value, len, pkts, tcp_flags, now);
+			return;
+		}
+	}
+	if (config.slots == 0)
+		goto failed;
+	start = __sync_fetch_and_add(&slot_hand, SLOT_PROBES);
+	for (i = 0; i < SLOT_PROBES; i++) {
+		idx = (start + i) % config.slots;
+		s = bpf_map_lookup_elem(&flow_slots, &idx);
+		if (!s)
+			break;
+		seq = s->value.seq;
+		if (seq & 1)
+			continue; /* being written by someone else */
+		if (s->key.family == 0) {
+			best = idx;
+			best_seq = seq;
+			found = 1;
+			break;
+		}
+		if (s->value.last_seen < oldest) {
+			oldest = s->value.last_seen;
+			best = idx;
+			best_seq = seq;
+			found = 1;
+		}
+	}
+	if (!found)
+		goto failed;
+	s = bpf_map_lookup_elem(&flow_slots, &best);
+	if (!s || __sync_val_compare_and_swap(&s->value.seq, best_seq, best_seq + 1) != best_seq)
+		goto failed; /* another CPU or userspace took it first */
+	/* Ours now. Evict its flow, if it has one, before the slot holds another. */
+	if (s->key.family != 0)
+		bpf_map_delete_elem(&flow_index, &s->key);
+	s->key = *k;
+	s->value.packets = pkts;
+	s->value.bytes = len;
+	s->value.first_seen = now;
+	s->value.last_seen = now;
+	s->value.tcp_flags = tcp_flags;
+	ret = bpf_map_update_elem(&flow_index, k, &best, BPF_NOEXIST);
+	if (ret == 0) {
+		c->flows_created += 1;
+		__sync_fetch_and_add(&s->value.seq, 1);
+		return;
+	}
+	/* Not published: free the slot again. */
+	s->key.family = 0;
+	s->value.packets = 0;
+	s->value.bytes = 0;
+	__sync_fetch_and_add(&s->value.seq, 1);
+	/* Another CPU created the flow between our lookup and update: count into theirs. */
+	if (ret == -EEXIST) {
+		at = bpf_map_lookup_elem(&flow_index, k);
+		if (at) {
+			s = bpf_map_lookup_elem(&flow_slots, at);
+			if (s) {
+				count_into(&s->value, len, pkts, tcp_flags, now);
+				return;
+			}
+		}
+	}
+failed:
+	c->update_failed += pkts;
 }
 
 /* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. */
@@ -265,6 +388,10 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 	 * packet as bpf_ktime_get_ns(); first/last seen need no better than milliseconds. */
 	now = bpf_ktime_get_coarse_ns();
 
+	if (config.map_mode == TC_TOP_MAP_MMAP) {
+		count_slot(&k, c, len, pkts, tcp_flags, now);
+		return;
+	}
 	v = bpf_map_lookup_elem(&flows, &k);
 	if (!v) {
 		struct flow_value nv = {
@@ -288,18 +415,7 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 			return;
 		}
 	}
-	add(&v->packets, pkts);
-	add(&v->bytes, len);
-	/* Per-CPU: this CPU's slot may be fresh although the flow is not. */
-	if (config.percpu_flows && v->first_seen == 0)
-		v->first_seen = now;
-	v->last_seen = now; /* a racy store of a timestamp: either writer's value is right */
-	if ((v->tcp_flags & tcp_flags) != tcp_flags) {
-		if (config.percpu_flows)
-			v->tcp_flags |= tcp_flags;
-		else
-			__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
-	}
+	count_into(v, len, pkts, tcp_flags, now);
 }
 
 SEC("xdp")

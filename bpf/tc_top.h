@@ -12,7 +12,7 @@
 #ifndef TC_TOP_H
 #define TC_TOP_H
 
-#define TC_TOP_ABI 1
+#define TC_TOP_ABI 2
 
 enum tc_top_dir {
 	TC_TOP_INGRESS = 0,
@@ -49,7 +49,7 @@ struct flow_key {
 
 /*
  * flows map value, 40 bytes (per CPU in the per-CPU map: userspace sums packets and bytes, takes
- * the earliest first_seen and latest last_seen, ORs the flags).
+ * the earliest first_seen and latest last_seen, ORs the flags). Also the counters of a flow_slot.
  *
  *   off size field
  *     0    8 packets       frames counted (a GSO super-packet counts as its segments)
@@ -58,7 +58,8 @@ struct flow_key {
  *    24    8 last_seen     the same, of the latest frame
  *    32    4 tcp_flags     OR of the TCP flags byte (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10
  *                          URG 0x20 ECE 0x40 CWR 0x80) of every segment
- *    36    4 pad           always 0
+ *    36    4 seq           in a flow_slot: even while the slot is stable, odd while a program or
+ *                          userspace (re)writes it; +2 for each flow the slot holds. 0 elsewhere.
  */
 struct flow_value {
 	__u64 packets;
@@ -66,7 +67,25 @@ struct flow_value {
 	__u64 first_seen;
 	__u64 last_seen;
 	__u32 tcp_flags;
-	__u32 pad;
+	__u32 seq;
+};
+
+/*
+ * flow_slots (the mmap map kind): a BPF_F_MMAPABLE array of these, 88 bytes each, that userspace
+ * reads through shared memory; flow_index maps a flow_key to its slot (a __u32). A slot is free
+ * when key.family is 0. Who changes which slot a key has first makes seq odd with a compare-and-swap
+ * (from the even value it saw), then writes, then adds 1: readers skip odd slots and slots whose seq
+ * changed while they read them. A program that needs a slot for a new flow probes SLOT_PROBES slots
+ * from a shared hand and takes a free one, else the one seen longest ago (its flow is evicted:
+ * deleted from flow_index first).
+ *
+ *   off size field
+ *     0   48 key    struct flow_key
+ *    48   40 value  struct flow_value (seq as above)
+ */
+struct flow_slot {
+	struct flow_key key;
+	struct flow_value value;
 };
 
 /*
@@ -98,15 +117,25 @@ struct counters {
 	__u64 malformed_bytes;
 };
 
+enum tc_top_map_mode {
+	TC_TOP_MAP_LRU = 0,    /* flows: BPF_MAP_TYPE_LRU_HASH, atomic adds */
+	TC_TOP_MAP_PERCPU = 1, /* flows: BPF_MAP_TYPE_LRU_PERCPU_HASH, plain adds */
+	TC_TOP_MAP_MMAP = 2,   /* flow_index + flow_slots, atomic adds; flows unused */
+};
+
+/* Slots a new flow's search looks at (from the hand on). */
+#define SLOT_PROBES 8
+
 /* Load-time configuration, the whole .rodata section (const volatile in the program). */
 struct tc_top_config {
-	__u32 percpu_flows; /* 1 when flows is BPF_MAP_TYPE_LRU_PERCPU_HASH: plain adds, no atomics */
-	__u32 pad;
+	__u32 map_mode; /* enum tc_top_map_mode */
+	__u32 slots;    /* flow_slots' max_entries (mmap mode) */
 };
 
 #ifdef __bpf__
 _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
+_Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");
 _Static_assert(sizeof(struct counters) == 80, "counters layout");
 _Static_assert(sizeof(struct tc_top_config) == 8, "config layout");
 #endif

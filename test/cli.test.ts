@@ -16,7 +16,7 @@ describe('parseArgs', () => {
       hook: 'tc',
       xdpMode: 'auto',
       tcMode: 'auto',
-      map: 'lru',
+      map: 'mmap',
       maxFlows: 65536,
       intervalS: 1,
       count: undefined,

@@ -73,7 +73,7 @@ function send(bed: Bed, list: readonly Sent[], fromA: boolean): void {
   for (const s of list) inject(bed, fromA ? bed.nsA : bed.nsB, fromA ? bed.ifA : bed.ifB, [frame(s.spec)], s.count);
 }
 
-async function exactCounts(hook: 'tc' | 'xdp', map: 'lru' | 'percpu', tcMode: 'auto' | 'legacy' = 'auto'): Promise<void> {
+async function exactCounts(hook: 'tc' | 'xdp', map: 'mmap' | 'lru' | 'percpu', tcMode: 'auto' | 'legacy' = 'auto'): Promise<void> {
   await withBed(
     async (bed) => {
       const args = ['-i', bed.ifA, '--hook', hook, '--map', map, '--json', '-d', '0.2'];
@@ -135,6 +135,8 @@ async function exactCounts(hook: 'tc' | 'xdp', map: 'lru' | 'percpu', tcMode: 'a
 }
 
 describe('exact counts on a veth pair', kernelTest(), () => {
+  it('tc hooks (tcx), mmap slots (the default)', () => exactCounts('tc', 'mmap'));
+  it('xdp hook (generic), mmap slots', () => exactCounts('xdp', 'mmap'));
   it('tc hooks (tcx), LRU hash', () => exactCounts('tc', 'lru'));
   it('tc hooks (tcx), per-CPU LRU hash', () => exactCounts('tc', 'percpu'));
   it('tc hooks (legacy clsact), LRU hash', () => exactCounts('tc', 'lru', 'legacy'));

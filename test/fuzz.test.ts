@@ -60,7 +60,7 @@ function generator(seed: number): () => Buffer {
   };
 }
 
-for (const map of ['lru', 'percpu'] as const) {
+for (const map of ['mmap', 'lru', 'percpu'] as const) {
   describe(`fuzzing the parser (${map} map)`, kernelTest(), () => {
     for (const program of ['xdp', 'tcIngress', 'tcEgress'] as const) {
       it(`${program}: ${FRAMES} frames, each counted exactly once`, async () => {

@@ -8,7 +8,7 @@ export interface Collector {
   /** Things the user should know about the start (e.g. a fallback to generic XDP). */
   readonly notices: readonly string[];
   readonly maxFlows: number;
-  readonly mapKind: 'lru' | 'percpu';
+  readonly mapKind: 'mmap' | 'lru' | 'percpu';
   /** One read of the kernel maps. */
   read(): Snapshot;
   /** Delete flows by key (idle expiry); returns how many were deleted. */

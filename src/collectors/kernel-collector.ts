@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../ffi/errors.js';
-import { Config, Counters, FlowKey, FlowValue, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
+import { Config, Counters, FlowKey, FlowSlot, FlowValue, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
 import {
   AttachType,
   BpfObject,
@@ -15,6 +15,7 @@ import {
   ifIndexToName,
   mapDeleteElem,
   mapLookupElem,
+  mapMmap,
   numPossibleCpus,
 } from '../ffi/libbpf.js';
 import { withoutRows, type FlowSet } from '../model/flow-set.js';
@@ -24,12 +25,17 @@ import { KernelFlowSet, ValueColumns } from './kernel-flows.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
-import { MapReader, type ReadMethod } from './map-reader.js';
+import { MapReader, type MapEntries, type ReadMethod, type ValueSink } from './map-reader.js';
+import { SlotReader } from './slot-reader.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
 
 export type HookKind = 'tc' | 'xdp' | 'both';
-export type MapKind = 'lru' | 'percpu';
+/**
+ * mmap: flow_index (hash: key -> slot) and flow_slots (an array shared with tc-top through mmap, read
+ * without a system call); lru: one LRU hash with atomic adds; percpu: a per-CPU LRU hash.
+ */
+export type MapKind = 'mmap' | 'lru' | 'percpu';
 
 export interface KernelCollectorOptions {
   readonly interfaces: readonly string[];
@@ -69,7 +75,11 @@ export class KernelCollector implements Collector {
   private readonly counterSlot: number;
   private readonly flowsFd: number;
   private readonly countersFd: number;
-  private readonly reader: MapReader;
+  /** The hash that deleteFlows deletes from: flows, or flow_index in mmap mode. */
+  private readonly indexFd: number;
+  private readonly slotsFd: number;
+  private readonly reader: MapReader | undefined;
+  private readonly slotReader: SlotReader | undefined;
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
@@ -87,10 +97,15 @@ export class KernelCollector implements Collector {
     this.teardown.defer('closed the BPF object', () => this.obj.close(), true);
     try {
       const percpu = opts.map === 'percpu';
+      const mmap = opts.map === 'mmap';
+      // The maps of the kinds not chosen get one entry each: they cost nothing and are never read.
       this.obj.setMapType(Maps.flows, percpu ? MapType.LRU_PERCPU_HASH : MapType.LRU_HASH);
-      this.obj.setMaxEntries(Maps.flows, opts.maxFlows);
+      this.obj.setMaxEntries(Maps.flows, mmap ? 1 : opts.maxFlows);
+      this.obj.setMaxEntries(Maps.flowIndex, mmap ? opts.maxFlows : 1);
+      this.obj.setMaxEntries(Maps.flowSlots, mmap ? opts.maxFlows : 1);
       const config = Buffer.alloc(Config.size);
-      config.writeUInt32LE(percpu ? 1 : 0, Config.percpuFlows);
+      config.writeUInt32LE(MapMode[opts.map], Config.mapMode);
+      config.writeUInt32LE(mmap ? opts.maxFlows : 0, Config.slots);
       this.obj.setInitialValue(Maps.rodata, config);
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
       this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
@@ -98,17 +113,34 @@ export class KernelCollector implements Collector {
       this.obj.load();
 
       const flows = this.obj.mapInfo(Maps.flows);
+      const index = this.obj.mapInfo(Maps.flowIndex);
+      const slots = this.obj.mapInfo(Maps.flowSlots);
       const counters = this.obj.mapInfo(Maps.counters);
-      if (flows.keySize !== FlowKey.size || flows.valueSize !== FlowValue.size || counters.valueSize !== Counters.size) {
+      if (
+        flows.keySize !== FlowKey.size ||
+        flows.valueSize !== FlowValue.size ||
+        index.keySize !== FlowKey.size ||
+        slots.valueSize !== FlowSlot.size ||
+        counters.valueSize !== Counters.size
+      ) {
         throw new LayoutMismatchError(
-          `bpf/tc_top.bpf.o does not match this tc-top (flow key ${flows.keySize}/${FlowKey.size}, value ${flows.valueSize}/${FlowValue.size}, counters ${counters.valueSize}/${Counters.size} bytes): rebuild it with \`npm run build:bpf\``,
+          `bpf/tc_top.bpf.o does not match this tc-top (flow key ${flows.keySize}/${FlowKey.size}, value ${flows.valueSize}/${FlowValue.size}, slot ${slots.valueSize}/${FlowSlot.size}, counters ${counters.valueSize}/${Counters.size} bytes): rebuild it with \`npm run build:bpf\``,
         );
       }
       this.flowsFd = flows.fd;
       this.countersFd = counters.fd;
+      this.indexFd = mmap ? index.fd : flows.fd;
+      this.slotsFd = slots.fd;
       this.flowSlot = percpu ? perCpuSlot(FlowValue.size) : FlowValue.size;
       this.counterSlot = perCpuSlot(Counters.size);
-      this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
+      if (mmap) {
+        const shared = mapMmap(slots.fd, opts.maxFlows * FlowSlot.size);
+        // Before the object closes (teardown runs newest first); nothing reads the slots after close().
+        this.teardown.defer('unmapped the flow slots', () => shared.unmap(), true);
+        this.slotReader = new SlotReader(shared.bytes, opts.maxFlows);
+      } else {
+        this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
+      }
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
 
       if (opts.attach !== false) this.attachAll(opts, ifaces);
@@ -151,8 +183,9 @@ export class KernelCollector implements Collector {
     }
   }
 
-  get readMethod(): ReadMethod {
-    return this.reader.method;
+  /** How the flows are read: a walk over shared memory in mmap mode, else batch or iterate. */
+  get readMethod(): ReadMethod | 'mmap' {
+    return this.reader?.method ?? 'mmap';
   }
 
   /** File descriptors of the loaded programs, for BPF_PROG_TEST_RUN. */
@@ -162,6 +195,11 @@ export class KernelCollector implements Collector {
 
   get flowsMapFd(): number {
     return this.flowsFd;
+  }
+
+  /** mmap mode: flow_index (key -> slot) and flow_slots (the shared array). */
+  get slotMapFds(): { index: number; slots: number } {
+    return { index: this.indexFd, slots: this.slotsFd };
   }
 
   private ifname = (ifindex: number): string => {
@@ -181,7 +219,7 @@ export class KernelCollector implements Collector {
     }
     const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
     const sink = new ValueColumns(cpus, this.flowSlot, this.lastCount + 8192);
-    const { keys, count } = this.reader.read(sink);
+    const { keys, count } = this.readFlows(sink);
     this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
@@ -190,7 +228,7 @@ export class KernelCollector implements Collector {
     const wallMs = Date.now();
     let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname);
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
-    if (this.reader.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
+    if (this.reader?.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     return {
       monoNs,
       wallMs,
@@ -201,10 +239,23 @@ export class KernelCollector implements Collector {
     };
   }
 
+  private readFlows(sink: ValueSink): MapEntries {
+    if (this.slotReader) return this.slotReader.read(sink);
+    return (this.reader as MapReader).read(sink);
+  }
+
   /** Delete flows (idle expiry) by their key. Returns how many were still there to delete. */
   deleteFlows(keys: readonly string[]): number {
     let n = 0;
-    for (const k of keys) if (mapDeleteElem(this.flowsFd, Buffer.from(k, 'hex'))) n++;
+    const slot = Buffer.alloc(4);
+    for (const k of keys) {
+      const key = Buffer.from(k, 'hex');
+      if (this.slotReader) {
+        // Its slot from flow_index; freed only if it still holds this flow and nobody rewrites it.
+        if (!mapLookupElem(this.indexFd, key, slot)) continue;
+        if (this.slotReader.free(slot.readUInt32LE(), key, () => mapDeleteElem(this.indexFd, key))) n++;
+      } else if (mapDeleteElem(this.indexFd, key)) n++;
+    }
     this.deleted += n;
     return n;
   }

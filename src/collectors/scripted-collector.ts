@@ -11,14 +11,14 @@ import type { HookInfo } from './hooks.js';
 export interface ScriptedCollectorOptions {
   readonly hooks?: readonly HookInfo[];
   readonly notices?: readonly string[];
-  readonly mapKind?: 'lru' | 'percpu';
+  readonly mapKind?: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows?: number;
 }
 
 export class ScriptedCollector implements Collector {
   readonly hooks: readonly HookInfo[];
   readonly notices: readonly string[];
-  readonly mapKind: 'lru' | 'percpu';
+  readonly mapKind: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
   private readonly script: Iterator<Snapshot>;
   private last: Snapshot | undefined;

@@ -3,7 +3,7 @@
  * The collector checks the loaded maps against these sizes before reading anything.
  */
 
-export const TC_TOP_ABI = 1;
+export const TC_TOP_ABI = 2;
 
 /** struct flow_key, 48 bytes. */
 export const FlowKey = {
@@ -26,6 +26,15 @@ export const FlowValue = {
   firstSeen: 16,
   lastSeen: 24,
   tcpFlags: 32,
+  /** Only in a FlowSlot: even while stable, odd while being rewritten. */
+  seq: 36,
+} as const;
+
+/** struct flow_slot, 88 bytes: a key then its value, one per entry of the mmapable `flow_slots`. */
+export const FlowSlot = {
+  size: 88,
+  key: 0,
+  value: 48,
 } as const;
 
 /** struct counters, 80 bytes, in the per-CPU array `counters` at key 0. */
@@ -46,8 +55,12 @@ export const Counters = {
 /** struct tc_top_config, the program's .rodata, 8 bytes. */
 export const Config = {
   size: 8,
-  percpuFlows: 0,
+  mapMode: 0,
+  slots: 4,
 } as const;
+
+/** enum tc_top_map_mode. */
+export const MapMode = { lru: 0, percpu: 1, mmap: 2 } as const;
 
 export const DIR_INGRESS = 0;
 export const DIR_EGRESS = 1;
@@ -55,7 +68,7 @@ export const DIR_EGRESS = 1;
 /** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
 export const PROGRAM_PREFIX = 'tctop_';
 export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
-export const Maps = { flows: 'flows', counters: 'counters', rodata: '.rodata' } as const;
+export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', rodata: '.rodata' } as const;
 
 /** Per-CPU map values are laid out one slot per possible CPU, each rounded up to 8 bytes. */
 export function perCpuSlot(valueSize: number): number {

@@ -125,6 +125,8 @@ const f = bindAll(() => ({
   progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
   close: libc.func('int close(int fd)'),
+  mmap: libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)'),
+  munmap: libc.func('int munmap(void *addr, size_t length)'),
   ifNameToIndex: libc.func('uint32_t if_nametoindex(const char *name)'),
   ifIndexToName: libc.func('char *if_indextoname(uint32_t index, void *buf)'),
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
@@ -141,7 +143,7 @@ function bindAll<T>(bind: () => T): T {
 }
 
 // bpf_map_type and bpf_attach_type values used here (UAPI, stable).
-export const MapType = { LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;
+export const MapType = { HASH: 1, LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;
 export const AttachType = { XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
 export const XdpFlags = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16 } as const;
 export const TcAttachPoint = { INGRESS: 1, EGRESS: 2 } as const;
@@ -255,6 +257,32 @@ export class BpfObject {
     if (this.obj !== null) f.objectClose(this.obj);
     this.obj = null;
   }
+}
+
+/** Memory shared with the kernel: a BPF_F_MMAPABLE map mapped read-write. Use `bytes` until unmap(). */
+export interface SharedMapping {
+  readonly bytes: ArrayBuffer;
+  unmap(): void;
+}
+
+/** mmap(2) a BPF_F_MMAPABLE array map whole (its length rounded up to pages, as the kernel wants). */
+export function mapMmap(fd: number, length: number): SharedMapping {
+  const PROT_READ = 1;
+  const PROT_WRITE = 2;
+  const MAP_SHARED = 1;
+  const size = Math.ceil(length / 4096) * 4096;
+  const ptr = f.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (ptr === null || koffi.address(ptr) === 0xffffffffffffffffn) {
+    throw new BpfError('mmap of a BPF map', koffi.errno());
+  }
+  let mapped = true;
+  return {
+    bytes: koffi.view(ptr, size),
+    unmap() {
+      if (mapped) f.munmap(ptr, size);
+      mapped = false;
+    },
+  };
 }
 
 /** bpf_link_create: returns the link fd; closing it detaches. flags: XDP mode flags for BPF_XDP. */

@@ -23,7 +23,7 @@ import { applySortCommand } from './sort-commands.js';
 export interface Meta {
   readonly interfaces: readonly string[];
   readonly hooks: readonly HookView[];
-  readonly mapKind: 'lru' | 'percpu';
+  readonly mapKind: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
 }
 

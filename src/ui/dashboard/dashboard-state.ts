@@ -20,7 +20,7 @@ import { applySortCommand } from '../sort-commands.js';
 export interface DashMeta {
   readonly interfaces: readonly string[];
   readonly hooks: readonly HookView[];
-  readonly mapKind: 'lru' | 'percpu';
+  readonly mapKind: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
 }
 

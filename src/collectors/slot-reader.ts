@@ -1,0 +1,94 @@
+/**
+ * Reads the mmap map kind: the flow_slots array that the kernel shares with tc-top (see
+ * bpf/tc_top.h). A read is a walk over memory, no system call: each slot in use whose seq is even
+ * and did not change while it was copied gives one entry, its key to the read's own key buffer
+ * (which the snapshot keeps) and its value to a ValueSink, a batch at a time, as MapReader does.
+ */
+import { FlowKey, FlowSlot, FlowValue } from '../ffi/layout.js';
+import type { MapEntries, ValueSink } from './map-reader.js';
+
+const BATCH = 8192;
+const SLOT_WORDS = FlowSlot.size / 4;
+const KEY_WORDS = FlowKey.size / 4;
+const VALUE_WORDS = FlowValue.size / 4;
+const VALUE_AT = FlowSlot.value / 4;
+const SEQ_AT = (FlowSlot.value + FlowValue.seq) / 4;
+/** Word 0 of a key holds family (byte 0), proto, dir and a zero pad: 0 only in a free slot. */
+const FAMILY_MASK = 0xff;
+
+export class SlotReader {
+  private readonly words: Uint32Array;
+  private readonly chunk = Buffer.alloc(FlowValue.size * BATCH);
+  private readonly chunkWords = new Uint32Array(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length / 4);
+  /** Slots skipped by the last read because they were being rewritten. */
+  busy = 0;
+
+  constructor(
+    shared: ArrayBuffer,
+    private readonly slots: number,
+  ) {
+    if (shared.byteLength < slots * FlowSlot.size) throw new RangeError(`the flow_slots mapping holds ${shared.byteLength} bytes, ${slots * FlowSlot.size} needed`);
+    this.words = new Uint32Array(shared, 0, slots * SLOT_WORDS);
+  }
+
+  read(sink: ValueSink): MapEntries {
+    const w = this.words;
+    const chunk = this.chunkWords;
+    // Uninitialised: only the entries read are ever looked at.
+    const keys = Buffer.allocUnsafeSlow(FlowKey.size * Math.max(1, this.slots));
+    const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
+    sink.begin();
+    let n = 0;
+    let inChunk = 0;
+    let busy = 0;
+    for (let s = 0, base = 0; s < this.slots; s++, base += SLOT_WORDS) {
+      if (((w[base] as number) & FAMILY_MASK) === 0) continue;
+      const seq = Atomics.load(w, base + SEQ_AT);
+      if ((seq & 1) !== 0) {
+        busy++;
+        continue;
+      }
+      const k = n * KEY_WORDS;
+      for (let i = 0; i < KEY_WORDS; i++) kw[k + i] = w[base + i] as number;
+      const v = inChunk * VALUE_WORDS;
+      for (let i = 0; i < VALUE_WORDS; i++) chunk[v + i] = w[base + VALUE_AT + i] as number;
+      // Rewritten (or freed) while we copied it: leave it for the next read.
+      if (Atomics.load(w, base + SEQ_AT) !== seq || ((w[base] as number) & FAMILY_MASK) === 0) {
+        busy++;
+        continue;
+      }
+      n++;
+      if (++inChunk === BATCH) {
+        sink.take(this.chunk, n - inChunk, inChunk);
+        inChunk = 0;
+      }
+    }
+    if (inChunk > 0) sink.take(this.chunk, n - inChunk, inChunk);
+    this.busy = busy;
+    return { keys, values: Buffer.alloc(0), count: n };
+  }
+
+  /**
+   * Free the slot `slot` if it still holds `key` (48 bytes) and nobody is rewriting it: claim it
+   * (seq odd, compare-and-swap, as the programs do), let `unindex` delete the key from flow_index,
+   * clear the slot, then make seq even. Returns whether the flow was freed.
+   */
+  free(slot: number, key: Buffer, unindex: () => boolean): boolean {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots) return false;
+    const w = this.words;
+    const base = slot * SLOT_WORDS;
+    const seq = Atomics.load(w, base + SEQ_AT);
+    if ((seq & 1) !== 0 || Atomics.compareExchange(w, base + SEQ_AT, seq, seq + 1) !== seq) return false;
+    try {
+      for (let i = 0; i < KEY_WORDS; i++) if (w[base + i] !== key.readUInt32LE(i * 4)) return false;
+      const freed = unindex();
+      if (freed) {
+        for (let i = 0; i < KEY_WORDS; i++) w[base + i] = 0;
+        for (let i = 0; i < VALUE_WORDS; i++) if (VALUE_AT + i !== SEQ_AT) w[base + VALUE_AT + i] = 0;
+      }
+      return freed;
+    } finally {
+      Atomics.add(w, base + SEQ_AT, 1);
+    }
+  }
+}

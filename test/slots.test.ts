@@ -1,0 +1,140 @@
+/**
+ * The mmap map kind (tc-top's default): flows in slots of an array shared with userspace. The
+ * walk over the slots (SlotReader) on crafted memory, and the programs' slot search on the real
+ * kernel: exact counts for flows that stay, least recently seen evicted, expiry frees a slot.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlowKey, FlowSlot, FlowValue } from '../src/ffi/layout.js';
+import { SlotReader } from '../src/collectors/slot-reader.js';
+import { ValueColumns } from '../src/collectors/kernel-flows.js';
+import { kernelTest } from './helpers/netns.js';
+import { frame } from './helpers/packets.js';
+
+/** Slot i of a crafted array: an IPv4 UDP key with sport = 1000 + i, `packets` packets. */
+function put(mem: Buffer, i: number, packets: number, seq = 2): void {
+  const at = i * FlowSlot.size;
+  mem[at + FlowKey.family] = 4;
+  mem[at + FlowKey.proto] = 17;
+  mem.writeUInt16LE(1000 + i, at + FlowKey.sport);
+  mem.writeBigUInt64LE(BigInt(packets), at + FlowSlot.value + FlowValue.packets);
+  mem.writeUInt32LE(seq, at + FlowSlot.value + FlowValue.seq);
+}
+
+function sports(keys: Buffer, count: number): number[] {
+  return Array.from({ length: count }, (_, n) => keys.readUInt16LE(n * FlowKey.size + FlowKey.sport));
+}
+
+describe('SlotReader over crafted slots', () => {
+  it('returns the slots in use, in slot order, skipping free slots and slots being rewritten (odd seq)', () => {
+    const mem = Buffer.alloc(10 * FlowSlot.size);
+    for (const i of [0, 3, 4, 7, 9]) put(mem, i, 10 + i);
+    put(mem, 4, 14, 5); /* being rewritten */
+    const r = new SlotReader(mem.buffer.slice(mem.byteOffset, mem.byteOffset + mem.length) as ArrayBuffer, 10);
+    const sink = new ValueColumns(1, FlowValue.size, 4);
+    const e = r.read(sink);
+    assert.equal(e.count, 4);
+    assert.deepEqual(sports(e.keys, e.count), [1000, 1003, 1007, 1009]);
+    assert.deepEqual([...sink.done().packets], [10, 13, 17, 19]);
+    assert.equal(r.busy, 1);
+  });
+
+  it('gives values to the sink in batches, for more slots than one batch', () => {
+    const n = 20_000;
+    const mem = Buffer.alloc(n * FlowSlot.size);
+    for (let i = 0; i < n; i += 2) put(mem, i, i);
+    const r = new SlotReader(mem.buffer.slice(mem.byteOffset, mem.byteOffset + mem.length) as ArrayBuffer, n);
+    const sink = new ValueColumns(1, FlowValue.size, 16);
+    const e = r.read(sink);
+    assert.equal(e.count, n / 2);
+    const packets = sink.done().packets;
+    for (let k = 0; k < e.count; k++) assert.equal(packets[k], 2 * k);
+  });
+
+  it('frees a slot only while it holds the key asked for and nobody rewrites it', () => {
+    const mem = Buffer.alloc(4 * FlowSlot.size);
+    for (const i of [0, 1, 2]) put(mem, i, 5);
+    put(mem, 2, 5, 7); /* odd: being rewritten */
+    const ab = mem.buffer.slice(mem.byteOffset, mem.byteOffset + mem.length) as ArrayBuffer;
+    const view = Buffer.from(ab);
+    const r = new SlotReader(ab, 4);
+    const key = (i: number) => Buffer.from(view.subarray(i * FlowSlot.size, i * FlowSlot.size + FlowKey.size));
+    let unindexed = 0;
+    const unindex = () => (unindexed++, true);
+    assert.equal(r.free(1, key(0), unindex), false, 'another flow holds slot 1');
+    assert.equal(r.free(2, key(2), unindex), false, 'slot 2 is being rewritten');
+    assert.equal(r.free(9, key(0), unindex), false, 'no slot 9');
+    assert.equal(unindexed, 0);
+    const seq = view.readUInt32LE(FlowSlot.size + FlowSlot.value + FlowValue.seq);
+    assert.equal(r.free(1, key(1), unindex), true);
+    assert.equal(unindexed, 1);
+    assert.equal(view[FlowSlot.size + FlowKey.family], 0, 'slot 1 is free');
+    assert.equal(view.readUInt32LE(FlowSlot.size + FlowSlot.value + FlowValue.seq), seq + 2, 'seq went odd and even again');
+    assert.equal(r.read(new ValueColumns(1, FlowValue.size, 4)).count, 1, 'slot 0 left (2 is still busy)');
+  });
+});
+
+describe('mmap slots on the real kernel', kernelTest(), () => {
+  const udp = (i: number) => frame({ ip: { v: 4, src: '10.9.0.1', dst: '10.9.0.2' }, l4: { kind: 'udp', sport: 1000 + i, dport: 53 } });
+
+  async function withSlots(maxFlows: number, body: (c: import('../src/collectors/kernel-collector.js').KernelCollector, send: (i: number, times?: number) => void) => Promise<void>) {
+    const { KernelCollector } = await import('../src/collectors/kernel-collector.js');
+    const { progTestRun } = await import('../src/ffi/libbpf.js');
+    const c = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'mmap', maxFlows, attach: false });
+    try {
+      const fd = c.programFd('xdp');
+      await body(c, (i, times = 1) => {
+        for (let t = 0; t < times; t++) progTestRun(fd, udp(i));
+      });
+    } finally {
+      c.close();
+    }
+  }
+  const live = (c: { read(): { flows: { length: number; record(i: number): { sport: number; packets: number } } } }) => {
+    const s = c.read();
+    return new Map(Array.from({ length: s.flows.length }, (_, i) => s.flows.record(i)).map((r) => [r.sport - 1000, r.packets]));
+  };
+
+  it('1,000 flows through 256 slots: never more than 256 live, each live flow counted exactly', () =>
+    withSlots(256, async (c, send) => {
+      for (let i = 0; i < 1000; i++) send(i, 3);
+      const s = c.read();
+      const flows = live(c);
+      assert.equal(flows.size, 256);
+      for (const [i, packets] of flows) assert.equal(packets, 3, `flow ${i}`);
+      assert.equal(s.counters.flowsCreated, 1000);
+      assert.equal(s.counters.updateFailed, 0);
+      assert.equal(s.counters.packetsIn, 3000);
+    }));
+
+  it('with as many slots as probes, the least recently seen flow is the one evicted', () =>
+    withSlots(8, async (c, send) => {
+      for (let i = 0; i < 8; i++) send(i);
+      await sleep(30); /* the programs' clock is the coarse one: a few jiffies */
+      for (let i = 0; i < 7; i++) send(i); /* all but flow 7 seen again */
+      send(8);
+      assert.deepEqual([...live(c).keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 8]);
+      await sleep(30);
+      for (const i of [0, 1, 2, 3, 4, 5, 8]) send(i); /* now flow 6 is the oldest */
+      send(9);
+      assert.deepEqual([...live(c).keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 8, 9]);
+      assert.equal(live(c).get(0), 3);
+    }));
+
+  it('an expired flow frees its slot: the next new flow takes it, nothing is evicted', () =>
+    withSlots(8, async (c, send) => {
+      for (let i = 0; i < 8; i++) send(i, 2);
+      const s = c.read();
+      const three = Array.from({ length: s.flows.length }, (_, i) => s.flows.record(i)).find((r) => r.sport === 1003)!;
+      assert.equal(c.deleteFlows([three.key]), 1);
+      assert.equal(c.deleteFlows([three.key]), 0, 'already gone');
+      send(100);
+      const after = live(c);
+      assert.deepEqual([...after.keys()].sort((a, b) => a - b), [0, 1, 2, 4, 5, 6, 7, 100]);
+      for (const i of [0, 1, 2, 4, 5, 6, 7]) assert.equal(after.get(i), 2, `flow ${i} kept its count`);
+      send(3); /* the expired flow comes back as a new flow, evicting one */
+      assert.equal(live(c).get(3), 1);
+      assert.equal(live(c).size, 8);
+    }));
+});
