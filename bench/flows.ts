@@ -4,7 +4,7 @@
  * distinct keys. Values look like live flows: last seen just now, so that no tick expires them.
  */
 import { FlowKey, FlowSlot, FlowValue, perCpuSlot } from '../src/ffi/layout.js';
-import { mapMmap, mapUpdateElem, numPossibleCpus, type SharedMapping } from '../src/ffi/libbpf.js';
+import { mapUpdateElem, numPossibleCpus } from '../src/ffi/libbpf.js';
 
 /** Writes key i (0 <= i < 2^32) into `key` (48 bytes, zeroed padding). */
 export function syntheticKey(key: Buffer, i: number, ifindex = 1): void {
@@ -84,15 +84,15 @@ export function capacityFor(n: number): number {
 export class SlotFiller {
   private readonly key = Buffer.alloc(FlowKey.size);
   private readonly slotBuf = Buffer.alloc(4);
-  private readonly shared: SharedMapping;
   private readonly slots: Buffer;
 
+  /** `shared`: the collector's own mapping of flow_slots (a second mapping would count twice in the process's memory). */
   constructor(
-    private readonly fds: { index: number; slots: number },
+    shared: ArrayBuffer,
+    private readonly indexFd: number,
     private readonly capacity: number,
   ) {
-    this.shared = mapMmap(fds.slots, capacity * FlowSlot.size);
-    this.slots = Buffer.from(this.shared.bytes);
+    this.slots = Buffer.from(shared);
   }
 
   put(i: number, packets: number, bytes: number, firstNs: bigint, lastNs: bigint): void {
@@ -104,7 +104,7 @@ export class SlotFiller {
     writeValue(this.slots, at + FlowSlot.value, packets, bytes, firstNs, lastNs);
     if (fresh) {
       this.slotBuf.writeUInt32LE(i);
-      mapUpdateElem(this.fds.index, this.key, this.slotBuf);
+      mapUpdateElem(this.indexFd, this.key, this.slotBuf);
     }
   }
 
@@ -115,9 +115,5 @@ export class SlotFiller {
       const packets = 1 + (i % 1000);
       this.put(i, packets, packets * (64 + (i % 1400)), first, now);
     }
-  }
-
-  close(): void {
-    this.shared.unmap();
   }
 }

@@ -9,8 +9,8 @@ import { decodeValues, KernelFlowSet } from '../src/collectors/kernel-flows.js';
 import { KernelCollector, type MapKind } from '../src/collectors/kernel-collector.js';
 import { MapReader, type MapEntries } from '../src/collectors/map-reader.js';
 import { SlotReader } from '../src/collectors/slot-reader.js';
-import { FlowKey, FlowSlot, FlowValue } from '../src/ffi/layout.js';
-import { mapMmap, numPossibleCpus } from '../src/ffi/libbpf.js';
+import { FlowKey, FlowValue } from '../src/ffi/layout.js';
+import { numPossibleCpus } from '../src/ffi/libbpf.js';
 import type { FlowSet } from '../src/model/flow-set.js';
 import { capacityFor, FlowFiller, SlotFiller } from './flows.js';
 import { exited, median, nowNs, progress, run } from './lib.js';
@@ -162,11 +162,8 @@ export async function benchReader(): Promise<ReaderResult> {
     }
     const mmap = start('mmap', n);
     try {
-      const filler = new SlotFiller(mmap.slotMapFds, n);
-      filler.fill(n);
-      filler.close();
-      const mapping = mapMmap(mmap.slotMapFds.slots, n * FlowSlot.size);
-      const walk = new SlotReader(mapping.bytes, n);
+      new SlotFiller(mmap.sharedSlots!, mmap.slotMapFds.index, n).fill(n);
+      const walk = new SlotReader(mmap.sharedSlots!, n);
       const sink = { begin() {}, take() {} };
       const walked: number[] = [];
       const read: number[] = [];
@@ -175,7 +172,6 @@ export async function benchReader(): Promise<ReaderResult> {
         walked.push(timeMs(() => void (present = walk.read(sink).count)));
         read.push(timeMs(() => void mmap.read()));
       }
-      mapping.unmap();
       if (present !== n) throw new Error(`the mmap walk found ${present} flows of ${n}`);
       rows.push({ ...(row as Omit<ReaderRow, 'mmapReadMs' | 'mmapMs'>), mmapReadMs: median(walked), mmapMs: median(read) });
     } finally {

@@ -70,7 +70,7 @@ const WARMUP = 5;
 // The default map kind (mmap), sized as a user would size it for n flows.
 const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'mmap', maxFlows: n, attach: false });
 try {
-  const filler = new SlotFiller(collector.slotMapFds, n);
+  const filler = new SlotFiller(collector.sharedSlots!, collector.slotMapFds.index, n);
   filler.fill(n);
   // The collector's read, timed apart from the rest of the sampler's tick.
   let readNs = 0;
@@ -101,7 +101,7 @@ try {
   const store = createStore(
     reducer,
     initialState({
-      meta: { interfaces: ['veth0'], hooks: [], mapKind: 'lru', maxFlows: collector.maxFlows },
+      meta: { interfaces: ['veth0'], hooks: [], mapKind: collector.mapKind, maxFlows: collector.maxFlows },
       columns: COLUMNS,
       rows: ROWS,
       sort: 'bps',

@@ -94,7 +94,7 @@ function diffCounters(a: GlobalCounters, b: GlobalCounters): Record<string, numb
   return out;
 }
 
-for (const mapKind of ['lru', 'percpu'] as const) {
+for (const mapKind of ['mmap', 'lru', 'percpu'] as const) {
   describe(`parser via BPF_PROG_TEST_RUN (${mapKind} map)`, kernelTest(), () => {
     let collector: KC;
     let testRun: typeof import('../src/ffi/libbpf.js').progTestRun;

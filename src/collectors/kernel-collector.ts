@@ -80,6 +80,7 @@ export class KernelCollector implements Collector {
   private readonly slotsFd: number;
   private readonly reader: MapReader | undefined;
   private readonly slotReader: SlotReader | undefined;
+  private readonly slotBytes: ArrayBuffer | undefined;
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
@@ -138,6 +139,7 @@ export class KernelCollector implements Collector {
         // Before the object closes (teardown runs newest first); nothing reads the slots after close().
         this.teardown.defer('unmapped the flow slots', () => shared.unmap(), true);
         this.slotReader = new SlotReader(shared.bytes, opts.maxFlows);
+        this.slotBytes = shared.bytes;
       } else {
         this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
       }
@@ -200,6 +202,11 @@ export class KernelCollector implements Collector {
   /** mmap mode: flow_index (key -> slot) and flow_slots (the shared array). */
   get slotMapFds(): { index: number; slots: number } {
     return { index: this.indexFd, slots: this.slotsFd };
+  }
+
+  /** mmap mode: the slots as this process maps them (valid until close()), for benches that write flows in directly. */
+  get sharedSlots(): ArrayBuffer | undefined {
+    return this.slotBytes;
   }
 
   private ifname = (ifindex: number): string => {

@@ -273,7 +273,7 @@ export function mapMmap(fd: number, length: number): SharedMapping {
   const size = Math.ceil(length / 4096) * 4096;
   const ptr = f.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (ptr === null || koffi.address(ptr) === 0xffffffffffffffffn) {
-    throw new BpfError('mmap of a BPF map', koffi.errno());
+    throw new BpfError('mmap of the flow slots', koffi.errno(), 'this kernel cannot map BPF arrays (5.5 and later can): run with --map lru');
   }
   let mapped = true;
   return {
