@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { decodeValues, KernelFlowSet } from '../src/collectors/kernel-flows.js';
+import { decodeValues, KernelFlowSet, ValueColumns } from '../src/collectors/kernel-flows.js';
 import { KernelCollector, type MapKind } from '../src/collectors/kernel-collector.js';
 import { MapReader, type MapEntries } from '../src/collectors/map-reader.js';
 import { SlotReader } from '../src/collectors/slot-reader.js';
@@ -164,7 +164,7 @@ export async function benchReader(): Promise<ReaderResult> {
     try {
       new SlotFiller(mmap.sharedSlots!, mmap.slotMapFds.index, n).fill(n);
       const walk = new SlotReader(mmap.sharedSlots!, n);
-      const sink = { begin() {}, take() {} };
+      const sink = new ValueColumns(1, FlowValue.size, n);
       const walked: number[] = [];
       const read: number[] = [];
       let present = 0;

@@ -91,9 +91,9 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .option('map', {
       choices: ['mmap', 'lru', 'percpu'] as const,
       default: 'mmap' as const,
-      description: 'Flow map: slots shared with tc-top by mmap, read without a system call (evicts the least recently seen of 8); one LRU hash with atomic adds; or a per-CPU LRU hash',
+      description: 'Flow map. mmap: slots shared with tc-top by mmap, read without a system call; lru: one LRU hash, atomic adds; percpu: a per-CPU LRU hash',
     })
-    .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the oldest flows are evicted beyond it)' })
+    .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the least recently seen flows are evicted beyond it)' })
     .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })

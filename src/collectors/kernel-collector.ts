@@ -25,7 +25,7 @@ import { KernelFlowSet, ValueColumns } from './kernel-flows.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
-import { MapReader, type MapEntries, type ReadMethod, type ValueSink } from './map-reader.js';
+import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
@@ -225,7 +225,8 @@ export class KernelCollector implements Collector {
       throw new InterfaceError(`${lost.map((i) => i.name).join(', ')} disappeared while tc-top was watching it: stopping (the last update above is the final one)`);
     }
     const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
-    const sink = new ValueColumns(cpus, this.flowSlot, this.lastCount + 8192);
+    // The slots' walk writes at most one row per slot; a hash read grows from the last count.
+    const sink = new ValueColumns(cpus, this.flowSlot, this.slotReader ? this.maxFlows : this.lastCount + 8192);
     const { keys, count } = this.readFlows(sink);
     this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
@@ -246,7 +247,7 @@ export class KernelCollector implements Collector {
     };
   }
 
-  private readFlows(sink: ValueSink): MapEntries {
+  private readFlows(sink: ValueColumns): MapEntries {
     if (this.slotReader) return this.slotReader.read(sink);
     return (this.reader as MapReader).read(sink);
   }

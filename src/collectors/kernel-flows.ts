@@ -107,6 +107,19 @@ export class ValueColumns implements ValueSink {
     this.c = bigger;
   }
 
+  /**
+   * Columns with room for `n` entries, for a reader that decodes single values itself (the slots'
+   * walk); it then says how many it wrote with wrote(). Rows past those are left as they were.
+   */
+  room(n: number): Columns {
+    this.grow(n);
+    return this.c;
+  }
+
+  wrote(count: number): void {
+    this.count = count;
+  }
+
   /** The columns of the entries taken. */
   done(): Columns {
     const n = this.count;

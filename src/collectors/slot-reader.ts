@@ -2,24 +2,28 @@
  * Reads the mmap map kind: the flow_slots array that the kernel shares with tc-top (see
  * bpf/tc_top.h). A read is a walk over memory, no system call: each slot in use whose seq is even
  * and did not change while it was copied gives one entry, its key to the read's own key buffer
- * (which the snapshot keeps) and its value to a ValueSink, a batch at a time, as MapReader does.
+ * (which the snapshot keeps) and its value decoded straight into the columns.
  */
 import { FlowKey, FlowSlot, FlowValue } from '../ffi/layout.js';
-import type { MapEntries, ValueSink } from './map-reader.js';
+import type { ValueColumns } from './kernel-flows.js';
+import type { MapEntries } from './map-reader.js';
 
-const BATCH = 8192;
 const SLOT_WORDS = FlowSlot.size / 4;
 const KEY_WORDS = FlowKey.size / 4;
 const VALUE_WORDS = FlowValue.size / 4;
 const VALUE_AT = FlowSlot.value / 4;
+const P = FlowValue.packets / 4;
+const B = FlowValue.bytes / 4;
+const F = FlowValue.firstSeen / 4;
+const L = FlowValue.lastSeen / 4;
+const T = FlowValue.tcpFlags / 4;
+const TWO_32 = 2 ** 32;
 const SEQ_AT = (FlowSlot.value + FlowValue.seq) / 4;
 /** Word 0 of a key holds family (byte 0), proto, dir and a zero pad: 0 only in a free slot. */
 const FAMILY_MASK = 0xff;
 
 export class SlotReader {
   private readonly words: Uint32Array;
-  private readonly chunk = Buffer.alloc(FlowValue.size * BATCH);
-  private readonly chunkWords = new Uint32Array(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length / 4);
   /** Slots skipped by the last read because they were being rewritten. */
   busy = 0;
 
@@ -31,15 +35,16 @@ export class SlotReader {
     this.words = new Uint32Array(shared, 0, slots * SLOT_WORDS);
   }
 
-  read(sink: ValueSink): MapEntries {
+  /** Every flow in the slots: keys into a buffer of the read's own, values decoded into `values`. */
+  read(values: ValueColumns): MapEntries {
     const w = this.words;
-    const chunk = this.chunkWords;
     // Uninitialised: only the entries read are ever looked at.
     const keys = Buffer.allocUnsafeSlow(FlowKey.size * Math.max(1, this.slots));
     const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
-    sink.begin();
+    values.begin();
+    const c = values.room(this.slots);
+    const { packets, bytes, firstSeenNs, lastSeenNs, tcpFlags } = c;
     let n = 0;
-    let inChunk = 0;
     let busy = 0;
     for (let s = 0, base = 0; s < this.slots; s++, base += SLOT_WORDS) {
       if (((w[base] as number) & FAMILY_MASK) === 0) continue;
@@ -50,20 +55,20 @@ export class SlotReader {
       }
       const k = n * KEY_WORDS;
       for (let i = 0; i < KEY_WORDS; i++) kw[k + i] = w[base + i] as number;
-      const v = inChunk * VALUE_WORDS;
-      for (let i = 0; i < VALUE_WORDS; i++) chunk[v + i] = w[base + VALUE_AT + i] as number;
+      const v = base + VALUE_AT;
+      packets[n] = (w[v + P] as number) + (w[v + P + 1] as number) * TWO_32;
+      bytes[n] = (w[v + B] as number) + (w[v + B + 1] as number) * TWO_32;
+      firstSeenNs[n] = (w[v + F] as number) + (w[v + F + 1] as number) * TWO_32;
+      lastSeenNs[n] = (w[v + L] as number) + (w[v + L + 1] as number) * TWO_32;
+      tcpFlags[n] = w[v + T] as number;
       // Rewritten (or freed) while we copied it: leave it for the next read.
       if (Atomics.load(w, base + SEQ_AT) !== seq || ((w[base] as number) & FAMILY_MASK) === 0) {
         busy++;
         continue;
       }
       n++;
-      if (++inChunk === BATCH) {
-        sink.take(this.chunk, n - inChunk, inChunk);
-        inChunk = 0;
-      }
     }
-    if (inChunk > 0) sink.take(this.chunk, n - inChunk, inChunk);
+    values.wrote(n);
     this.busy = busy;
     return { keys, values: Buffer.alloc(0), count: n };
   }
