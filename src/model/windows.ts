@@ -283,27 +283,44 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const rows = flows.length;
   const old = matchRows(prev, cur);
   const stays = new Uint8Array(h.slotOfRow.length);
-  for (let i = 0; i < rows; i++) {
-    const p = old[i] as number;
-    if (p < 0) continue;
-    // Two rows of one read never share a flow; if they did, the second would count as new.
-    if (stays[p]) old[i] = -1;
-    else stays[p] = 1;
-  }
   let size = h.slotPeakPps.length;
   const slotOfRow = new Int32Array(rows);
+  const prevSlot = h.slotOfRow;
+  const freedSlots = h.freed.slots;
+  const freedSerials = h.freed.serials;
   // Freed slots in order of freeing: the first one freed in this very sample ends the reuse.
   let reused = 0;
+  let newRows = 0;
   for (let i = 0; i < rows; i++) {
-    const p = old[i] as number;
-    if (p >= 0) slotOfRow[i] = h.slotOfRow[p] as number;
+    let p = old[i] as number;
+    // Two rows of one read never share a flow; if they did, the second would count as new.
+    if (p >= 0 && stays[p]) old[i] = p = -1;
+    if (p >= 0) {
+      stays[p] = 1;
+      slotOfRow[i] = prevSlot[p] as number;
+      continue;
+    }
+    newRows++;
     // A slot freed in an earlier sample: its old flow's deltas are all in samples before this one.
-    else if (reused < h.freed.slots.length && (h.freed.serials[reused] as number) < serial) slotOfRow[i] = h.freed.slots[reused++] as number;
+    if (reused < freedSlots.length && (freedSerials[reused] as number) < serial) slotOfRow[i] = freedSlots[reused++] as number;
     else slotOfRow[i] = size++;
   }
+  // Per slot: the sample its flow was born in, its row, and its peaks (a new flow's from 0).
   const born = new Float64Array(size);
   born.set(h.born);
-  for (let i = 0; i < rows; i++) if ((old[i] as number) < 0) born[slotOfRow[i] as number] = serial;
+  const rowOfSlot = new Int32Array(size).fill(-1);
+  const slotPeakPps = new Float64Array(size);
+  const slotPeakBps = new Float64Array(size);
+  slotPeakPps.set(h.slotPeakPps);
+  slotPeakBps.set(h.slotPeakBps);
+  for (let i = 0; i < rows; i++) {
+    const slot = slotOfRow[i] as number;
+    rowOfSlot[slot] = i;
+    if (newRows === 0 || (old[i] as number) >= 0) continue;
+    born[slot] = serial;
+    slotPeakPps[slot] = 0;
+    slotPeakBps[slot] = 0;
+  }
   let gone = 0;
   for (let p = 0; p < stays.length; p++) if (!stays[p]) gone++;
   const waiting = h.freed.slots.length - reused;
@@ -358,22 +375,6 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const first = h.first + drop;
   const brackets = WINDOWS.map((w) => bracket(samples, first, now, w));
 
-  // Each flow's windows, from the samples.
-  const rowOfSlot = new Int32Array(size).fill(-1);
-  for (let i = 0; i < rows; i++) rowOfSlot[slotOfRow[i] as number] = i;
-
-  // Peaks: only a flow with deltas in the 2 s window (or the sample its start falls in) has a 2 s
-  // rate above 0, so only those can raise their peak.
-  const slotPeakPps = new Float64Array(size);
-  const slotPeakBps = new Float64Array(size);
-  slotPeakPps.set(h.slotPeakPps);
-  slotPeakBps.set(h.slotPeakBps);
-  for (let i = 0; i < rows; i++) {
-    if ((old[i] as number) >= 0) continue;
-    // A new flow (or one given a slot a flow gone long ago had) starts from 0.
-    slotPeakPps[slotOfRow[i] as number] = 0;
-    slotPeakBps[slotOfRow[i] as number] = 0;
-  }
   // The first snapshot only starts the history: computeRateTable's first-read rates stand, and peaks start at 0.
   if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0 }, 0, t, totals);
   const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, born, brackets, slotPeakPps, slotPeakBps);
