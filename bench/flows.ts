@@ -36,6 +36,16 @@ export function writeValue(buf: Buffer, off: number, packets: number, bytes: num
   buf.writeUInt32LE(0x18, off + FlowValue.tcpFlags);
 }
 
+/** Flows 0..n-1, each with a few packets, first seen a minute ago and last seen now. */
+function fillFlows(n: number, put: (i: number, packets: number, bytes: number, firstNs: bigint, lastNs: bigint) => void): void {
+  const now = process.hrtime.bigint();
+  const first = now - 60_000_000_000n;
+  for (let i = 0; i < n; i++) {
+    const packets = 1 + (i % 1000);
+    put(i, packets, packets * (64 + (i % 1400)), first, now);
+  }
+}
+
 export class FlowFiller {
   private readonly key = Buffer.alloc(FlowKey.size);
   private readonly value: Buffer;
@@ -63,12 +73,7 @@ export class FlowFiller {
 
   /** Flows 0..n-1, each with a few packets, first seen a minute ago and last seen now. */
   fill(n: number): void {
-    const now = process.hrtime.bigint();
-    const first = now - 60_000_000_000n;
-    for (let i = 0; i < n; i++) {
-      const packets = 1 + (i % 1000);
-      this.put(i, packets, packets * (64 + (i % 1400)), first, now);
-    }
+    fillFlows(n, (i, packets, bytes, first, now) => this.put(i, packets, bytes, first, now));
   }
 }
 
@@ -109,11 +114,6 @@ export class SlotFiller {
   }
 
   fill(n: number): void {
-    const now = process.hrtime.bigint();
-    const first = now - 60_000_000_000n;
-    for (let i = 0; i < n; i++) {
-      const packets = 1 + (i % 1000);
-      this.put(i, packets, packets * (64 + (i % 1400)), first, now);
-    }
+    fillFlows(n, (i, packets, bytes, first, now) => this.put(i, packets, bytes, first, now));
   }
 }

@@ -269,6 +269,14 @@ static __always_inline void count_into(struct flow_value *v, __u64 len, __u64 pk
 	}
 }
 
+/* The slot flow_index gives the flow, or NULL. */
+static __always_inline struct flow_slot *slot_of(struct flow_key *k)
+{
+	__u32 *at = bpf_map_lookup_elem(&flow_index, k);
+
+	return at ? bpf_map_lookup_elem(&flow_slots, at) : NULL;
+}
+
 /*
  * The mmap map kind: find the flow's slot, or give the new flow one. Returns 0 when counted.
  * A new flow takes, among SLOT_PROBES slots from the hand, a free one or else the one whose flow
@@ -278,17 +286,14 @@ static __always_inline void count_into(struct flow_value *v, __u64 len, __u64 pk
 static __always_inline void count_slot(struct flow_key *k, struct counters *c, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
 {
 	struct flow_slot *s;
-	__u32 *at, i, idx, start, best = 0, best_seq = 0, seq;
+	__u32 i, idx, start, best = 0, best_seq = 0, seq;
 	__u64 oldest = ~0ULL;
 	int found = 0, ret;
 
-	at = bpf_map_lookup_elem(&flow_index, k);
-	if (at) {
-		s = bpf_map_lookup_elem(&flow_slots, at);
-		if (s) {
-			count_into(&s->value, len, pkts, tcp_flags, now);
-			return;
-		}
+	s = slot_of(k);
+	if (s) {
+		count_into(&s->value, len, pkts, tcp_flags, now);
+		return;
 	}
 	if (config.slots == 0)
 		goto failed;
@@ -341,13 +346,10 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	__sync_fetch_and_add(&s->value.seq, 1);
 	/* Another CPU created the flow between our lookup and update: count into theirs. */
 	if (ret == -EEXIST) {
-		at = bpf_map_lookup_elem(&flow_index, k);
-		if (at) {
-			s = bpf_map_lookup_elem(&flow_slots, at);
-			if (s) {
-				count_into(&s->value, len, pkts, tcp_flags, now);
-				return;
-			}
+		s = slot_of(k);
+		if (s) {
+			count_into(&s->value, len, pkts, tcp_flags, now);
+			return;
 		}
 	}
 failed:
