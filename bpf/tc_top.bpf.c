@@ -20,6 +20,9 @@
 #ifndef EEXIST
 #define EEXIST 17
 #endif
+#ifndef ENOENT
+#define ENOENT 2
+#endif
 #define IPPROTO_ICMPV6_ 58
 #define IPPROTO_MH_ 135
 #define IPPROTO_HIP_ 139
@@ -269,6 +272,16 @@ static __always_inline void count_into(struct flow_value *v, __u64 len, __u64 pk
 	}
 }
 
+/*
+ * Make a slot claimed at `seq` (then made seq + 1) even again: seq + 2. A compare-and-swap, not an
+ * add: an add whose result is unused compiles to an atomic without ordering (arm64's STADD), and
+ * the slot's new contents must be visible before its even seq is.
+ */
+static __always_inline void publish(struct flow_slot *s, __u32 seq)
+{
+	__sync_val_compare_and_swap(&s->value.seq, seq + 1, seq + 2);
+}
+
 /* The slot flow_index gives the flow, or NULL. */
 static __always_inline struct flow_slot *slot_of(struct flow_key *k)
 {
@@ -324,9 +337,15 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	s = bpf_map_lookup_elem(&flow_slots, &best);
 	if (!s || __sync_val_compare_and_swap(&s->value.seq, best_seq, best_seq + 1) != best_seq)
 		goto failed; /* another CPU or userspace took it first */
-	/* Ours now. Evict its flow, if it has one, before the slot holds another. */
-	if (s->key.family != 0)
-		bpf_map_delete_elem(&flow_index, &s->key);
+	/* Ours now. Evict its flow, if it has one, before the slot holds another; if the index
+	 * refuses (busy), leave the slot to its flow. */
+	if (s->key.family != 0) {
+		ret = bpf_map_delete_elem(&flow_index, &s->key);
+		if (ret != 0 && ret != -ENOENT) {
+			publish(s, best_seq);
+			goto failed;
+		}
+	}
 	s->key = *k;
 	s->value.packets = pkts;
 	s->value.bytes = len;
@@ -336,14 +355,14 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	ret = bpf_map_update_elem(&flow_index, k, &best, BPF_NOEXIST);
 	if (ret == 0) {
 		c->flows_created += 1;
-		__sync_fetch_and_add(&s->value.seq, 1);
+		publish(s, best_seq);
 		return;
 	}
 	/* Not published: free the slot again. */
 	s->key.family = 0;
 	s->value.packets = 0;
 	s->value.bytes = 0;
-	__sync_fetch_and_add(&s->value.seq, 1);
+	publish(s, best_seq);
 	/* Another CPU created the flow between our lookup and update: count into theirs. */
 	if (ret == -EEXIST) {
 		s = slot_of(k);

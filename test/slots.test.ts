@@ -40,7 +40,21 @@ describe('SlotReader over crafted slots', () => {
     assert.equal(r.busy, 1);
   });
 
-  it('gives values to the sink in batches, for more slots than one batch', () => {
+  it('reads 64-bit counters whole, also next to a carry into the high word', () => {
+    const mem = Buffer.alloc(3 * FlowSlot.size);
+    const big = [0x1_ffff_fff0n, 0x7_0000_0003n, 0x2_8000_0000n];
+    big.forEach((b, i) => {
+      put(mem, i, 0);
+      mem.writeBigUInt64LE(b, i * FlowSlot.size + FlowSlot.value + FlowValue.packets);
+      mem.writeBigUInt64LE(b * 1000n, i * FlowSlot.size + FlowSlot.value + FlowValue.bytes);
+    });
+    const sink = new ValueColumns(1, FlowValue.size, 3);
+    new SlotReader(mem.buffer.slice(mem.byteOffset, mem.byteOffset + mem.length) as ArrayBuffer, 3).read(sink);
+    assert.deepEqual([...sink.done().packets], big.map(Number));
+    assert.deepEqual([...sink.done().bytes], big.map((b) => Number(b * 1000n)));
+  });
+
+  it('reads 20,000 slots, every other one in use', () => {
     const n = 20_000;
     const mem = Buffer.alloc(n * FlowSlot.size);
     for (let i = 0; i < n; i += 2) put(mem, i, i);

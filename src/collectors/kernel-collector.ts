@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../ffi/errors.js';
-import { Config, Counters, FlowKey, FlowSlot, FlowValue, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
+import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
 import {
   AttachType,
   BpfObject,
@@ -81,6 +81,9 @@ export class KernelCollector implements Collector {
   private readonly reader: MapReader | undefined;
   private readonly slotReader: SlotReader | undefined;
   private readonly slotBytes: ArrayBuffer | undefined;
+  /** The programs' .bss (slot_hand), read around each walk of the slots. */
+  private readonly bssFd: number = -1;
+  private readonly bssBuf = Buffer.alloc(Bss.size);
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
@@ -140,6 +143,9 @@ export class KernelCollector implements Collector {
         this.teardown.defer('unmapped the flow slots', () => shared.unmap(), true);
         this.slotReader = new SlotReader(shared.bytes, opts.maxFlows);
         this.slotBytes = shared.bytes;
+        const bss = this.obj.mapInfo(Maps.bss);
+        if (bss.valueSize !== Bss.size) throw new LayoutMismatchError(`bpf/tc_top.bpf.o's .bss holds ${bss.valueSize} bytes, this tc-top expects ${Bss.size}: rebuild it with \`npm run build:bpf\``);
+        this.bssFd = bss.fd;
       } else {
         this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
       }
@@ -206,7 +212,7 @@ export class KernelCollector implements Collector {
 
   /** mmap mode: the slots as this process maps them (valid until close()), for benches that write flows in directly. */
   get sharedSlots(): ArrayBuffer | undefined {
-    return this.slotBytes;
+    return this.closed ? undefined : this.slotBytes;
   }
 
   private ifname = (ifindex: number): string => {
@@ -237,6 +243,9 @@ export class KernelCollector implements Collector {
     let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname);
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
     if (this.reader?.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
+    // A walk of the slots meets a flow twice when, behind it, the flow was evicted and came back in
+    // a slot ahead of it; that takes a new slot, which moves the hand. The copy met last is live.
+    if (this.slotReader && this.slotHandMoved) flows = withoutRows(flows, (flows as KernelFlowSet).duplicates('last'));
     return {
       monoNs,
       wallMs,
@@ -247,13 +256,27 @@ export class KernelCollector implements Collector {
     };
   }
 
+  /** Whether a new flow's slot search began during the last walk of the slots. */
+  private slotHandMoved = false;
+
+  private slotHand(): number {
+    if (!mapLookupElem(this.bssFd, Buffer.alloc(4), this.bssBuf)) throw new BpfError('reading the programs\' .bss', 2);
+    return this.bssBuf.readUInt32LE(Bss.slotHand);
+  }
+
   private readFlows(sink: ValueColumns): MapEntries {
-    if (this.slotReader) return this.slotReader.read(sink);
+    if (this.slotReader) {
+      const hand = this.slotHand();
+      const read = this.slotReader.read(sink);
+      this.slotHandMoved = this.slotHand() !== hand;
+      return read;
+    }
     return (this.reader as MapReader).read(sink);
   }
 
   /** Delete flows (idle expiry) by their key. Returns how many were still there to delete. */
   deleteFlows(keys: readonly string[]): number {
+    if (this.closed) throw new Error('collector is closed');
     let n = 0;
     const slot = Buffer.alloc(4);
     for (const k of keys) {

@@ -246,9 +246,20 @@ export class KernelFlowSet implements FlowSet {
   }
 
   /** Rows whose key an earlier row already has (a get_next_key walk can meet a key twice). */
-  duplicates(): number[] {
+  /** Rows whose key another row has too: all but the first of each key, or all but the last. */
+  duplicates(keep: 'first' | 'last' = 'first'): number[] {
     const dup: number[] = [];
-    for (let i = 0; i < this.length; i++) if (this.find(this, i) !== i) dup.push(i);
+    /** The first row of a key met twice -> its last row so far. */
+    const last = new Map<number, number>();
+    for (let i = 0; i < this.length; i++) {
+      const first = this.find(this, i);
+      if (first === i) continue;
+      if (keep === 'first') dup.push(i);
+      else {
+        dup.push(last.get(first) ?? first);
+        last.set(first, i);
+      }
+    }
     return dup;
   }
 

@@ -18,6 +18,25 @@ const F = FlowValue.firstSeen / 4;
 const L = FlowValue.lastSeen / 4;
 const T = FlowValue.tcpFlags / 4;
 const TWO_32 = 2 ** 32;
+/** Whether the second read of seq must be a read-modify-write to order the loads before it. */
+const FENCE = process.arch !== 'x64' && process.arch !== 'ia32';
+/** A low word this far from wrapping cannot carry between the two loads of a counter. */
+const CARRY_GUARD = 2 ** 24;
+
+/**
+ * A u64 counter that the programs add to while it is read, as two u32 words: the adds do not touch
+ * seq, so a carry between the loads of the low and high words would go unseen (a jump of 2^32).
+ * Near a carry the high word is read before and after the low one, and again until they agree.
+ */
+function u64(w: Uint32Array, at: number): number {
+  const lo = w[at] as number;
+  if (lo >= CARRY_GUARD && lo <= 0xffffffff - CARRY_GUARD) return lo + (w[at + 1] as number) * TWO_32;
+  for (;;) {
+    const hi = Atomics.load(w, at + 1);
+    const low = Atomics.load(w, at);
+    if (Atomics.load(w, at + 1) === hi) return low + hi * TWO_32;
+  }
+}
 const SEQ_AT = (FlowSlot.value + FlowValue.seq) / 4;
 /** Word 0 of a key holds family (byte 0), proto, dir and a zero pad: 0 only in a free slot. */
 const FAMILY_MASK = 0xff;
@@ -56,13 +75,15 @@ export class SlotReader {
       const k = n * KEY_WORDS;
       for (let i = 0; i < KEY_WORDS; i++) kw[k + i] = w[base + i] as number;
       const v = base + VALUE_AT;
-      packets[n] = (w[v + P] as number) + (w[v + P + 1] as number) * TWO_32;
-      bytes[n] = (w[v + B] as number) + (w[v + B + 1] as number) * TWO_32;
+      packets[n] = u64(w, v + P);
+      bytes[n] = u64(w, v + B);
       firstSeenNs[n] = (w[v + F] as number) + (w[v + F + 1] as number) * TWO_32;
       lastSeenNs[n] = (w[v + L] as number) + (w[v + L + 1] as number) * TWO_32;
       tcpFlags[n] = w[v + T] as number;
-      // Rewritten (or freed) while we copied it: leave it for the next read.
-      if (Atomics.load(w, base + SEQ_AT) !== seq || ((w[base] as number) & FAMILY_MASK) === 0) {
+      // Rewritten (or freed) while we copied it: leave it for the next read. (An x86 load is not
+      // reordered with earlier loads; elsewhere a read-modify-write of seq orders them.)
+      const after = FENCE ? Atomics.add(w, base + SEQ_AT, 0) : Atomics.load(w, base + SEQ_AT);
+      if (after !== seq || ((w[base] as number) & FAMILY_MASK) === 0) {
         busy++;
         continue;
       }

@@ -68,7 +68,14 @@ export const DIR_EGRESS = 1;
 /** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
 export const PROGRAM_PREFIX = 'tctop_';
 export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
-export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', rodata: '.rodata' } as const;
+export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', rodata: '.rodata', bss: '.bss' } as const;
+
+/** The program's .bss (its zero-initialised globals), one value at key 0. */
+export const Bss = {
+  size: 4,
+  /** __u32 slot_hand: advanced by every search for a new flow's slot. */
+  slotHand: 0,
+} as const;
 
 /** Per-CPU map values are laid out one slot per possible CPU, each rounded up to 8 bytes. */
 export function perCpuSlot(valueSize: number): number {
