@@ -198,13 +198,16 @@ describe('KernelFlowSet: the columns of a map read', () => {
     assert.deepEqual(dup.duplicates(), [10]);
   });
 
-  it('keeps the last row of a key when asked (a walk of the slots met the flow again ahead)', () => {
+  it('keeps the last row of the keys asked about (a walk of the slots met the flow again ahead)', () => {
     const at = (i: number) => keys.subarray(i * FlowKey.size, (i + 1) * FlowKey.size);
     // Rows: k0 k1 k2 k1 k3 k1 k0 -> keep rows 2, 4, 5 (k1's last), 6 (k0's last).
     const rows = Buffer.concat([0, 1, 2, 1, 3, 1, 0].map(at));
     const dup = new KernelFlowSet(rows, decodeValues(values, 7, 1, FlowValue.size), ifname);
-    assert.deepEqual(dup.duplicates('first').sort(), [3, 5, 6]);
-    assert.deepEqual(dup.duplicates('last').sort(), [0, 1, 3]);
+    assert.deepEqual(dup.duplicates().sort((a, b) => a - b), [3, 5, 6]);
+    assert.deepEqual(dup.repeatsOf([5]).sort(), [1, 3]);
+    assert.deepEqual(dup.repeatsOf([6, 5, 3]).sort(), [0, 1, 3]);
+    assert.deepEqual(dup.repeatsOf([2, 4]), []);
+    assert.deepEqual(dup.repeatsOf([]), []);
   });
 });
 

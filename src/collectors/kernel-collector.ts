@@ -244,8 +244,9 @@ export class KernelCollector implements Collector {
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
     if (this.reader?.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     // A walk of the slots meets a flow twice when, behind it, the flow was evicted and came back in
-    // a slot ahead of it; that takes a new slot, which moves the hand. The copy met last is live.
-    if (this.slotReader && this.slotHandMoved) flows = withoutRows(flows, (flows as KernelFlowSet).duplicates('last'));
+    // a slot ahead of it: a flow born during the walk, in a new slot search, which moves the hand.
+    // The copy met last is the live one.
+    if (this.slotReader && this.slotHandMoved) flows = withoutRows(flows, (flows as KernelFlowSet).repeatsOf(this.bornSince(flows, this.walkStartNs)));
     return {
       monoNs,
       wallMs,
@@ -264,8 +265,24 @@ export class KernelCollector implements Collector {
     return this.bssBuf.readUInt32LE(Bss.slotHand);
   }
 
+  /** CLOCK_MONOTONIC when the last walk of the slots began. */
+  private walkStartNs = 0;
+
+  /**
+   * Rows whose flow was first seen at `ns` or later, by the programs' clock: the coarse one, up to
+   * a jiffy (10 ms at HZ=100) behind the monotonic clock, hence the margin.
+   */
+  private bornSince(flows: FlowSet, ns: number): number[] {
+    const from = ns - 50e6;
+    const rows: number[] = [];
+    const first = flows.firstSeenNs;
+    for (let i = 0; i < flows.length; i++) if ((first[i] as number) >= from) rows.push(i);
+    return rows;
+  }
+
   private readFlows(sink: ValueColumns): MapEntries {
     if (this.slotReader) {
+      this.walkStartNs = Number(process.hrtime.bigint());
       const hand = this.slotHand();
       const read = this.slotReader.read(sink);
       this.slotHandMoved = this.slotHand() !== hand;

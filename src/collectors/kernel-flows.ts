@@ -246,20 +246,35 @@ export class KernelFlowSet implements FlowSet {
   }
 
   /** Rows whose key an earlier row already has (a get_next_key walk can meet a key twice). */
-  /** Rows whose key another row has too: all but the first of each key, or all but the last. */
-  duplicates(keep: 'first' | 'last' = 'first'): number[] {
-    const dup: number[] = [];
-    /** The first row of a key met twice -> its last row so far. */
-    const last = new Map<number, number>();
-    for (let i = 0; i < this.length; i++) {
-      const first = this.find(this, i);
-      if (first === i) continue;
-      if (keep === 'first') dup.push(i);
-      else {
-        dup.push(last.get(first) ?? first);
-        last.set(first, i);
-      }
+  /**
+   * The rows to drop so that the keys of `rows` are each left in one row, the last: a pass of
+   * hashes over every row, with no index built (`rows` are few: the flows new during a walk).
+   */
+  repeatsOf(rows: readonly number[]): number[] {
+    if (rows.length === 0) return [];
+    const byHash = new Map<number, number[]>();
+    for (const r of rows) {
+      const h = hashKey(this.words, this.off(r) / 4);
+      byHash.set(h, [...(byHash.get(h) ?? []), r]);
     }
+    /** A row of `rows` -> every row with its key, in order. */
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < this.length; i++) {
+      const at = this.off(i) / 4;
+      const same = byHash.get(hashKey(this.words, at))?.find((r) => sameKey(this.words, this.off(r) / 4, this.words, at));
+      if (same === undefined) continue;
+      const group = groups.get(same);
+      if (group) group.push(i);
+      else groups.set(same, [i]);
+    }
+    const drop: number[] = [];
+    for (const group of groups.values()) drop.push(...group.slice(0, -1));
+    return drop;
+  }
+
+  duplicates(): number[] {
+    const dup: number[] = [];
+    for (let i = 0; i < this.length; i++) if (this.find(this, i) !== i) dup.push(i);
     return dup;
   }
 
