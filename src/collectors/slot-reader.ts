@@ -26,11 +26,13 @@ const CARRY_GUARD = 2 ** 24;
 /**
  * A u64 counter that the programs add to while it is read, as two u32 words: the adds do not touch
  * seq, so a carry between the loads of the low and high words would go unseen (a jump of 2^32).
- * Near a carry the high word is read before and after the low one, and again until they agree.
+ * On x86 the low word is loaded first (loads are not reordered), so only a low word close below
+ * 2^32 can be followed by a carry; elsewhere loads may be reordered and a low word just past 0 may
+ * be a carry too. There the high word is read before and after the low one until they agree.
  */
 function u64(w: Uint32Array, at: number): number {
   const lo = w[at] as number;
-  if (lo >= CARRY_GUARD && lo <= 0xffffffff - CARRY_GUARD) return lo + (w[at + 1] as number) * TWO_32;
+  if (lo <= 0xffffffff - CARRY_GUARD && (!FENCE || lo >= CARRY_GUARD)) return lo + (w[at + 1] as number) * TWO_32;
   for (;;) {
     const hi = Atomics.load(w, at + 1);
     const low = Atomics.load(w, at);
