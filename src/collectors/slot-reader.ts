@@ -17,6 +17,9 @@ const B = FlowValue.bytes / 4;
 const F = FlowValue.firstSeen / 4;
 const L = FlowValue.lastSeen / 4;
 const T = FlowValue.tcpFlags / 4;
+const SEQ_AT = (FlowSlot.value + FlowValue.seq) / 4;
+/** Word 0 of a key holds family (byte 0), proto, dir and a zero pad: 0 only in a free slot. */
+const FAMILY_MASK = 0xff;
 const TWO_32 = 2 ** 32;
 /** Whether the second read of seq must be a read-modify-write to order the loads before it. */
 const FENCE = process.arch !== 'x64' && process.arch !== 'ia32';
@@ -39,9 +42,6 @@ function u64(w: Uint32Array, at: number): number {
     if (Atomics.load(w, at + 1) === hi) return low + hi * TWO_32;
   }
 }
-const SEQ_AT = (FlowSlot.value + FlowValue.seq) / 4;
-/** Word 0 of a key holds family (byte 0), proto, dir and a zero pad: 0 only in a free slot. */
-const FAMILY_MASK = 0xff;
 
 export class SlotReader {
   private readonly words: Uint32Array;
