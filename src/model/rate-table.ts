@@ -109,6 +109,11 @@ export class RateTable {
     return out;
   }
 
+  /** A window or peak column, from the source, once. */
+  private window(name: WindowColumn): Float64Array {
+    return this.cached(name, () => this.source.column(name));
+  }
+
   /** Packets and bits per second over the interval. */
   get pps(): Float64Array {
     return this.cached('pps', () => this.perSecond(this.deltaPackets, 1));
@@ -117,28 +122,28 @@ export class RateTable {
     return this.cached('bps', () => this.perSecond(this.deltaBytes, 8));
   }
   get pps2(): Float64Array {
-    return this.cached('pps2', () => this.source.column('pps2'));
+    return this.window('pps2');
   }
   get bps2(): Float64Array {
-    return this.cached('bps2', () => this.source.column('bps2'));
+    return this.window('bps2');
   }
   get pps10(): Float64Array {
-    return this.cached('pps10', () => this.source.column('pps10'));
+    return this.window('pps10');
   }
   get bps10(): Float64Array {
-    return this.cached('bps10', () => this.source.column('bps10'));
+    return this.window('bps10');
   }
   get pps40(): Float64Array {
-    return this.cached('pps40', () => this.source.column('pps40'));
+    return this.window('pps40');
   }
   get bps40(): Float64Array {
-    return this.cached('bps40', () => this.source.column('bps40'));
+    return this.window('bps40');
   }
   get peakPps(): Float64Array {
-    return this.cached('peakPps', () => this.source.column('peakPps'));
+    return this.window('peakPps');
   }
   get peakBps(): Float64Array {
-    return this.cached('peakBps', () => this.source.column('peakBps'));
+    return this.window('peakBps');
   }
 
   /** Row i as a FlowRate, built on first use; the same object every call. */
