@@ -16,7 +16,7 @@ import { returnLargeFreesToSystem } from '../src/ffi/process.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { FlowSet } from '../src/model/flow-set.js';
 import type { Snapshot } from '../src/model/types.js';
-import { Sampler } from '../src/collectors/sampler.js';
+import { RunLoop } from '../src/app/run-loop.js';
 import { Screen } from '../src/ui/Screen.js';
 import { initialState, reducer } from '../src/ui/state.js';
 import { createStore } from '../src/ui/store.js';
@@ -96,8 +96,8 @@ try {
   };
   // An idle timeout longer than the run: filling a million flows takes longer than the default
   // 30 s, and the synthetic flows must stay live (the expiry pass over every flow is still timed).
-  const sampler = new Sampler(timed, 3600e9);
-  sampler.prime();
+  const loop = new RunLoop({ collector: timed, interfaces: ['veth0'], intervalS: 1, idleTimeoutS: 3600 });
+  loop.prime();
   const store = createStore(
     reducer,
     initialState({
@@ -140,7 +140,7 @@ try {
     const now = process.hrtime.bigint();
     for (let i = k % 100; i < n; i += 100) filler.put(i, 2000 + k * 10 + (i % 977), (2000 + k * 10) * 700, now - 60_000_000_000n, now);
     const t0 = nowNs();
-    const tick = sampler.tick();
+    const tick = loop.step();
     const t1 = nowNs();
     store.dispatch({ type: 'tick', tick });
     const t2 = nowNs();

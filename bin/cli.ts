@@ -9,40 +9,10 @@ import { AGGREGATE_MODES, type AggregateMode } from '../src/model/aggregate.js';
 import type { Window } from '../src/model/types.js';
 import { WINDOWS } from '../src/model/windows.js';
 import { parseFilter } from '../src/model/filter.js';
-import { parseListenAddress, type ListenAddress } from '../src/ui/listen-address.js';
+import { parseListenAddress, type ListenAddress } from '../src/output/listen-address.js';
+import type { Options } from '../src/app/options.js';
 
-export interface Options {
-  readonly interfaces: readonly string[];
-  readonly hook: 'tc' | 'xdp' | 'both';
-  readonly xdpMode: 'auto' | 'native' | 'generic';
-  readonly tcMode: 'auto' | 'tcx' | 'legacy';
-  readonly map: 'mmap' | 'lru' | 'percpu';
-  readonly maxFlows: number;
-  readonly intervalS: number;
-  readonly count: number | undefined;
-  readonly sort: SortField;
-  readonly reverse: boolean;
-  /** Seconds the rates of the sort and of the RATE column are averaged over (--window). */
-  readonly window: Window;
-  /** One row per flow, or per group of flows (--aggregate). */
-  readonly aggregate: AggregateMode;
-  readonly idleTimeoutS: number;
-  readonly output: 'json' | 'batch' | 'tui' | 'dashboard' | 'none';
-  readonly filter: string;
-  readonly top: number | undefined;
-  /** Serve Prometheus/OpenMetrics metrics here (--metrics); undefined: no exporter. */
-  readonly metrics: ListenAddress | undefined;
-  /** Per-flow metric series for at most this many flows (--metrics-top). */
-  readonly metricsTop: number;
-  /** Remove tc-top programs left by a killed run, then exit. */
-  readonly cleanup: boolean;
-  /** Give up root and capabilities once the hooks are attached. */
-  readonly dropPrivileges: boolean;
-  /** Build a test bed of namespaces with traffic and watch it (--demo). */
-  readonly demo: boolean;
-  /** Whether --idle-timeout was given (the demo shortens the default). */
-  readonly idleTimeoutGiven: boolean;
-}
+export type { Options };
 
 /** A command line that cannot run: the message names the fix. */
 export class UsageError extends Error {

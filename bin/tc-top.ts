@@ -6,13 +6,8 @@
  */
 import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
-import { type Filter, MATCH_ALL, parseFilter } from '../src/model/filter.js';
-import { sortKey } from '../src/model/sort.js';
-import type { AggRow } from '../src/model/aggregate.js';
-import type { FlowRate } from '../src/model/types.js';
-import { tableRows } from '../src/ui/view.js';
 import type { Collector } from '../src/collectors/collector.js';
-import type { Tick } from '../src/collectors/sampler.js';
+import type { RunLoop } from '../src/app/run-loop.js';
 
 // React's development build is a third slower per frame; tc-top ships the production one.
 process.env.NODE_ENV ??= 'production';
@@ -25,11 +20,6 @@ const EXIT_INTERNAL = 70;
 function fail(message: string, code = EXIT_ERROR): never {
   process.stderr.write(`tc-top: ${message}\n`);
   process.exit(code);
-}
-
-function selectRows(tick: Tick, opts: Options, filter: Filter | undefined): (FlowRate | AggRow)[] {
-  const rows = tableRows(tick, filter ?? MATCH_ALL, opts.aggregate);
-  return [...rows.window(sortKey(opts.sort, opts.window, true), !opts.reverse, 0, opts.top ?? rows.length)];
 }
 
 /**
@@ -45,51 +35,14 @@ function injectFault(n: number): void {
   if (fault === 'reject') void Promise.reject(new Error('injected fault (TC_TOP_FAULT=reject)'));
 }
 
-/** Sleep until `ms` or until the abort signal fires. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-async function runPlain(collector: Collector, opts: Options, ifnames: readonly string[], signal: AbortSignal): Promise<void> {
-  const { Sampler } = await import('../src/collectors/sampler.js');
-  const { batchText, jsonLine } = await import('../src/ui/plain.js');
-  const sampler = new Sampler(collector, opts.idleTimeoutS * 1e9);
-  // Parsed once: the command line already rejected a filter that does not parse.
-  const parsed = parseFilter(opts.filter);
-  const filter = parsed.ok && opts.filter.trim() !== '' ? parsed.filter : undefined;
-  sampler.prime();
-  const start = performance.now();
-  for (let n = 1; opts.count === undefined || n <= opts.count; n++) {
-    // Scheduled from the start, so that slow ticks do not make the intervals drift.
-    await sleep(Math.max(0, start + n * opts.intervalS * 1000 - performance.now()), signal);
-    if (signal.aborted) break;
-    const tick = sampler.tick();
-    injectFault(n);
-    // --no-ui: the reads only feed the --metrics exporter.
-    if (opts.output === 'none') continue;
-    // Fields named, not spread: spreading a tick would build every flow of it as an object (tick.rates).
-    const view = {
-      snapshot: tick.snapshot,
-      intervalS: tick.intervalS,
-      totals: tick.totals,
-      expired: tick.expired,
-      rows: selectRows(tick, opts, filter),
-      aggregate: opts.aggregate,
-      window: opts.window,
-      interfaces: ifnames,
-      hooks: collector.hooks,
-    };
-    process.stdout.write(opts.output === 'json' ? jsonLine(view) + '\n' : batchText(view) + '\n');
+/** --json and --batch: one block per tick on stdout; --no-ui: nothing (the loop feeds the exporter). */
+async function runPlain(loop: RunLoop, opts: Options): Promise<void> {
+  if (opts.output === 'json' || opts.output === 'batch') {
+    const { plainWriter } = await import('../src/output/plain.js');
+    const write = plainWriter(opts, loop.meta);
+    loop.subscribe({ tick: (tick) => process.stdout.write(write(tick)) });
   }
+  await loop.run();
 }
 
 async function main(): Promise<void> {
@@ -162,18 +115,22 @@ async function main(): Promise<void> {
   }
 
   const abort = new AbortController();
+  const { RunLoop } = await import('../src/app/run-loop.js');
+  // The one loop of the process: every view and the exporter take their ticks from it.
+  const loop = new RunLoop({
+    collector,
+    interfaces: ifnames,
+    intervalS: opts.intervalS,
+    idleTimeoutS: opts.idleTimeoutS,
+    count: opts.count,
+    signal: abort.signal,
+  });
   let detachedOnce = false;
-  // `D` in the TUI detaches early; its lines are printed with the rest once the terminal is back.
-  const detachedEarly: string[] = [];
-  const detachNow = (): string[] => {
-    const lines = collector.close();
-    detachedEarly.push(...lines);
-    return lines;
-  };
   const detach = (): void => {
     if (detachedOnce) return;
     detachedOnce = true;
-    for (const line of [...detachedEarly, ...collector.close()]) process.stderr.write(`tc-top: ${line}\n`);
+    // With the lines of a `D` in the TUI, printed now that the terminal is back.
+    for (const line of loop.close()) process.stderr.write(`tc-top: ${line}\n`);
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
   process.on('exit', detach);
@@ -191,18 +148,18 @@ async function main(): Promise<void> {
   if (opts.output !== 'tui' && opts.output !== 'dashboard') for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
 
   // Before any privilege drop: a port below 1024 needs CAP_NET_BIND_SERVICE.
-  let exporter: import('../src/ui/metrics-server.js').MetricsExporter | undefined;
+  let exporter: import('../src/output/metrics-server.js').MetricsExporter | undefined;
   if (opts.metrics) {
-    const { startMetricsExporter } = await import('../src/ui/metrics-server.js');
+    const { startMetricsExporter } = await import('../src/output/metrics-server.js');
     try {
-      exporter = await startMetricsExporter({ collector, listen: opts.metrics, topK: opts.metricsTop });
+      exporter = await startMetricsExporter({ hooks: collector.hooks, listen: opts.metrics, topK: opts.metricsTop });
     } catch (err) {
       fail(err instanceof Error ? err.message : String(err));
     }
-    // The view's reads now feed the exporter too.
-    collector = exporter.collector;
+    loop.subscribe(exporter.consumer);
     if (opts.output !== 'tui' && opts.output !== 'dashboard') process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
   }
+  loop.subscribe({ tick: () => injectFault(loop.count) });
 
   if (opts.dropPrivileges) {
     // Links detach by closing their fds, which needs no privilege; legacy filters need
@@ -214,12 +171,12 @@ async function main(): Promise<void> {
   try {
     if (opts.output === 'tui') {
       const { runTui } = await import('../src/ui/run-tui.js');
-      await runTui({ collector, options: opts, interfaces: ifnames, signal: abort.signal, onDetach: detachNow });
+      await runTui({ loop, options: opts });
     } else if (opts.output === 'dashboard') {
       const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
-      await runDashboard({ collector, options: opts, interfaces: ifnames, signal: abort.signal });
+      await runDashboard({ loop, options: opts });
     } else {
-      await runPlain(collector, opts, ifnames, abort.signal);
+      await runPlain(loop, opts);
     }
   } finally {
     detach();

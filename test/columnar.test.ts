@@ -29,7 +29,7 @@ import {
 import { matchingRows } from '../src/model/filter.js';
 import { withoutKeys } from '../src/model/flow-set.js';
 import { MATCH_ALL } from '../src/model/filter.js';
-import { tableRows } from '../src/ui/view.js';
+import { tableRows } from '../src/model/rows.js';
 import { prng, snapshot } from './helpers/model-fixtures.js';
 
 const S = 1e9;

@@ -26,9 +26,9 @@ import {
   type DashState,
 } from '../src/ui/dashboard/dashboard-state.js';
 import { runDashboard, type DashboardOptions } from '../src/ui/dashboard/run-dashboard.js';
-import { at, HOOKS, META, tcp, ticksOf } from './helpers/ui-fixtures.js';
+import { at, HOOKS, loopOf, META, tcp, ticksOf, type Timing } from './helpers/ui-fixtures.js';
 
-const OPTIONS: DashboardOptions = { sort: 'bps', reverse: false, filter: '', intervalS: 0.01, count: undefined, idleTimeoutS: 30 };
+const OPTIONS: DashboardOptions & Timing = { sort: 'bps', reverse: false, filter: '', intervalS: 0.01, count: undefined, idleTimeoutS: 30 };
 
 /** f1 1000 B/s, f2 (UDP) 200 B/s, f3 (inbound) 50 B/s; f3 starts at second 2. */
 function flowsAt(s: number): FlowRecord[] {
@@ -174,16 +174,14 @@ function fakeTerminal(columns: number, rows: number) {
 const settle = () => new Promise((r) => setTimeout(r, 30));
 
 describe('runDashboard', () => {
-  async function run(keys: (term: ReturnType<typeof fakeTerminal>, screen: () => string) => Promise<void>, o: Partial<DashboardOptions> = {}) {
+  async function run(keys: (term: ReturnType<typeof fakeTerminal>, screen: () => string) => Promise<void>, o: Partial<DashboardOptions & Timing> = {}) {
     const term = fakeTerminal(160, 50);
     let shown: string[] = [];
     let screenRef: DashboardScreen | undefined;
     const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
     const running = runDashboard({
-      collector,
+      loop: loopOf(collector, { ...OPTIONS, ...o }),
       options: { ...OPTIONS, ...o },
-      interfaces: ['eth0'],
-      signal: new AbortController().signal,
       stdin: term.input,
       stdout: term.output,
       terminal: 'xterm-256color',
@@ -250,7 +248,7 @@ describe('runDashboard', () => {
     });
     const abort = new AbortController();
     const term = fakeTerminal(100, 30);
-    const running = runDashboard({ collector: new ScriptedCollector(traffic()), options: OPTIONS, interfaces: ['eth0'], signal: abort.signal, stdin: term.input, stdout: term.output, terminal: 'xterm-256color' });
+    const running = runDashboard({ loop: loopOf(new ScriptedCollector(traffic()), OPTIONS, abort.signal), options: OPTIONS, stdin: term.input, stdout: term.output, terminal: 'xterm-256color' });
     await settle();
     abort.abort();
     await running;
@@ -260,10 +258,8 @@ describe('runDashboard', () => {
     const term = fakeTerminal(80, 24);
     let shown: string[] = [];
     await runDashboard({
-      collector: new ScriptedCollector(traffic(), { hooks: HOOKS }),
-      options: { ...OPTIONS, count: 4 },
-      interfaces: ['eth0'],
-      signal: new AbortController().signal,
+      loop: loopOf(new ScriptedCollector(traffic(), { hooks: HOOKS }), { ...OPTIONS, count: 4 }),
+      options: OPTIONS,
       stdin: term.input,
       stdout: term.output,
       terminal: 'xterm-256color',
@@ -305,7 +301,7 @@ describe('runDashboard', () => {
       return read();
     };
     await assert.rejects(
-      runDashboard({ collector, options: OPTIONS, interfaces: ['eth0'], signal: new AbortController().signal, stdin: term.input, stdout: term.output, terminal: 'xterm-256color' }),
+      runDashboard({ loop: loopOf(collector, OPTIONS), options: OPTIONS, stdin: term.input, stdout: term.output, terminal: 'xterm-256color' }),
       /map read failed/,
     );
     assert.ok(term.written().lastIndexOf('\x1b[?1049l') > term.written().lastIndexOf('\x1b[?1049h'));
@@ -316,6 +312,7 @@ describe('runDashboard', () => {
     const script = `
       import { PassThrough } from 'node:stream';
       import { runDashboard } from './src/ui/dashboard/run-dashboard.js';
+      import { RunLoop } from './src/app/run-loop.js';
       import { ScriptedCollector } from './src/collectors/scripted-collector.js';
       import { at, tcp } from './test/helpers/ui-fixtures.js';
       const output = Object.assign(new PassThrough(), { columns: 120, rows: 40, isTTY: true });
@@ -324,7 +321,7 @@ describe('runDashboard', () => {
       const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
       const options = { sort: 'bps', reverse: false, filter: '', intervalS: 0.01, count: 3, idleTimeoutS: 30 };
       const collector = new ScriptedCollector([at(0, []), at(1, [tcp(1, 100, 1)])]);
-      await runDashboard({ collector, options, interfaces: ['eth0'], signal: new AbortController().signal, stdin: input, stdout: output, terminal: 'xterm-256color' });
+      await runDashboard({ loop: new RunLoop({ collector, interfaces: ['eth0'], ...options }), options, stdin: input, stdout: output, terminal: 'xterm-256color' });
       process.stderr.write(written.includes('10.0.0.1:40001') ? 'drawn' : 'not drawn');
     `;
     const cwd = new URL('..', import.meta.url);

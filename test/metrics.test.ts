@@ -1,22 +1,19 @@
 /**
  * The exporter on scripted samples: the exposition text (both formats) after ticks from the real
- * Sampler over a ScriptedCollector, top-K with the `other` aggregate, the tap that derives ticks
- * from another view's reads, the HTTP server, and the --metrics address syntax.
+ * run loop over a ScriptedCollector, top-K with the `other` aggregate, the exporter as one of the
+ * loop's consumers, the HTTP server, and the --metrics address syntax.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { Sampler } from '../src/collectors/sampler.js';
 import { ScriptedCollector } from '../src/collectors/scripted-collector.js';
 import type { FlowRecord, Snapshot } from '../src/model/types.js';
-import { parseListenAddress } from '../src/ui/listen-address.js';
-import { TcTopMetrics } from '../src/ui/metrics.js';
-import { startMetricsExporter } from '../src/ui/metrics-server.js';
-import { tapCollector } from '../src/ui/metrics-tap.js';
-import type { TickData } from '../src/ui/view.js';
-import { counters, snapshot } from './helpers/model-fixtures.js';
-import { at, HOOKS, tcp, ticksOf } from './helpers/ui-fixtures.js';
+import { parseListenAddress } from '../src/output/listen-address.js';
+import { TcTopMetrics } from '../src/output/metrics.js';
+import { startMetricsExporter } from '../src/output/metrics-server.js';
+import type { TickData } from '../src/model/rows.js';
+import { at, HOOKS, loopOf, tcp, ticksOf } from './helpers/ui-fixtures.js';
 
 /** Sample lines as 'name{labels}' → value (labels as exposed, in order). */
 function samples(text: string): Map<string, number> {
@@ -153,63 +150,60 @@ describe('TcTopMetrics', () => {
   });
 });
 
-describe('tapCollector', () => {
-  it("gives ticks from another view's reads, after that view's expiry, starting from the load", () => {
-    // f1 is idle from second 1 on; with a 1.5 s timeout the view's Sampler expires it at second 3.
+describe('the exporter as a run loop consumer', () => {
+  it('takes the baseline, then the same ticks as the view, after their expiry', () => {
+    // f1 is idle from second 1 on; with a 1.5 s timeout the loop expires it at second 3.
     const script: Snapshot[] = [0, 1, 2, 3, 4].map((s) =>
       at(s, [tcp(1, 700, 7, { lastSeenNs: 1e9 }), tcp(2, 100 * (s + 1), s + 1, { lastSeenNs: s * 1e9 })]),
     );
-    const scripted = new ScriptedCollector(script, { hooks: HOOKS });
-    const ticks: TickData[] = [];
-    const tapped = tapCollector(scripted, (t) => ticks.push(t));
-    const view = new Sampler(tapped, 1.5e9);
-    view.prime();
-    const viewTicks = [1, 2, 3, 4].map(() => view.tick());
-    tapped.close();
+    const loop = loopOf(new ScriptedCollector(script, { hooks: HOOKS }), { intervalS: 1, count: undefined, idleTimeoutS: 1.5 });
+    const exported: TickData[] = [];
+    const viewed: TickData[] = [];
+    loop.subscribe({ baseline: (t) => exported.push(t), tick: (t) => exported.push(t) });
+    loop.subscribe({ tick: (t) => viewed.push(t) });
+    for (let i = 0; i < 4; i++) loop.step();
 
-    assert.equal(ticks.length, 5, 'one per read, the priming read included');
+    assert.equal(exported.length, 5, 'the baseline, then one per tick');
     assert.deepEqual(
-      ticks[0]!.rates.map((r) => [r.key, r.deltaBytes]),
+      exported[0]!.rates.map((r) => [r.key, r.deltaBytes]),
       [
         ['f1', 700],
         ['f2', 100],
       ],
-      'the first tick counts everything since the load',
+      'the baseline counts everything since the load',
     );
-    assert.equal(viewTicks[2]!.expired.length, 1, 'the view expired f1 at second 3');
-    assert.deepEqual(
-      ticks[3]!.rates.map((r) => r.key),
-      ['f2'],
-      'and the tap saw it gone in the same tick',
-    );
-    assert.equal(ticks[3]!.snapshot.flowsDeleted, 1);
-    assert.equal(ticks[3]!.totals.activeFlows, 1);
-    assert.equal(ticks[4]!.snapshot.flowsDeleted, 1, 'counted once');
-    assert.equal(ticks[4]!.rates[0]!.deltaBytes, 100);
-    assert.equal(ticks[4]!.totals.bpsOut, viewTicks[3]!.totals.bpsOut, 'same rates as the view');
+    assert.ok(exported.slice(1).every((t, i) => t === viewed[i]), 'the very ticks the view gets: one advance per tick');
+    assert.equal(viewed[2]!.expired.length, 1, 'f1 expired at second 3');
+    assert.deepEqual(exported[3]!.rates.map((r) => r.key), ['f2']);
+    assert.equal(exported[3]!.snapshot.flowsDeleted, 1);
+    assert.equal(exported[4]!.snapshot.flowsDeleted, 1, 'counted once');
+    assert.equal(exported[4]!.rates[0]!.deltaBytes, 100);
   });
 
-  it('delivers a read once the synchronous tick is done', async () => {
-    const ticks: TickData[] = [];
-    const tapped = tapCollector(new ScriptedCollector([snapshot({ counters: counters({ packetsIn: 3 }) })]), (t) => ticks.push(t));
-    tapped.read();
-    assert.equal(ticks.length, 0);
-    await Promise.resolve();
-    assert.equal(ticks.length, 1);
-    assert.equal(ticks[0]!.totals.packetsIn, 3);
+  it('sums the interface counters from the load on', async () => {
+    const scripted = new ScriptedCollector([at(0, [tcp(1, 300, 3)]), at(1, [tcp(1, 1300, 13)])], { hooks: HOOKS });
+    const exporter = await startMetricsExporter({ hooks: HOOKS, listen: { host: '127.0.0.1', port: 0 }, topK: 50 });
+    try {
+      const loop = loopOf(scripted, { intervalS: 1, count: undefined, idleTimeoutS: 30 });
+      loop.subscribe(exporter.consumer);
+      loop.step();
+      const s = samples(await text(exporter.metrics));
+      assert.equal(s.get('tctop_interface_bytes_total{interface="eth0",direction="egress"}'), 1300, 'the 300 B before the first interval too');
+    } finally {
+      await exporter.close();
+    }
   });
 });
 
 describe('startMetricsExporter', () => {
   it('serves /metrics on the address given, in the format asked for, and closes', async () => {
     const scripted = new ScriptedCollector([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 4242, 3)])], { hooks: HOOKS });
-    const exporter = await startMetricsExporter({ collector: scripted, listen: { host: '127.0.0.1', port: 0 }, topK: 50 });
+    const exporter = await startMetricsExporter({ hooks: HOOKS, listen: { host: '127.0.0.1', port: 0 }, topK: 50 });
     try {
       assert.match(exporter.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-      const view = new Sampler(exporter.collector, 30e9);
-      view.prime();
-      view.tick();
-      await Promise.resolve();
+      const loop = loopOf(scripted, { intervalS: 1, count: undefined, idleTimeoutS: 30 });
+      loop.subscribe(exporter.consumer);
+      loop.step();
       const res = await fetch(exporter.url);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
@@ -231,7 +225,7 @@ describe('startMetricsExporter', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       await assert.rejects(
-        startMetricsExporter({ collector: new ScriptedCollector([at(0, [])]), listen: { host: '127.0.0.1', port }, topK: 50 }),
+        startMetricsExporter({ hooks: [], listen: { host: '127.0.0.1', port }, topK: 50 }),
         new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} for --metrics: EADDRINUSE \\(the port is taken: pick another with --metrics ADDR:PORT\\)`),
       );
     } finally {

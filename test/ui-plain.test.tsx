@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aggregate } from '../src/model/aggregate.js';
-import { batchText, jsonLine, type TickView } from '../src/ui/plain.js';
+import { batchText, jsonLine, type TickView } from '../src/output/plain.js';
 import { at, HOOKS, tcp, ticksOf } from './helpers/ui-fixtures.js';
 
 /** f1 sends 1000 B/s out for 10 s, then 4000 B/s; 192.0.2.1 answers with 500 B/s in. */

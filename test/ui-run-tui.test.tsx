@@ -4,11 +4,11 @@ import { describe, it, mock } from 'node:test';
 import { promisify } from 'node:util';
 import { ScriptedCollector } from '../src/collectors/scripted-collector.js';
 import type { Snapshot } from '../src/model/types.js';
-import { NameResolver, type ReverseDns } from '../src/ui/resolver.js';
+import { NameResolver, type ReverseDns } from '../src/names/resolver.js';
 import { runTui, type TuiOptions } from '../src/ui/run-tui.js';
-import { at, fakeTerminal, HOOKS, settle, tcp } from './helpers/ui-fixtures.js';
+import { at, fakeTerminal, HOOKS, loopOf, settle, tcp, type Timing } from './helpers/ui-fixtures.js';
 
-const OPTIONS: TuiOptions = { sort: 'bps', reverse: false, filter: '', intervalS: 0.02, count: undefined, idleTimeoutS: 30 };
+const OPTIONS: TuiOptions & Timing = { sort: 'bps', reverse: false, filter: '', intervalS: 0.02, count: undefined, idleTimeoutS: 30 };
 
 /** An endless script: f1 sends 1000 bytes a second. */
 function* traffic(): Generator<Snapshot> {
@@ -25,7 +25,7 @@ describe('runTui', () => {
     const term = fakeTerminal();
     const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
     const { reads } = counted(collector);
-    await runTui({ collector, options: { ...OPTIONS, count: 3 }, interfaces: ['eth0'], signal: new AbortController().signal, ...term.io });
+    await runTui({ loop: loopOf(collector, { ...OPTIONS, count: 3 }), options: OPTIONS, ...term.io });
     assert.equal(reads(), 4, 'a priming read, then one per tick');
     assert.match(term.stdout.written, /tc-top {2}eth0: tc ingress\+egress \(tcx\)/);
     assert.match(term.stdout.written, /10\.0\.0\.1:40001/);
@@ -35,7 +35,7 @@ describe('runTui', () => {
     for (const key of ['q', '\u0003']) {
       const term = fakeTerminal();
       const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
-      const running = runTui({ collector, options: { ...OPTIONS, intervalS: 60 }, interfaces: ['eth0'], signal: new AbortController().signal, ...term.io });
+      const running = runTui({ loop: loopOf(collector, { ...OPTIONS, intervalS: 60 }), options: OPTIONS, ...term.io });
       await settle();
       term.stdin.press(key);
       await running;
@@ -45,7 +45,7 @@ describe('runTui', () => {
   it('ends when the signal aborts', async () => {
     const term = fakeTerminal();
     const abort = new AbortController();
-    const running = runTui({ collector: new ScriptedCollector(traffic()), options: OPTIONS, interfaces: ['eth0'], signal: abort.signal, ...term.io });
+    const running = runTui({ loop: loopOf(new ScriptedCollector(traffic()), OPTIONS, abort.signal), options: OPTIONS, ...term.io });
     await settle();
     abort.abort();
     await running;
@@ -55,8 +55,8 @@ describe('runTui', () => {
     const term = fakeTerminal();
     const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
     const { reads } = counted(collector);
-    const onDetach = mock.fn(() => collector.close());
-    const running = runTui({ collector, options: OPTIONS, interfaces: ['eth0'], signal: new AbortController().signal, onDetach, ...term.io });
+    const onDetach = mock.method(collector, 'close');
+    const running = runTui({ loop: loopOf(collector, OPTIONS, new AbortController().signal), options: OPTIONS, ...term.io });
     await settle();
     term.stdin.press('D');
     await settle();
@@ -75,13 +75,14 @@ describe('runTui', () => {
     // In a child: the test runner itself talks to its parent through this process's stdout.
     const script = `
       import { runTui } from './src/ui/run-tui.js';
+      import { RunLoop } from './src/app/run-loop.js';
       import { ScriptedCollector } from './src/collectors/scripted-collector.js';
       import { at, fakeTerminal, tcp } from './test/helpers/ui-fixtures.js';
       const term = fakeTerminal();
       const options = { sort: 'bps', reverse: false, filter: '', intervalS: 0.01, count: 3, idleTimeoutS: 30 };
       const collector = new ScriptedCollector([at(0, []), at(1, [tcp(1, 100, 1)])]);
       setTimeout(() => term.stdin.press('n'), 5);
-      await runTui({ collector, options, interfaces: ['eth0'], signal: new AbortController().signal, ...term.io });
+      await runTui({ loop: new RunLoop({ collector, interfaces: ['eth0'], ...options }), options, ...term.io });
       process.stderr.write(term.stdout.written.includes('10.0.0.1:40001') ? 'drawn' : 'not drawn');
     `;
     const cwd = new URL('..', import.meta.url);
@@ -102,7 +103,7 @@ describe('runTui', () => {
       return at(n, []);
     });
     await assert.rejects(
-      runTui({ collector, options: OPTIONS, interfaces: ['eth0'], signal: new AbortController().signal, ...term.io }),
+      runTui({ loop: loopOf(collector, OPTIONS, new AbortController().signal), options: OPTIONS, ...term.io }),
       /map read failed/,
     );
   });

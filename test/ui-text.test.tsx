@@ -16,7 +16,7 @@ import {
   formatRate,
   sparkline,
   truncate,
-} from '../src/ui/text.js';
+} from '../src/model/text.js';
 import { HOOKS } from './helpers/ui-fixtures.js';
 
 describe('fitting text', () => {

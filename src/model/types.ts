@@ -112,3 +112,19 @@ export interface Tick {
   /** Flows idle longer than the timeout, deleted from the map during this tick. */
   readonly expired: readonly FlowRecord[];
 }
+
+/** A hook as the views name it: where, which kind, which direction, which attach mode. */
+export interface HookView {
+  readonly ifname: string;
+  readonly kind: 'xdp' | 'tc';
+  readonly dir: string;
+  readonly mode: string;
+}
+
+/** What does not change while tc-top runs: what every view's header shows. */
+export interface Meta {
+  readonly interfaces: readonly string[];
+  readonly hooks: readonly HookView[];
+  readonly mapKind: 'mmap' | 'lru' | 'percpu';
+  readonly maxFlows: number;
+}

@@ -10,7 +10,7 @@ import type { Snapshot, Window } from '../model/types.js';
 import { WINDOWS } from '../model/windows.js';
 import { cellText, endpoint, rateIn, type CellContext } from './columns.js';
 import { Line } from './Line.js';
-import { portName } from './services.js';
+import { portName } from '../names/services.js';
 import {
   formatBytes,
   formatClock,
@@ -21,9 +21,9 @@ import {
   rule,
   sparkline,
   type Segment,
-} from './text.js';
+} from '../model/text.js';
 import type { Theme } from './theme.js';
-import { flowCount, type Row } from './view.js';
+import { flowCount, type Row } from '../model/rows.js';
 
 export interface DetailPaneProps {
   /** Undefined when the table is empty. */

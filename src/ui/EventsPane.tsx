@@ -4,7 +4,7 @@ import { hasPorts, protoName } from '../model/format.js';
 import { cellText, endpoint, type CellContext } from './columns.js';
 import { Line } from './Line.js';
 import type { FlowEvent } from './state.js';
-import { formatClock, rule, type Segment } from './text.js';
+import { formatClock, rule, type Segment } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 export interface EventsPaneProps {

@@ -1,6 +1,6 @@
 /** The filter being typed, in place of the status line; long text scrolls to keep its end in view. */
 import { Line } from './Line.js';
-import { segmentsWidth, type Segment } from './text.js';
+import { segmentsWidth, type Segment } from '../model/text.js';
 
 const HELP = '  Enter applies · Esc cancels · e.g. tcp and port 443';
 

@@ -6,9 +6,9 @@ import { Box } from 'ink';
 import type { SortField } from '../model/sort.js';
 import { rowText, titleText, type CellContext, type PlacedColumn } from './columns.js';
 import { Line } from './Line.js';
-import type { Segment } from './text.js';
+import type { Segment } from '../model/text.js';
 import type { Theme } from './theme.js';
-import { isIdleRow, isNewRow, type Row } from './view.js';
+import { isIdleRow, isNewRow, type Row } from '../model/rows.js';
 
 export interface FlowTableProps {
   readonly columns: readonly PlacedColumn[];

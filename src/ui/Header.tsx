@@ -7,9 +7,9 @@ import { Box } from 'ink';
 import type { Window } from '../model/types.js';
 import { windowRate } from '../model/windows.js';
 import { Line } from './Line.js';
-import type { HookView } from './plain.js';
+import type { HookView } from '../model/types.js';
 import type { Data, Meta } from './state.js';
-import { formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from './text.js';
+import { formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 export interface HeaderProps {

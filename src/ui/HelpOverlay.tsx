@@ -2,7 +2,7 @@
 import { Box } from 'ink';
 import { KEYMAP, keyLabel } from './keymap.js';
 import { Line } from './Line.js';
-import { fit } from './text.js';
+import { fit } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 const KEYS_WIDTH = 9;

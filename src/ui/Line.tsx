@@ -1,6 +1,6 @@
 /** One terminal line of styled segments, cut to the width: never wrapped, never empty (a blank line keeps its row). */
 import { Text } from 'ink';
-import { fitSegments, segmentsWidth, type Segment } from './text.js';
+import { fitSegments, segmentsWidth, type Segment } from '../model/text.js';
 
 export function Line({ segments, width }: { readonly segments: readonly Segment[]; readonly width: number }) {
   const fitted = fitSegments(segments, width);

@@ -1,7 +1,7 @@
 /** The bottom line: filter (or its error), grouping, sort, frozen order, pause, position, and key hints. */
 import { keyLabel, KEYMAP } from './keymap.js';
 import { Line } from './Line.js';
-import { segmentsWidth, type Segment } from './text.js';
+import { segmentsWidth, type Segment } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 export interface StatusLineProps {

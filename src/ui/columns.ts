@@ -7,7 +7,7 @@ import type { AggregateMode, Traffic } from '../model/aggregate.js';
 import { hasPorts, protoName } from '../model/format.js';
 import type { SortField } from '../model/sort.js';
 import type { Window } from '../model/types.js';
-import { portName } from './services.js';
+import { portName } from '../names/services.js';
 import {
   fit,
   fitKeepingTail,
@@ -18,8 +18,8 @@ import {
   formatRate,
   type Align,
   type Units,
-} from './text.js';
-import { flowCount, type Row } from './view.js';
+} from '../model/text.js';
+import { flowCount, type Row } from '../model/rows.js';
 
 export interface CellContext {
   readonly units: Units;

@@ -9,23 +9,16 @@ import { AGGREGATE_MODES, type AggregateMode } from '../model/aggregate.js';
 import { filterToString, MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
 import { monoToWallMs } from '../model/rates.js';
 import { sortKey, type SortField, type SortKey } from '../model/sort.js';
-import type { FlowRecord, Window } from '../model/types.js';
+import type { FlowRecord, Meta, Window } from '../model/types.js';
 import { GUTTER, placeColumns, sortFields, type PlacedColumn } from './columns.js';
 import { commandFor, type Command, type KeyAction } from './keymap.js';
 import { layout, type Layout, type Pane } from './layout.js';
-import type { HookView } from './plain.js';
 import type { Store } from './store.js';
-import type { Units } from './text.js';
-import { newRows, steadyOrder, tableRows, type Row, type RowSource, type TickData } from './view.js';
+import type { Units } from '../model/text.js';
+import { newRows, steadyOrder, tableRows, type Row, type RowSource, type TickData } from '../model/rows.js';
 import { applySortCommand } from './sort-commands.js';
 
-/** What does not change while tc-top runs. */
-export interface Meta {
-  readonly interfaces: readonly string[];
-  readonly hooks: readonly HookView[];
-  readonly mapKind: 'mmap' | 'lru' | 'percpu';
-  readonly maxFlows: number;
-}
+export type { Meta };
 
 export interface Sample {
   readonly monoNs: number;

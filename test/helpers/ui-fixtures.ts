@@ -4,14 +4,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import type { HookInfo } from '../../src/collectors/hooks.js';
-import { Sampler } from '../../src/collectors/sampler.js';
+import { RunLoop } from '../../src/app/run-loop.js';
+import type { Collector } from '../../src/collectors/collector.js';
 import { ScriptedCollector } from '../../src/collectors/scripted-collector.js';
 import type { FlowRecord, Snapshot } from '../../src/model/types.js';
 import { App } from '../../src/ui/App.js';
 import { initialState, reducer, type InitialOptions, type Meta, type UiState, type UiStore } from '../../src/ui/state.js';
 import { createStore } from '../../src/ui/store.js';
 import { themeFor } from '../../src/ui/theme.js';
-import type { TickData } from '../../src/ui/view.js';
+import type { TickData } from '../../src/model/rows.js';
 import { counters, flow, snapshot } from './model-fixtures.js';
 
 export const HOOKS: readonly HookInfo[] = [
@@ -58,11 +59,23 @@ export function tcp(n: number, bytes: number, packets: number, over: Partial<Flo
   });
 }
 
-/** Ticks from the real Sampler over a ScriptedCollector: the first snapshot primes it. */
+/** Ticks from the real run loop over a ScriptedCollector: the first snapshot primes it. */
 export function ticksOf(snapshots: readonly Snapshot[], idleTimeoutS = 30): TickData[] {
-  const sampler = new Sampler(new ScriptedCollector(snapshots, { hooks: HOOKS }), idleTimeoutS * 1e9);
-  sampler.prime();
-  return snapshots.slice(1).map(() => sampler.tick());
+  const loop = new RunLoop({ collector: new ScriptedCollector(snapshots, { hooks: HOOKS }), interfaces: ['eth0'], intervalS: 1, idleTimeoutS });
+  loop.prime();
+  return snapshots.slice(1).map(() => loop.step());
+}
+
+/** The schedule a test runs a view at. */
+export interface Timing {
+  readonly intervalS: number;
+  readonly count: number | undefined;
+  readonly idleTimeoutS: number;
+}
+
+/** A run loop over a collector, watching eth0. */
+export function loopOf(collector: Collector, t: Timing, signal?: AbortSignal): RunLoop {
+  return new RunLoop({ collector, interfaces: ['eth0'], intervalS: t.intervalS, idleTimeoutS: t.idleTimeoutS, count: t.count, signal });
 }
 
 export function storeOf(over: Partial<InitialOptions> = {}): UiStore {

@@ -7,6 +7,7 @@ import type { HookInfo } from '../../src/collectors/hooks.js';
 import { ScriptedCollector } from '../../src/collectors/scripted-collector.js';
 import type { FlowRecord, Snapshot } from '../../src/model/types.js';
 import { RecordFlowSet } from '../../src/model/flow-set.js';
+import { RunLoop } from '../../src/app/run-loop.js';
 import { runTui } from '../../src/ui/run-tui.js';
 
 const FLOWS = Number(process.argv[2] ?? 40);
@@ -123,11 +124,6 @@ const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
 const abort = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
 
-await runTui({
-  collector,
-  options: { sort: 'bps', reverse: false, filter: process.env.FILTER ?? '', intervalS: 1, count: undefined, idleTimeoutS: 8 },
-  interfaces: ['eth0'],
-  signal: abort.signal,
-  onDetach: () => collector.close(),
-});
-for (const line of collector.close()) process.stderr.write(`tc-top: ${line}\n`);
+const loop = new RunLoop({ collector, interfaces: ['eth0'], intervalS: 1, idleTimeoutS: 8, signal: abort.signal });
+await runTui({ loop, options: { sort: 'bps', reverse: false, filter: process.env.FILTER ?? '' } });
+for (const line of loop.close()) process.stderr.write(`tc-top: ${line}\n`);

@@ -7,7 +7,7 @@
 import blessed from 'blessed';
 import contrib, { type DonutElement, type LineElement } from 'blessed-contrib';
 import { hooksText } from '../Header.js';
-import { truncate } from '../text.js';
+import { truncate } from '../../model/text.js';
 import type { NamedKey, KeyAction } from '../keymap.js';
 import {
   chartData,

@@ -11,18 +11,14 @@ import { monoToWallMs } from '../../model/rates.js';
 import type { SortField } from '../../model/sort.js';
 import { cellText, endpoint, GUTTER, placeColumns, rowText, sortFields, titleText, type CellContext, type PlacedColumn } from '../columns.js';
 import { commandFor, KEYMAP, keyLabel, type Binding, type Command, type KeyAction } from '../keymap.js';
-import type { HookView } from '../plain.js';
+import type { Meta } from '../../model/types.js';
 import type { FlowEvent } from '../state.js';
-import { fit, formatClock, formatRate, truncate } from '../text.js';
-import { flowCount, isNewRow, keptRows, newRows, tableRows, type TickData } from '../view.js';
+import { fit, formatClock, formatRate, truncate } from '../../model/text.js';
+import { flowCount, isNewRow, keptRows, newRows, tableRows, type TickData } from '../../model/rows.js';
 import { applySortCommand } from '../sort-commands.js';
 
-export interface DashMeta {
-  readonly interfaces: readonly string[];
-  readonly hooks: readonly HookView[];
-  readonly mapKind: 'mmap' | 'lru' | 'percpu';
-  readonly maxFlows: number;
-}
+/** The run's fixed facts, as the TUI's header has them. */
+export type DashMeta = Meta;
 
 /** Bits per second in and out on one interface. */
 export interface IfRate {

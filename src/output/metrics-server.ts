@@ -1,17 +1,17 @@
 /**
  * The exporter's HTTP side: GET /metrics on the address given with --metrics, and nowhere else.
- * The values come from the ticks of the view that drives the collector (see metrics-tap.ts).
+ * The values are those of the run loop's last tick: the exporter is one of its consumers.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Collector } from '../collectors/collector.js';
+import type { TickConsumer } from '../app/run-loop.js';
+import type { HookView } from '../model/types.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { TcTopMetrics } from './metrics.js';
-import { tapCollector } from './metrics-tap.js';
 
 export interface MetricsExporter {
-  /** The collector to hand to the view: its reads feed the metrics. */
-  readonly collector: Collector;
+  /** Subscribe this to the run loop: each tick, and the baseline read, become the metrics' values. */
+  readonly consumer: TickConsumer;
   readonly metrics: TcTopMetrics;
   /** Where the server listens (the port filled in when 0 was asked for). */
   readonly address: ListenAddress;
@@ -21,7 +21,8 @@ export interface MetricsExporter {
 }
 
 export interface MetricsExporterOptions {
-  readonly collector: Collector;
+  /** The hooks attached: their series exist from the first scrape. */
+  readonly hooks: readonly HookView[];
   readonly listen: ListenAddress;
   readonly topK: number;
 }
@@ -39,8 +40,10 @@ const HINTS: Readonly<Record<string, string>> = {
 };
 
 export async function startMetricsExporter(o: MetricsExporterOptions): Promise<MetricsExporter> {
-  const metrics = new TcTopMetrics({ topK: o.topK, hooks: o.collector.hooks });
-  const collector = tapCollector(o.collector, (tick) => metrics.update(tick));
+  const metrics = new TcTopMetrics({ topK: o.topK, hooks: o.hooks });
+  // The baseline's deltas are the flows' whole counts since the map was loaded: sums kept from
+  // deltas then start at the load, as the kernel's own counters do.
+  const consumer: TickConsumer = { baseline: (tick) => metrics.update(tick), tick: (tick) => metrics.update(tick) };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
@@ -83,7 +86,7 @@ export async function startMetricsExporter(o: MetricsExporterOptions): Promise<M
   const address: ListenAddress = { host: o.listen.host, port: bound.port };
   let closed: Promise<void> | undefined;
   return {
-    collector,
+    consumer,
     metrics,
     address,
     url: `http://${formatListenAddress(address)}/metrics`,

@@ -11,8 +11,8 @@ import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-clie
 import { hasPorts, protoName } from '../model/format.js';
 import { tableOrder, topIndices } from '../model/sort.js';
 import type { Direction, FlowRate } from '../model/types.js';
-import type { HookView } from './plain.js';
-import type { TickData } from './view.js';
+import type { HookView } from '../model/types.js';
+import type { TickData } from '../model/rows.js';
 
 export const DEFAULT_METRICS_TOP = 50;
 

@@ -2,20 +2,18 @@
  * The non-interactive views: one JSON object per update (--json) and plain text tables like
  * `top -b` (--batch). Pure functions of a tick; the caller writes the result.
  */
+import type { Options } from '../app/options.js';
+import { MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
+import { tableRows } from '../model/rows.js';
+import { sortKey } from '../model/sort.js';
 import prettyBytes from 'pretty-bytes';
-import { formatRate, textWidth } from './text.js';
+import { formatRate, textWidth } from '../model/text.js';
 import type { AggregateMode, AggRow, Traffic } from '../model/aggregate.js';
 import { formatEndpoint, hasPorts, protoName, tcpFlagsString } from '../model/format.js';
 import { monoToWallMs, type Totals } from '../model/rates.js';
-import type { FlowRate, FlowRecord, Snapshot, Window, WindowRates } from '../model/types.js';
+import type { FlowRate, FlowRecord, HookView, Meta, Snapshot, Tick, Window, WindowRates } from '../model/types.js';
 import { windowRate, WINDOWS } from '../model/windows.js';
 
-export interface HookView {
-  readonly ifname: string;
-  readonly kind: 'xdp' | 'tc';
-  readonly dir: string;
-  readonly mode: string;
-}
 
 export interface TickView {
   readonly snapshot: Snapshot;
@@ -204,4 +202,34 @@ export function batchText(v: TickView): string {
   lines.push(line(columns.map((c) => c.title)));
   for (const row of cells) lines.push(line(row));
   return lines.join('\n') + '\n';
+}
+
+export type PlainOptions = Pick<Options, 'output' | 'filter' | 'aggregate' | 'sort' | 'window' | 'reverse' | 'top'>;
+
+/** The rows of a tick as --json and --batch print them: filtered, grouped, sorted, at most --top. */
+export function selectRows(tick: Tick, o: PlainOptions, filter: Filter): (FlowRate | AggRow)[] {
+  const rows = tableRows(tick, filter, o.aggregate);
+  return [...rows.window(sortKey(o.sort, o.window, true), !o.reverse, 0, o.top ?? rows.length)];
+}
+
+/** Turns each tick into the text --json (a line) or --batch (a block) prints for it. */
+export function plainWriter(o: PlainOptions, meta: Meta): (tick: Tick) => string {
+  // Parsed once: the command line already rejected a filter that does not parse.
+  const parsed = parseFilter(o.filter);
+  const filter = parsed.ok ? parsed.filter : MATCH_ALL;
+  return (tick) => {
+    // Fields named, not spread: spreading a tick would build every flow of it as an object (tick.rates).
+    const view: TickView = {
+      snapshot: tick.snapshot,
+      intervalS: tick.intervalS,
+      totals: tick.totals,
+      expired: tick.expired,
+      rows: selectRows(tick, o, filter),
+      aggregate: o.aggregate,
+      window: o.window,
+      interfaces: meta.interfaces,
+      hooks: meta.hooks,
+    };
+    return (o.output === 'json' ? jsonLine(view) : batchText(view)) + '\n';
+  };
 }

@@ -5,9 +5,11 @@
  */
 import { withoutRows } from '../model/flow-set.js';
 import { expiredRows } from '../model/rates.js';
-import type { FlowRecord, Tick } from '../model/types.js';
+import type { RateTable } from '../model/rate-table.js';
+import type { Totals } from '../model/rates.js';
+import type { FlowRecord, Snapshot, Tick } from '../model/types.js';
 import { advance, NO_HISTORY, type RateHistory } from '../model/windows.js';
-import type { Collector } from './collector.js';
+import type { Collector } from '../collectors/collector.js';
 
 export type { Tick };
 
@@ -20,8 +22,11 @@ export class Sampler {
   ) {}
 
   /** Take the baseline right after attaching, so the first tick's rates cover a full interval. */
-  prime(): void {
-    this.history = advance(NO_HISTORY, this.collector.read()).history;
+  prime(): Tick {
+    const snapshot = this.collector.read();
+    const { history, intervalS, table, totals } = advance(NO_HISTORY, snapshot);
+    this.history = history;
+    return tickOf(snapshot, intervalS, table, totals, []);
   }
 
   tick(): Tick {
@@ -34,15 +39,19 @@ export class Sampler {
     }
     const { history, intervalS, table, totals } = advance(this.history, snapshot);
     this.history = history;
-    return {
-      snapshot,
-      intervalS,
-      table,
-      totals,
-      expired,
-      get rates() {
-        return table.all();
-      },
-    };
+    return tickOf(snapshot, intervalS, table, totals, expired);
   }
+}
+
+function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals: Totals, expired: readonly FlowRecord[]): Tick {
+  return {
+    snapshot,
+    intervalS,
+    table,
+    totals,
+    expired,
+    get rates() {
+      return table.all();
+    },
+  };
 }

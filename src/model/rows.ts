@@ -4,11 +4,11 @@
  * for the top-N; no frame sorts every flow. Results are cached per input, so the reducer and the
  * components asking for the same rows in the same frame pay once.
  */
-import { aggregate, type AggregateMode, type AggRow } from '../model/aggregate.js';
-import { matchingRows, type Filter } from '../model/filter.js';
-import type { RateTable } from '../model/rate-table.js';
-import { compareBy, sortRows, tableOrder, topIndices, topN, type SortKey } from '../model/sort.js';
-import type { FlowRate, Tick } from '../model/types.js';
+import { aggregate, type AggregateMode, type AggRow } from './aggregate.js';
+import { matchingRows, type Filter } from './filter.js';
+import type { RateTable } from './rate-table.js';
+import { compareBy, sortRows, tableOrder, topIndices, topN, type SortKey } from './sort.js';
+import type { FlowRate, Tick } from './types.js';
 
 /** What one sampler tick gives the UI (the model's Tick). */
 export type TickData = Tick;
