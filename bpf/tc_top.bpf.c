@@ -28,7 +28,7 @@
 #define IPPROTO_HIP_ 139
 #define IPPROTO_SHIM6_ 140
 
-/* IPv6 extension headers walked before giving up on a chain (counted as malformed). */
+/* IPv6 extension headers walked; a chain with more is counted as malformed. */
 #define MAX_EXT_HEADERS 8
 /* Bytes of a non-linear skb made linear so that the headers can be read. */
 #define PULL_LEN 256
@@ -130,6 +130,10 @@ static __always_inline int parse_l4(void *pos, void *end, struct flow_key *k, __
 		k->dport = (__u16)p[0] << 8 | p[1];
 		return PARSE_FLOW;
 	default:
+		/* No header read here, so nothing above caught a header before it that runs past the
+		 * end (an IPv6 extension header's length). Off the TCP/UDP path. */
+		if (p > (__u8 *)end)
+			return PARSE_MALFORMED;
 		return PARSE_FLOW; /* a flow with ports 0 */
 	}
 }
@@ -213,7 +217,22 @@ static __always_inline int parse_ipv6(void *pos, void *end, struct flow_key *k, 
 			return parse_l4(pos, end, k, tcp_flags);
 		}
 	}
-	return PARSE_MALFORMED; /* a longer chain than any real stack sends */
+	/* MAX_EXT_HEADERS walked: what follows is read like the end of any shorter chain, unless it is
+	 * one more extension header. Only frames with that many headers get here. */
+	switch (nexthdr) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH_:
+	case IPPROTO_HIP_:
+	case IPPROTO_SHIM6_:
+	case IPPROTO_AH:
+	case IPPROTO_FRAGMENT:
+		return PARSE_MALFORMED; /* a longer chain than any real stack sends */
+	default:
+		k->proto = nexthdr;
+		return parse_l4(pos, end, k, tcp_flags);
+	}
 }
 
 static __always_inline int parse_frame(void *data, void *end, struct flow_key *k, __u32 *tcp_flags)

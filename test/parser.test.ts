@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { kernelTest } from './helpers/netns.js';
-import { type FrameSpec, arpFrame, frame } from './helpers/packets.js';
+import { type Ext, type FrameSpec, arpFrame, frame } from './helpers/packets.js';
 import type { FlowRecord, GlobalCounters } from '../src/model/types.js';
 import { allRecords } from '../src/model/flow-set.js';
 
@@ -24,6 +24,11 @@ interface Expect {
 }
 
 type Outcome = Expect | 'non_ip' | 'malformed';
+
+/** n IPv6 extension headers of 8 bytes each: hop-by-hop, then destination options. */
+const chain = (n: number): Ext[] => Array.from({ length: n }, (_, i) => ({ type: i === 0 ? 0 : 60 }));
+/** Eight extension headers: each kind the builder makes, routing and destination options twice. */
+const EVERY_KIND: readonly Ext[] = [{ type: 0, len: 1 }, { type: 43, len: 2 }, { type: 51, len: 4 }, { type: 135 }, { type: 44, fragOffset: 0 }, { type: 60, len: 3 }, { type: 43 }, { type: 60 }];
 
 /** Cases that parse to a flow, or to one of the two global counters. */
 const CASES: readonly { name: string; bytes: Buffer; expect: Outcome }[] = [
@@ -50,9 +55,23 @@ const CASES: readonly { name: string; bytes: Buffer; expect: Outcome }[] = [
   { name: 'IPv6 mobility header then UDP', bytes: frame({ ip: { ...v6, ext: [{ type: 135 }] }, l4: udp }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
   { name: 'IPv6 first fragment keeps its ports', bytes: frame({ ip: { ...v6, ext: [{ type: 44, fragOffset: 0 }] }, l4: udp }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
   { name: 'IPv6 later fragment: ports 0', bytes: frame({ ip: { ...v6, ext: [{ type: 0 }, { type: 44, fragOffset: 100 }] }, l4: udp }), expect: { proto: 17, sport: 0, dport: 0, family: 6 } },
-  { name: 'IPv6 eight extension headers then UDP', bytes: frame({ ip: { ...v6, ext: [{ type: 0 }, ...Array<{ type: 60 }>(7).fill({ type: 60 })] }, l4: udp }), expect: 'malformed' },
-  { name: 'IPv6 seven extension headers then UDP', bytes: frame({ ip: { ...v6, ext: [{ type: 0 }, ...Array<{ type: 60 }>(6).fill({ type: 60 })] }, l4: udp }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
+  // The parser walks up to MAX_EXT_HEADERS (8) extension headers: what follows the 8th is read,
+  // a 9th extension header is a chain too long.
+  { name: 'IPv6 seven extension headers then UDP', bytes: frame({ ip: { ...v6, ext: chain(7) }, l4: udp }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
+  { name: 'IPv6 eight extension headers then UDP', bytes: frame({ ip: { ...v6, ext: chain(8) }, l4: udp }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
+  { name: 'IPv6 eight extension headers then TCP', bytes: frame({ ip: { ...v6, ext: chain(8) }, l4: { kind: 'tcp', sport: 443, dport: 40001, flags: 0x11 } }), expect: { proto: 6, sport: 443, dport: 40001, family: 6, tcpFlags: 0x11 } },
+  { name: 'IPv6 eight extension headers then ICMPv6', bytes: frame({ ip: { ...v6, ext: chain(8) }, l4: { kind: 'icmpv6', type: 129, code: 0 } }), expect: { proto: 58, sport: 0, dport: 129 * 256, family: 6 } },
+  { name: 'IPv6 eight extension headers of every kind then UDP', bytes: frame({ ip: { ...v6, ext: EVERY_KIND }, l4: udp, payload: 3 }), expect: { proto: 17, sport: 5353, dport: 53, family: 6 } },
+  { name: 'IPv6 eight extension headers, the 8th a later fragment: ports 0', bytes: frame({ ip: { ...v6, ext: [...chain(7), { type: 44, fragOffset: 100 }] }, l4: udp }), expect: { proto: 17, sport: 0, dport: 0, family: 6 } },
+  { name: 'IPv6 eight extension headers then no next header (59)', bytes: frame({ ip: { ...v6, ext: chain(8) }, l4: { kind: 'raw', proto: 59 } }), expect: { proto: 59, sport: 0, dport: 0, family: 6 } },
+  { name: 'IPv6 nine extension headers then UDP', bytes: frame({ ip: { ...v6, ext: chain(9) }, l4: udp }), expect: 'malformed' },
+  { name: 'IPv6 nine extension headers then no next header (59)', bytes: frame({ ip: { ...v6, ext: chain(9) }, l4: { kind: 'raw', proto: 59 } }), expect: 'malformed' },
+  { name: 'IPv6 eight extension headers then a fragment header', bytes: frame({ ip: { ...v6, ext: [...chain(8), { type: 44, fragOffset: 0 }] }, l4: udp }), expect: 'malformed' },
   { name: 'IPv6 no next header (59)', bytes: frame({ ip: v6, l4: { kind: 'raw', proto: 59 } }), expect: { proto: 59, sport: 0, dport: 0, family: 6 } },
+  // A complete chain that ends the frame exactly: nothing is cut short.
+  { name: 'IPv6 destination options then 59, no payload', bytes: frame({ ip: { ...v6, ext: [{ type: 60, len: 1 }] }, l4: { kind: 'raw', proto: 59 } }), expect: { proto: 59, sport: 0, dport: 0, family: 6 } },
+  { name: 'IPv6 seven extension headers then 59, no payload', bytes: frame({ ip: { ...v6, ext: chain(7) }, l4: { kind: 'raw', proto: 59 } }), expect: { proto: 59, sport: 0, dport: 0, family: 6 } },
+  { name: 'IPv6 AH then 59, no payload', bytes: frame({ ip: { ...v6, ext: [{ type: 51, len: 4 }] }, l4: { kind: 'raw', proto: 59 } }), expect: { proto: 59, sport: 0, dport: 0, family: 6 } },
   { name: 'ARP', bytes: arpFrame(), expect: 'non_ip' },
   { name: 'LLDP ethertype', bytes: Buffer.concat([frame({ ip: v4, l4: udp }).subarray(0, 12), Buffer.from([0x88, 0xcc]), Buffer.alloc(40)]), expect: 'non_ip' },
 ];
@@ -61,6 +80,7 @@ const CASES: readonly { name: string; bytes: Buffer; expect: Outcome }[] = [
 function malformedCases(): { name: string; bytes: Buffer }[] {
   const cut = (spec: FrameSpec, len: number) => frame(spec).subarray(0, len);
   const tcp4: FrameSpec = { ip: v4, l4: { kind: 'tcp', sport: 1, dport: 2 } };
+  const none = { kind: 'raw', proto: 59 } as const;
   const cases = [
     { name: 'VLAN tag cut short', bytes: cut({ vlans: [[0x8100, 1]], ip: v4, l4: udp }, 16) },
     { name: 'IPv4 header cut short', bytes: cut(tcp4, 14 + 19) },
@@ -73,6 +93,20 @@ function malformedCases(): { name: string; bytes: Buffer }[] {
     { name: 'IPv6 extension header cut short', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: udp }, 14 + 40 + 1) },
     { name: 'IPv6 fragment header cut short', bytes: cut({ ip: { ...v6, ext: [{ type: 44 }] }, l4: udp }, 14 + 40 + 7) },
     { name: 'IPv6 extension length past the end', bytes: cut({ ip: { ...v6, ext: [{ type: 60, len: 200 }] }, l4: udp }, 14 + 40 + 64) },
+    // An extension header whose length runs past the end of the frame, whatever follows it.
+    { name: 'IPv6 extension header cut short, then no next header (59)', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: none }, 14 + 40 + 2) },
+    { name: 'IPv6 extension header cut short by one byte, then 59', bytes: cut({ ip: { ...v6, ext: [{ type: 60, len: 1 }] }, l4: none }, 14 + 40 + 15) },
+    { name: 'IPv6 extension length past the end, then 59', bytes: cut({ ip: { ...v6, ext: [{ type: 60, len: 200 }] }, l4: none }, 14 + 40 + 64) },
+    { name: 'IPv6 AH cut short, then 59', bytes: cut({ ip: { ...v6, ext: [{ type: 51, len: 4 }] }, l4: none }, 14 + 40 + 12) },
+    { name: 'IPv6 extension header cut short, then GRE (47)', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: { kind: 'raw', proto: 47 }, payload: 20 }, 14 + 40 + 4) },
+    { name: 'IPv6 extension header cut short, then TCP', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: { kind: 'tcp', sport: 1, dport: 2 } }, 14 + 40 + 4) },
+    { name: 'IPv6 extension header cut short, then UDP', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: udp }, 14 + 40 + 4) },
+    { name: 'IPv6 extension header cut short, then ICMPv6', bytes: cut({ ip: { ...v6, ext: [{ type: 0 }] }, l4: { kind: 'icmpv6', type: 128, code: 0 } }, 14 + 40 + 4) },
+    { name: 'IPv6 2nd of 3 extension headers cut short, then 59', bytes: cut({ ip: { ...v6, ext: chain(3) }, l4: none }, 14 + 40 + 8 + 5) },
+    { name: 'IPv6 7th of 7 extension headers cut short, then 59', bytes: cut({ ip: { ...v6, ext: chain(7) }, l4: none }, 14 + 40 + 6 * 8 + 5) },
+    { name: 'IPv6 8th of 8 extension headers cut short, then 59', bytes: cut({ ip: { ...v6, ext: chain(8) }, l4: none }, 14 + 40 + 7 * 8 + 5) },
+    { name: 'IPv6 8th of 8 extension headers cut short, then UDP', bytes: cut({ ip: { ...v6, ext: chain(8) }, l4: udp }, 14 + 40 + 7 * 8 + 5) },
+    { name: 'IPv6 8 extension headers then UDP cut short', bytes: cut({ ip: { ...v6, ext: chain(8) }, l4: udp }, 14 + 40 + 8 * 8 + 7) },
     { name: 'IPv4 IHL below 5', bytes: frame({ ip: { ...v4, ihl: 4 }, l4: udp }) },
     { name: 'IPv4 IHL past the end', bytes: cut({ ip: { ...v4, ihl: 15 }, l4: udp }, 14 + 40) },
     { name: 'TCP data offset below 5', bytes: frame({ ip: v4, l4: { kind: 'tcp', sport: 1, dport: 2, doff: 3 } }) },
