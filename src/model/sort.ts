@@ -3,7 +3,7 @@
  * values keep the same order from frame to frame instead of flickering, and a top-N selection that
  * avoids sorting tens of thousands of flows to show forty.
  */
-import { addressSortKey } from './address.js';
+import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortValueOf, type Row, type SortKey, type SortValue } from './fields.js';
 import type { RateTable } from './rate-table.js';
 import type { Direction, Window, WindowRates } from './types.js';
 
@@ -26,71 +26,22 @@ export interface SortRow extends WindowRates {
   readonly dir?: Direction | undefined;
 }
 
-export type SortField =
-  | 'packets'
-  | 'bytes'
-  | 'pps'
-  | 'bps'
-  | 'src'
-  | 'dst'
-  | 'sport'
-  | 'dport'
-  | 'proto'
-  | 'dir'
-  | 'age'
-  | 'last_seen';
+/** A field rows can be sorted by (`--sort`): an id of the field registry (fields.ts). */
+export type SortField = string;
 
-/** Display (and cycle) order. */
-export const SORT_FIELDS: readonly SortField[] = [
-  'packets',
-  'bytes',
-  'pps',
-  'bps',
-  'src',
-  'dst',
-  'sport',
-  'dport',
-  'proto',
-  'dir',
-  'age',
-  'last_seen',
-];
+/** `--sort`'s choices, in the registry's order. */
+export const SORT_FIELDS: readonly SortField[] = SORT_FIELD_IDS;
 
 /** A field as a view shows it: the rates of one window, the counts since start or of the last interval. */
-export type SortKey = SortField | 'deltaPackets' | 'deltaBytes' | `pps${Window}` | `bps${Window}`;
+export type { SortKey };
 
 export function sortKey(field: SortField, window: Window, cumulative: boolean): SortKey {
-  switch (field) {
-    case 'pps':
-    case 'bps':
-      return `${field}${window}`;
-    case 'packets':
-      return cumulative ? field : 'deltaPackets';
-    case 'bytes':
-      return cumulative ? field : 'deltaBytes';
-    default:
-      return field;
-  }
+  return fieldSortKey(field, window, cumulative);
 }
 
-type SortValue = number | string | undefined;
-
-/** The value a key sorts by; addresses become strings that order numerically. */
+/** The value a key sorts by (the registry's); addresses become strings that order numerically. */
 function sortValue(field: SortKey, row: SortRow): SortValue {
-  switch (field) {
-    case 'src':
-    case 'dst': {
-      const text = row[field];
-      return text === undefined ? undefined : addressSortKey(text);
-    }
-    // Older first when descending: age grows as firstSeenNs shrinks.
-    case 'age':
-      return -row.firstSeenNs;
-    case 'last_seen':
-      return row.lastSeenNs;
-    default:
-      return row[field];
-  }
+  return sortValueOf(field, row as Row);
 }
 
 /** Undefined (a label that varies within a group) and NaN are "missing". */
@@ -197,37 +148,9 @@ export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, desc
   return topIndices(all, indexOrder(rows, field, descending), n).map((i) => rows[i] as R);
 }
 
-/** A sort key's value for every row of a tick's table (see sortValue). */
-function tableValues(table: RateTable, field: SortKey): ArrayLike<SortValue> {
-  const f = table.flows;
-  const each = <T>(value: (i: number) => T): T[] => Array.from({ length: table.length }, (_, i) => value(i));
-  switch (field) {
-    case 'packets':
-    case 'bytes':
-      return f[field];
-    case 'last_seen':
-      return f.lastSeenNs;
-    case 'age':
-      return f.firstSeenNs.map((ns) => -ns);
-    case 'src':
-    case 'dst':
-      return each((i) => f.addressSortKey(i, field));
-    case 'sport':
-      return each((i) => f.sport(i));
-    case 'dport':
-      return each((i) => f.dport(i));
-    case 'proto':
-      return each((i) => f.proto(i));
-    case 'dir':
-      return each((i) => f.dir(i));
-    default:
-      return table[field];
-  }
-}
-
 /** compareBy's order on the rows of a tick's table (row numbers), each value read once up front. */
 export function tableOrder(table: RateTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
-  const values = tableValues(table, field);
+  const values = sortColumnOf(field, table);
   const flows = table.flows;
   return (i, j) => compareValues(values[i], values[j], descending) || flows.compareKeys(i, j) || i - j;
 }

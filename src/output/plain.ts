@@ -8,12 +8,11 @@ import { tableRows } from '../model/rows.js';
 import { sortKey } from '../model/sort.js';
 import prettyBytes from 'pretty-bytes';
 import { formatRate, textWidth } from '../model/text.js';
-import type { AggregateMode, AggRow, Traffic } from '../model/aggregate.js';
-import { formatEndpoint, hasPorts, protoName, tcpFlagsString } from '../model/format.js';
-import { monoToWallMs, type Totals } from '../model/rates.js';
-import type { FlowRate, FlowRecord, HookView, Meta, Snapshot, Tick, Window, WindowRates } from '../model/types.js';
-import { windowRate, WINDOWS } from '../model/windows.js';
-
+import type { AggregateMode, AggRow } from '../model/aggregate.js';
+import { BATCH_FIELDS, flowJsonOf, groupJsonOf, round, windowsJson } from '../model/fields.js';
+import type { Totals } from '../model/rates.js';
+import type { FlowRate, FlowRecord, HookView, Meta, Snapshot, Tick, Window } from '../model/types.js';
+import { windowRate } from '../model/windows.js';
 
 export interface TickView {
   readonly snapshot: Snapshot;
@@ -29,81 +28,11 @@ export interface TickView {
   readonly hooks: readonly HookView[];
 }
 
-const KNOWN_PROTOS = new Set([1, 6, 17, 58, 132, 136]);
-
-function iso(monoNs: number, snap: Snapshot): string {
-  return new Date(Math.round(monoToWallMs(monoNs, snap))).toISOString();
-}
-
-function round(x: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-/** '2s', '10s', '40s' → that window's rates. */
-function windowsJson<T>(each: (w: Window) => T): Record<string, T> {
-  return Object.fromEntries(WINDOWS.map((w) => [`${w}s`, each(w)]));
-}
-
-function ratesJson(r: WindowRates) {
-  return windowsJson((w) => {
-    const { pps, bps } = windowRate(r, w);
-    return { pps: round(pps), bps: round(bps) };
-  });
-}
-
-function trafficJson(t: Traffic) {
-  return { packets: t.packets, bytes: t.bytes, pps: round(t.pps), bps: round(t.bps), windows: ratesJson(t) };
-}
-
-/** A group of flows (--aggregate): labels its flows share, null where they differ. */
-function groupJson(g: AggRow, snap: Snapshot) {
-  return {
-    key: g.key,
-    flows: g.flows,
-    proto: g.proto === undefined ? null : KNOWN_PROTOS.has(g.proto) ? protoName(g.proto) : g.proto,
-    family: g.family ?? null,
-    src: g.src ?? null,
-    sport: g.sport ?? null,
-    dst: g.dst ?? null,
-    dport: g.dport ?? null,
-    dir: g.dir ?? null,
-    ifname: g.ifname ?? null,
-    ...trafficJson(g),
-    ingress: trafficJson(g.ingress),
-    egress: trafficJson(g.egress),
-    first_seen: iso(g.firstSeenNs, snap),
-    last_seen: iso(g.lastSeenNs, snap),
-    tcp_flags: tcpFlagsString(g.tcpFlags),
-  };
-}
-
-function flowJson(f: FlowRecord, snap: Snapshot, rates?: FlowRate) {
-  return {
-    proto: KNOWN_PROTOS.has(f.proto) ? protoName(f.proto) : f.proto,
-    family: f.family,
-    src: f.src,
-    sport: f.sport,
-    dst: f.dst,
-    dport: f.dport,
-    dir: f.dir,
-    ifname: f.ifname,
-    packets: f.packets,
-    bytes: f.bytes,
-    ...(rates
-      ? { pps: round(rates.pps), bps: round(rates.bps), windows: ratesJson(rates), peak: { pps: round(rates.peakPps), bps: round(rates.peakBps) } }
-      : {}),
-    first_seen: iso(f.firstSeenNs, snap),
-    last_seen: iso(f.lastSeenNs, snap),
-    tcp_flags: tcpFlagsString(f.tcpFlags),
-  };
-}
-
 /** One JSON line (without the newline). Schema documented in the README. */
 export function jsonLine(v: TickView): string {
   const t = v.totals;
   const c = v.snapshot.counters;
-  const rows = v.rows.map((r) => ('flows' in r ? groupJson(r, v.snapshot) : flowJson(r, v.snapshot, r)));
+  const rows = v.rows.map((r) => ('flows' in r ? groupJsonOf(r, v.snapshot) : flowJsonOf(r, v.snapshot, r)));
   return JSON.stringify({
     time: new Date(v.snapshot.wallMs).toISOString(),
     interval: round(v.intervalS),
@@ -137,7 +66,7 @@ export function jsonLine(v: TickView): string {
       max_flows: v.snapshot.maxFlows,
     },
     ...(v.aggregate === 'flow' ? { flows: rows } : { aggregate: v.aggregate, groups: rows }),
-    expired: v.expired.map((f) => flowJson(f, v.snapshot)),
+    expired: v.expired.map((f) => flowJsonOf(f, v.snapshot)),
   });
 }
 
@@ -149,36 +78,6 @@ function pad(text: string, width: number, right: boolean): string {
   const gap = Math.max(0, width - textWidth(text));
   return right ? ' '.repeat(gap) + text : text + ' '.repeat(gap);
 }
-
-/** addr:port, or '*' where a group's flows differ. */
-function end(r: FlowRate | AggRow, addr: string | undefined, port: number | undefined): string {
-  if (addr === undefined) return '*';
-  const ports = port !== undefined && r.proto !== undefined && hasPorts(r.proto);
-  return formatEndpoint(addr, port ?? 0, addr.includes(':') ? 6 : 4, ports);
-}
-
-interface BatchColumn {
-  readonly title: string;
-  readonly right: boolean;
-  /** Only when rows are groups. */
-  readonly groups?: boolean;
-  readonly cell: (r: FlowRate | AggRow, w: Window) => string;
-}
-
-const COLUMNS: readonly BatchColumn[] = [
-  { title: 'PROTO', right: false, cell: (r) => (r.proto === undefined ? '*' : protoName(r.proto)) },
-  { title: 'SOURCE', right: false, cell: (r) => end(r, r.src, r.sport) },
-  { title: 'DESTINATION', right: false, cell: (r) => end(r, r.dst, r.dport) },
-  { title: 'DIR', right: false, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
-  { title: 'IFACE', right: false, cell: (r) => r.ifname ?? '*' },
-  { title: 'FLOWS', right: true, groups: true, cell: (r) => String('flows' in r ? r.flows : 1) },
-  { title: 'PACKETS', right: true, cell: (r) => String(r.packets) },
-  { title: 'BYTES', right: true, cell: (r) => prettyBytes(r.bytes) },
-  { title: 'IN', right: true, groups: true, cell: (r, w) => ('flows' in r ? bits(windowRate(r.ingress, w).bps) : '') },
-  { title: 'OUT', right: true, groups: true, cell: (r, w) => ('flows' in r ? bits(windowRate(r.egress, w).bps) : '') },
-  { title: 'PPS', right: true, cell: (r, w) => windowRate(r, w).pps.toFixed(1) },
-  { title: 'RATE', right: true, cell: (r, w) => bits(windowRate(r, w).bps) },
-];
 
 /** A `top -b` style block: a summary, a blank line, then the flow (or group) table; rates over the window. */
 export function batchText(v: TickView): string {
@@ -195,10 +94,10 @@ export function batchText(v: TickView): string {
       `update-failed ${c.updateFailed}  non-ip ${c.nonIp}  malformed ${c.malformed}`,
     '',
   ];
-  const columns = v.aggregate === 'flow' ? COLUMNS.filter((col) => !col.groups) : COLUMNS;
-  const cells = v.rows.map((r) => columns.map((col) => col.cell(r, v.window)));
-  const widths = columns.map((col, i) => Math.max(textWidth(col.title), ...cells.map((row) => textWidth(row[i]!))));
-  const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, columns[i]!.right)).join('  ').trimEnd();
+  const columns = BATCH_FIELDS.filter((f) => v.aggregate !== 'flow' || !f.batch!.groups);
+  const cells = v.rows.map((r) => columns.map((f) => f.batch!.cell(r, v.window)));
+  const widths = columns.map((f, i) => Math.max(textWidth(f.title), ...cells.map((row) => textWidth(row[i]!))));
+  const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, columns[i]!.batch!.right)).join('  ').trimEnd();
   lines.push(line(columns.map((c) => c.title)));
   for (const row of cells) lines.push(line(row));
   return lines.join('\n') + '\n';

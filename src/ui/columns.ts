@@ -1,24 +1,14 @@
 /**
- * The table's columns as data: title, width, alignment, sort field and how to print a cell, per
- * grouping and view (rate window, counts since start or per interval). Numbers are right-aligned in fixed widths so they do not jitter from frame to frame;
+ * The TUI table's columns: the label columns of each grouping, then the counter columns of the
+ * field registry (src/model/fields.ts), read in the view's rate window and counter mode. Numbers are right-aligned in fixed widths so they do not jitter from frame to frame;
  * addresses share the rest, and when they would get too narrow the least useful columns go first.
  */
-import type { AggregateMode, Traffic } from '../model/aggregate.js';
+import type { AggregateMode } from '../model/aggregate.js';
+import { rateIn, TUI_CONVERSATION, TUI_COUNTERS, type Field, type FieldView } from '../model/fields.js';
 import { hasPorts, protoName } from '../model/format.js';
 import type { SortField } from '../model/sort.js';
-import type { Window } from '../model/types.js';
 import { portName } from '../names/services.js';
-import {
-  fit,
-  fitKeepingTail,
-  formatBytes,
-  formatCount,
-  formatDuration,
-  formatPps,
-  formatRate,
-  type Align,
-  type Units,
-} from '../model/text.js';
+import { fit, fitKeepingTail, formatCount, type Align, type Units } from '../model/text.js';
 import { flowCount, type Row } from '../model/rows.js';
 
 export interface CellContext {
@@ -32,10 +22,7 @@ export interface CellContext {
 }
 
 /** What the counter columns show: one window's rates (the last interval's when none), counts since start or per interval. */
-export interface ColumnView {
-  readonly window?: Window;
-  readonly cumulative?: boolean;
-}
+export type ColumnView = FieldView;
 
 /** A cell's text, or a head that may be cut and a tail that is kept (an address and ':443'). */
 export type Cell = string | readonly [head: string, tail: string];
@@ -84,17 +71,10 @@ function ports(row: Row): boolean {
   return row.proto !== undefined && hasPorts(row.proto);
 }
 
-/** A row's (or a direction's) bits and packets per second in the view's window. */
-export function rateIn(t: Traffic, window: Window | undefined): { bps: number; pps: number } {
-  return window ? { bps: t[`bps${window}`], pps: t[`pps${window}`] } : t;
-}
+export { rateIn };
 
-function directionRate(row: Row, dir: 'ingress' | 'egress', v: ColumnView, ctx: CellContext): string {
-  return 'flows' in row ? formatRate(rateIn(row[dir], v.window).bps, ctx.units) : '-';
-}
-
-/** The columns for a view: the counter columns read its window and counter mode. */
-const columnsFor = (v: ColumnView) => ({
+/** The label columns, the TUI's own layout; the counter columns come from the field registry. */
+const LABELS = {
   proto: { title: 'PROTO', align: 'left', width: 6, sort: 'proto', cell: (r) => (r.proto === undefined ? '*' : protoName(r.proto)) },
   src: { title: 'SOURCE', align: 'left', sort: 'src', cell: (r, ctx) => endpoint(r.src, ports(r) ? r.sport : undefined, ctx) },
   dst: { title: 'DESTINATION', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
@@ -104,8 +84,6 @@ const columnsFor = (v: ColumnView) => ({
   remote: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
   localHost: { title: 'LOCAL', align: 'left', sort: 'src', cell: (r, ctx) => host(r.src, ctx) },
   remoteHost: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => host(r.dst, ctx) },
-  in: { title: 'IN', align: 'right', width: 11, cell: (r, ctx) => directionRate(r, 'ingress', v, ctx) },
-  out: { title: 'OUT', align: 'right', width: 11, cell: (r, ctx) => directionRate(r, 'egress', v, ctx) },
   dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 3, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
   port: {
     title: 'PORT',
@@ -114,70 +92,58 @@ const columnsFor = (v: ColumnView) => ({
     cell: (r, ctx) => ('port' in r && r.port !== undefined ? portName(r.port, ctx.services) : '-'),
   },
   flows: { title: 'FLOWS', align: 'right', width: 6, cell: (r) => formatCount(flowCount(r)) },
-  packets: {
-    title: v.cumulative === false ? '+PKTS' : 'PACKETS',
-    align: 'right',
-    width: 8,
-    sort: 'packets',
-    cell: (r) => formatCount(v.cumulative === false ? r.deltaPackets : r.packets),
-  },
-  bytes: {
-    title: v.cumulative === false ? '+BYTES' : 'BYTES',
-    align: 'right',
-    width: 7,
-    sort: 'bytes',
-    drop: 4,
-    cell: (r) => formatBytes(v.cumulative === false ? r.deltaBytes : r.bytes),
-  },
-  pps: { title: 'PPS', align: 'right', width: 6, sort: 'pps', drop: 2, cell: (r) => formatPps(rateIn(r, v.window).pps) },
-  rate: {
-    title: v.window ? `${v.window}s RATE` : 'RATE',
-    align: 'right',
-    width: 11,
-    sort: 'bps',
-    cell: (r, ctx) => formatRate(rateIn(r, v.window).bps, ctx.units),
-  },
-  age: { title: 'AGE', align: 'right', width: 6, sort: 'age', drop: 1, cell: (r, ctx) => formatDuration((ctx.nowNs - r.firstSeenNs) / 1e9) },
-}) satisfies Record<string, Column>;
+} satisfies Record<string, Column>;
 
-type ColumnId = keyof ReturnType<typeof columnsFor>;
+type LabelId = keyof typeof LABELS;
 
-const COUNTERS: readonly ColumnId[] = ['packets', 'bytes', 'pps', 'rate', 'age'];
-/** A conversation's rate in, out, and in all; its bytes but not its packets, for room. */
-const CONVERSATION: readonly ColumnId[] = ['in', 'out', 'rate', 'bytes', 'pps', 'age'];
+/** A registry field as a counter column of a view. */
+function counterColumn(f: Field, v: ColumnView): Column {
+  const tui = f.tui!;
+  return {
+    title: tui.title ? tui.title(v) : f.title,
+    align: tui.align,
+    width: tui.width,
+    ...(f.sort ? { sort: f.id } : {}),
+    ...(tui.drop !== undefined ? { drop: tui.drop } : {}),
+    cell: (r, ctx) => tui.cell(r, v, ctx),
+  };
+}
 
-const BY_MODE: Record<AggregateMode, readonly ColumnId[]> = {
-  flow: ['proto', 'src', 'dst', 'dir', ...COUNTERS],
-  src: ['srcHost', 'flows', ...COUNTERS],
-  dst: ['dstHost', 'flows', ...COUNTERS],
-  pair: ['srcHost', 'dstHost', 'flows', ...COUNTERS],
-  port: ['proto', 'port', 'flows', ...COUNTERS],
-  proto: ['proto', 'flows', ...COUNTERS],
-  conversation: ['proto', 'local', 'remote', ...CONVERSATION],
-  'host-conversation': ['localHost', 'remoteHost', 'flows', ...CONVERSATION],
+const BY_MODE: Record<AggregateMode, readonly LabelId[]> = {
+  flow: ['proto', 'src', 'dst', 'dir'],
+  src: ['srcHost', 'flows'],
+  dst: ['dstHost', 'flows'],
+  pair: ['srcHost', 'dstHost', 'flows'],
+  port: ['proto', 'port', 'flows'],
+  proto: ['proto', 'flows'],
+  conversation: ['proto', 'local', 'remote'],
+  'host-conversation': ['localHost', 'remoteHost', 'flows'],
 };
 
-/** What `ids` leave for their flexible columns in `width`, and how many share it. */
-function flexRoom(all: Record<ColumnId, Column>, ids: readonly ColumnId[], width: number): { room: number; flexible: number } {
-  const columns: readonly Column[] = ids.map((id) => all[id]);
-  const fixed = columns.reduce((sum, c) => sum + (c.width ?? 0), 0) + GAP * (ids.length - 1);
+/** A view's columns, left to right: its labels, then the registry's counters (a conversation's own). */
+function columnsFor(mode: AggregateMode, v: ColumnView): readonly Column[] {
+  const conversation = mode === 'conversation' || mode === 'host-conversation';
+  const counters = conversation ? TUI_CONVERSATION : TUI_COUNTERS;
+  return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...counters.map((f) => counterColumn(f, v))];
+}
+
+/** What `columns` leave for their flexible ones in `width`, and how many share it. */
+function flexRoom(columns: readonly Column[], width: number): { room: number; flexible: number } {
+  const fixed = columns.reduce((sum, c) => sum + (c.width ?? 0), 0) + GAP * (columns.length - 1);
   return { room: width - fixed, flexible: columns.filter((c) => c.width === undefined).length };
 }
 
 /** The columns shown for a grouping in `width` columns (the gutter not included), with their widths. */
 export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}): readonly PlacedColumn[] {
-  const all: Record<ColumnId, Column> = columnsFor(view);
-  const dropRank = (id: ColumnId): number => all[id].drop ?? Infinity;
-  let ids = BY_MODE[mode];
-  const droppable = ids.filter((id) => all[id].drop !== undefined).sort((a, b) => dropRank(a) - dropRank(b));
-  for (const id of droppable) {
-    const { room, flexible } = flexRoom(all, ids, width);
+  let shown = columnsFor(mode, view);
+  const droppable = shown.filter((c) => c.drop !== undefined).sort((a, b) => (a.drop as number) - (b.drop as number));
+  for (const column of droppable) {
+    const { room, flexible } = flexRoom(shown, width);
     if (room >= MIN_FLEX * flexible) break;
-    ids = ids.filter((other) => other !== id);
+    shown = shown.filter((other) => other !== column);
   }
-  let { room, flexible } = flexRoom(all, ids, width);
-  return ids.map((id) => {
-    const column = all[id];
+  let { room, flexible } = flexRoom(shown, width);
+  return shown.map((column) => {
     if (column.width !== undefined) return { column, width: column.width };
     const flex = Math.min(MAX_FLEX, Math.max(1, Math.ceil(room / flexible)));
     room -= flex;

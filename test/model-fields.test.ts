@@ -1,0 +1,106 @@
+/**
+ * The field registry: every field once, every sort key readable from a row object and from a
+ * tick's columns with the same value, and every consumer (--sort, the TUI's counter columns, the
+ * batch table, the JSON objects, the README) derived from it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseArgs } from '../bin/cli.js';
+import { aggregate } from '../src/model/aggregate.js';
+import {
+  BATCH_FIELDS,
+  FIELDS,
+  fieldSortKey,
+  fieldsMarkdown,
+  flowJsonOf,
+  groupJsonOf,
+  SORT_FIELD_IDS,
+  sortColumnOf,
+  sortValueOf,
+  TUI_COUNTERS,
+} from '../src/model/fields.js';
+import { WINDOWS } from '../src/model/windows.js';
+import { batchText } from '../src/output/plain.js';
+import { placeColumns } from '../src/ui/columns.js';
+import { at, tcp, ticksOf } from './helpers/ui-fixtures.js';
+
+const [tick] = ticksOf([
+  at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
+  at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
+]);
+const flows = tick!.rates;
+
+describe('the field registry', () => {
+  it('names each field once', () => {
+    const ids = FIELDS.map((f) => f.id);
+    assert.equal(new Set(ids).size, ids.length);
+    const json = FIELDS.flatMap((f) => (f.json ?? []).map((m) => m.name));
+    assert.equal(new Set(json).size, json.length, 'each JSON member once');
+  });
+
+  for (const id of SORT_FIELD_IDS) {
+    it(`${id}: each of its sort keys reads the same from a flow object and from the columns`, () => {
+      for (const w of WINDOWS) {
+        for (const cumulative of [true, false]) {
+          const key = fieldSortKey(id, w, cumulative);
+          const column = sortColumnOf(key, tick!.table);
+          assert.equal(column.length, flows.length);
+          flows.forEach((f, i) => assert.deepEqual(sortValueOf(key, f), column[i], `${key}, row ${i}`));
+        }
+      }
+    });
+  }
+
+  it('refuses a sort key no field gives', () => {
+    assert.throws(() => sortValueOf('nope', flows[0]!), /no field sorts by 'nope'/);
+  });
+
+  it("is --sort's list of choices", () => {
+    for (const id of SORT_FIELD_IDS) {
+      const o = parseArgs(['--sort', id, '--json'], false);
+      assert.ok('sort' in o && o.sort === id);
+    }
+    assert.throws(() => parseArgs(['--sort', 'nope'], false), /Invalid values/);
+  });
+
+  it("is the TUI's counter columns, in its order", () => {
+    const titles = placeColumns('flow', 400).map((c) => c.column.title);
+    const counters = TUI_COUNTERS.map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
+    assert.deepEqual(titles.slice(-counters.length), counters);
+  });
+
+  it("is the batch table's columns, in its order", () => {
+    const text = batchText({
+      snapshot: tick!.snapshot,
+      intervalS: 1,
+      rows: aggregate(flows, 'proto'),
+      aggregate: 'proto',
+      window: 2,
+      totals: tick!.totals,
+      expired: [],
+      interfaces: ['eth0'],
+      hooks: [],
+    });
+    const header = text.split('\n').find((l) => l.startsWith('PROTO'));
+    assert.deepEqual(header?.split(/ {2,}/), BATCH_FIELDS.map((f) => f.title));
+  });
+
+  it("is the JSON objects' members, flows and groups", () => {
+    const flowNames = FIELDS.flatMap((f) => (f.json ?? []).filter((m) => m.flow).map((m) => m.name));
+    assert.deepEqual(Object.keys(flowJsonOf(flows[0]!, tick!.snapshot, flows[0])), flowNames);
+    const groupNames = FIELDS.flatMap((f) => (f.json ?? []).filter((m) => m.group).map((m) => m.name));
+    assert.deepEqual(Object.keys(groupJsonOf(aggregate(flows, 'proto')[0]!, tick!.snapshot)), ['key', 'flows', ...groupNames]);
+    const expired = flowJsonOf(flows[0]!, tick!.snapshot);
+    assert.equal('pps' in expired, false, 'an expired flow has no rates');
+  });
+
+  it("is the README's fields table and --sort list", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const m = /<!-- fields:start -->\n([\s\S]*?)\n<!-- fields:end -->/.exec(readme);
+    assert.ok(m, 'README.md has a fields table between <!-- fields:start --> and <!-- fields:end -->');
+    assert.equal(m[1], fieldsMarkdown(), `paste this between the markers in README.md:\n${fieldsMarkdown()}`);
+    const sort = /--sort +(\S+)/.exec(readme);
+    assert.equal(sort?.[1], SORT_FIELD_IDS.join('|'), "the usage's --sort choices");
+  });
+});
