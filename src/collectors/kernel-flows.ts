@@ -6,10 +6,9 @@
  * bytes, through a hash table of the older read built once (RowIndex).
  */
 import { DIR_EGRESS, FlowKey, FlowValue } from '../ffi/layout.js';
-import type { Prefix } from '../model/address.js';
+import { formatIPv4, formatIPv6, type Prefix } from '../model/address.js';
 import { RowIndex, type FlowSet } from '../model/flow-set.js';
 import type { Direction, FlowRecord } from '../model/types.js';
-import { formatIpv4, formatIpv6 } from './decode.js';
 import type { ValueSink } from './map-reader.js';
 
 const KEY_WORDS = FlowKey.size / 4;
@@ -336,7 +335,7 @@ export class KernelFlowSet implements FlowSet {
     if (r) return r;
     const o = this.off(i);
     const family = this.family(i);
-    const addr = family === 6 ? formatIpv6 : formatIpv4;
+    const addr = family === 6 ? formatIPv6 : formatIPv4;
     const ifindex = this.u32[(o + FlowKey.ifindex) >> 2] as number;
     r = {
       key: this.keyAt(i),

@@ -114,11 +114,21 @@ export function prefixContains(prefix: Prefix, addr: Address): boolean {
   return (((prefix.bytes[whole] ?? 0) ^ (addr.bytes[whole] ?? 0)) & mask) === 0;
 }
 
-/** Canonical text (RFC 5952 for IPv6: lower case, longest run of two or more zero groups as '::'). */
-export function formatAddress(addr: Address): string {
-  if (addr.family === 4) return Array.from(addr.bytes).join('.');
+/** Dotted-quad text of the 4 bytes at `off`. */
+export function formatIPv4(bytes: Uint8Array, off = 0): string {
+  return `${bytes[off]}.${bytes[off + 1]}.${bytes[off + 2]}.${bytes[off + 3]}`;
+}
+
+/**
+ * RFC 5952 text of the 16 bytes at `off`: lower-case hex without leading zeros, the longest run of
+ * two or more zero groups as '::' (the first of equal runs; a single zero group stays), and an
+ * IPv4-mapped address as ::ffff:a.b.c.d (RFC 5952 section 5). The one IPv6 formatter: the
+ * collectors' records and the filters' text both use it.
+ */
+export function formatIPv6(bytes: Uint8Array, off = 0): string {
   const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((addr.bytes[i] ?? 0) << 8) | (addr.bytes[i + 1] ?? 0));
+  for (let i = 0; i < 16; i += 2) words.push(((bytes[off + i] as number) << 8) | (bytes[off + i + 1] as number));
+  if (words[5] === 0xffff && words.slice(0, 5).every((w) => w === 0)) return `::ffff:${formatIPv4(bytes, off + 12)}`;
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -134,6 +144,11 @@ export function formatAddress(addr: Address): string {
   const hex = (list: number[]): string => list.map((w) => w.toString(16)).join(':');
   if (bestStart < 0) return hex(words);
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
+}
+
+/** Canonical text: dotted quad for IPv4, formatIPv6's RFC 5952 text for IPv6. */
+export function formatAddress(addr: Address): string {
+  return addr.family === 4 ? formatIPv4(addr.bytes) : formatIPv6(addr.bytes);
 }
 
 /**

@@ -20,6 +20,8 @@ export { aggregate, AGGREGATE_MODES, servicePort, type AggregateMode, type AggRo
 export {
   addressSortKey,
   formatAddress,
+  formatIPv4,
+  formatIPv6,
   parseAddress,
   parseIPv4,
   parseIPv6,
