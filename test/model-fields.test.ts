@@ -104,3 +104,45 @@ describe('the field registry', () => {
     assert.equal(sort?.[1], SORT_FIELD_IDS.join('|'), "the usage's --sort choices");
   });
 });
+
+describe('avg: the average packet size', () => {
+  const cases = [
+    { name: 'bytes over packets', bytes: 3000, packets: 3, want: 1000, text: '1000' },
+    { name: 'rounded in the table', bytes: 1000, packets: 3, want: 333.333, text: '333' },
+    { name: 'no packets: none', bytes: 0, packets: 0, want: null, text: '-' },
+  ];
+  const avg = FIELDS.find((f) => f.id === 'avg')!;
+  for (const c of cases) {
+    it(c.name, () => {
+      const [t] = ticksOf([at(0, []), at(1, [tcp(1, c.bytes, c.packets)])]);
+      const row = t!.rates[0]!;
+      assert.equal(flowJsonOf(row, t!.snapshot, row).avg, c.want);
+      assert.equal(avg.tui!.cell(row, { window: 2 }, { units: 'bits', nowNs: 1e9 }), c.text);
+      assert.equal(avg.batch!.cell(row, 2), c.text === '-' ? '0' : c.text);
+    });
+  }
+
+  it('sorts by the counts since start, or of the last interval with c; flows without packets last', () => {
+    const [, t] = ticksOf([
+      at(0, [tcp(1, 0, 0), tcp(2, 0, 0), tcp(3, 0, 0)]),
+      at(1, [tcp(1, 1000, 10), tcp(2, 1500, 1), tcp(3, 0, 0)]),
+      at(2, [tcp(1, 16000, 20), tcp(2, 1700, 2), tcp(3, 0, 0)]),
+    ]);
+    const order = (key: string) =>
+      Array.from(sortColumnOf(key, t!.table))
+        .map((v, i) => [v, t!.table.flows.keyAt(i)] as const)
+        .sort((a, b) => (Number.isNaN(a[0]) ? 1 : Number.isNaN(b[0]) ? -1 : (b[0] as number) - (a[0] as number)))
+        .map(([, k]) => k);
+    assert.equal(fieldSortKey('avg', 2, true), 'avg');
+    assert.equal(fieldSortKey('avg', 2, false), 'deltaAvg');
+    assert.deepEqual(order('avg'), ['f2', 'f1', 'f3'], 'since start: 800 and 850 B');
+    assert.deepEqual(order('deltaAvg'), ['f1', 'f2', 'f3'], 'last interval: 1500 and 200 B');
+  });
+
+  it('is in the TUI (where the width allows), --batch, --json and --sort', () => {
+    assert.ok(placeColumns('flow', 160).some((c) => c.column.title === 'AVG'));
+    assert.ok(!placeColumns('flow', 78).some((c) => c.column.title === 'AVG'), 'the first to go when narrow');
+    assert.ok(BATCH_FIELDS.some((f) => f.title === 'AVG'));
+    assert.ok(SORT_FIELD_IDS.includes('avg'));
+  });
+});

@@ -207,12 +207,12 @@ describe('views and panes', () => {
   it('a groups the flows: by source, then destination', async () => {
     const app = await started();
     await app.press('a');
-    assert.match(app.lines()[3]!, /^ {2}SOURCE +FLOWS +PACKETS +BYTES +PPS +2s RATE▼ +AGE$/);
+    assert.match(app.lines()[3]!, /^ {2}SOURCE +FLOWS +PACKETS +BYTES +PPS +2s RATE▼ +AVG +AGE$/);
     assert.deepEqual(order(app), ['>1', '2', '3']);
     assert.match(app.lines()[22]!, /group src/);
     await app.press('a');
     assert.match(app.lines()[3]!, /^ {2}DESTINATION +FLOWS/);
-    assert.match(app.lines()[4]!, /^>\+192\.0\.2\.1 +3 +65 +56 kB +60 +48 kbit\/s +1s$/);
+    assert.match(app.lines()[4]!, /^>\+192\.0\.2\.1 +3 +65 +56 kB +60 +48 kbit\/s +862 +1s$/);
   });
 
   it('space pauses the display while ticks go on, and resumes on the latest', async () => {

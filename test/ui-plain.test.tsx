@@ -53,13 +53,13 @@ describe('batchText', () => {
     const ten = batchText(view({ window: 10 }));
     assert.match(ten, /interval 1\.00s {2}window 10s /);
     assert.match(ten, /^out: 12\.8 kbit\/s {2}10\.0 pkt\/s {2}total 18 kB 120 pkts {2}peak 36 kbit\/s$/m);
-    assert.match(ten, /^tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +out +eth0 +120 +18 kB +10\.0 +12\.8 kbit\/s$/m);
-    assert.match(batchText(view({ window: 2 })), /^tcp +10\.0\.0\.1:40001 .* 32 kbit\/s$/m);
+    assert.match(ten, /^tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +out +eth0 +120 +18 kB +10\.0 +12\.8 kbit\/s +150$/m);
+    assert.match(batchText(view({ window: 2 })), /^tcp +10\.0\.0\.1:40001 .* 32 kbit\/s +150$/m);
   });
 
   it('shows groups with their flow count, in and out', () => {
     const text = batchText(view({ aggregate: 'conversation', rows: aggregate(last.rates, 'conversation') }));
-    assert.match(text, /^PROTO +SOURCE +DESTINATION +DIR +IFACE +FLOWS +PACKETS +BYTES +IN +OUT +PPS +RATE$/m);
-    assert.match(text, /^tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +\* +eth0 +2 +180 +24 kB +4 kbit\/s +32 kbit\/s +15\.0 +36 kbit\/s$/m);
+    assert.match(text, /^PROTO +SOURCE +DESTINATION +DIR +IFACE +FLOWS +PACKETS +BYTES +IN +OUT +PPS +RATE +AVG$/m);
+    assert.match(text, /^tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +\* +eth0 +2 +180 +24 kB +4 kbit\/s +32 kbit\/s +15\.0 +36 kbit\/s +133$/m);
   });
 });

@@ -150,6 +150,17 @@ function addressKey(text: string | undefined): SortValue {
 
 const cumulativeOr = (v: FieldView): boolean => v.cumulative !== false;
 
+/** Mean bytes per packet; undefined without packets (sorted last, shown '-'). */
+function average(bytes: number, packets: number): number | undefined {
+  return packets > 0 ? bytes / packets : undefined;
+}
+
+function averages(bytes: ArrayLike<number>, packets: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(bytes.length);
+  for (let i = 0; i < out.length; i++) out[i] = average(bytes[i] as number, packets[i] as number) ?? NaN;
+  return out;
+}
+
 export const FIELDS: readonly Field[] = [
   {
     id: 'proto',
@@ -303,6 +314,35 @@ export const FIELDS: readonly Field[] = [
       { name: 'bps', flow: (_f, r) => (r ? round(r.bps) : undefined), group: (g) => round(g.bps) },
       { name: 'windows', flow: (_f, r) => (r ? ratesJson(r) : undefined), group: (g) => ratesJson(g) },
       { name: 'peak', flow: (_f, r) => (r ? { pps: round(r.peakPps), bps: round(r.peakBps) } : undefined) },
+    ],
+  },
+  {
+    id: 'avg',
+    title: 'AVG',
+    description: 'average packet size in bytes (bytes / packets; c: of the last interval)',
+    sort: {
+      key: (_w, cumulative) => (cumulative ? 'avg' : 'deltaAvg'),
+      keys: ['avg', 'deltaAvg'],
+      row: (r, key) => (key === 'avg' ? average(r.bytes, r.packets) : average(r.deltaBytes, r.deltaPackets)),
+      column: (t, key) => (key === 'avg' ? averages(t.flows.bytes, t.flows.packets) : averages(t.deltaBytes, t.deltaPackets)),
+    },
+    tui: {
+      align: 'right',
+      width: 6,
+      drop: 0,
+      counter: true,
+      cell: (r, v) => {
+        const avg = cumulativeOr(v) ? average(r.bytes, r.packets) : average(r.deltaBytes, r.deltaPackets);
+        return avg === undefined ? '-' : String(Math.round(avg));
+      },
+    },
+    batch: { right: true, cell: (r) => String(Math.round(average(r.bytes, r.packets) ?? 0)) },
+    json: [
+      {
+        name: 'avg',
+        flow: (f) => (f.packets > 0 ? round(f.bytes / f.packets) : null),
+        group: (g) => (g.packets > 0 ? round(g.bytes / g.packets) : null),
+      },
     ],
   },
   {
