@@ -4,9 +4,10 @@
  * was there before tc-top (no record) stays through a killed run and `--cleanup` alike.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
-import { RECORD_DIR } from '../src/collectors/clsact-record.js';
+import { RECORD_DIR, claimClsactRecord, forgetClsact, netnsId, readClsactRecord, recordClsact, recordPath, sweepRecords } from '../src/collectors/clsact-record.js';
 import { type Bed, hookState, kernelTest, withBed } from './helpers/netns.js';
 import { type Running, startTcTop } from './helpers/run.js';
 
@@ -43,6 +44,61 @@ function record(bed: Bed): { ifname: string; ifindex: number; netns: string } | 
   }
   return undefined;
 }
+
+describe('clsact records (in a scratch directory)', () => {
+  const iface = { name: 'eth9', index: 9 };
+  const scratch = () => `${mkdtempSync(`${tmpdir()}/tct-record-`)}/tc-top`;
+
+  it('record, read, claim; release deletes the record and the emptied directory', () => {
+    const dir = scratch();
+    try {
+      assert.equal(readClsactRecord(iface, dir), undefined);
+      const claim = recordClsact(iface, dir);
+      assert.equal(claim.path, recordPath(9, dir));
+      assert.match(claim.path, /\/clsact-(cookie|inode)\d+-9\.json$/);
+      assert.deepEqual(readdirSync(dir), [claim.path.slice(dir.length + 1)], 'no temporary file stays');
+      const r = readClsactRecord(iface, dir);
+      assert.deepEqual([r?.ifname, r?.ifindex, r?.netns, r?.pid], ['eth9', 9, netnsId(), process.pid]);
+      assert.equal(readClsactRecord({ name: 'eth9', index: 10 }, dir), undefined, 'another index: another file');
+      const taken = claimClsactRecord(iface, dir);
+      assert.ok(taken);
+      taken.close();
+      assert.ok(readClsactRecord(iface, dir), 'close keeps the record');
+      claim.release();
+      assert.equal(readClsactRecord(iface, dir), undefined);
+      assert.throws(() => statSync(dir), /ENOENT/, 'the empty directory went too');
+      assert.equal(claimClsactRecord(iface, dir), undefined);
+    } finally {
+      rmSync(dir.slice(0, -'/tc-top'.length), { recursive: true, force: true });
+    }
+  });
+
+  it('a holder never drops a newer record; empty records and dead temporary files are swept', () => {
+    const dir = scratch();
+    try {
+      const old = recordClsact(iface, dir);
+      const newer = recordClsact(iface, dir); /* renamed over the old one */
+      old.release();
+      assert.ok(readClsactRecord(iface, dir), 'the newer record stays');
+      newer.close();
+
+      writeFileSync(recordPath(9, dir), ''); /* released by a run without root */
+      assert.equal(readClsactRecord(iface, dir), undefined, 'an empty record is no record');
+      writeFileSync(`${recordPath(8, dir)}.999999999.tmp`, '{'); /* half written by a process that is gone */
+      writeFileSync(`${recordPath(7, dir)}.${process.pid}.tmp`, '{'); /* being written */
+      writeFileSync(`${dir}/other`, 'x');
+      sweepRecords(dir);
+      assert.deepEqual(readdirSync(dir).sort(), [`${recordPath(7, dir).slice(dir.length + 1)}.${process.pid}.tmp`, 'other'].sort());
+
+      writeFileSync(recordPath(9, dir), JSON.stringify({ ifname: 'eth9', ifindex: 9, netns: 'cookie:0', pid: 1, created: '' }));
+      assert.equal(readClsactRecord(iface, dir), undefined, "another namespace's record does not count");
+      renameSync(recordPath(9, dir), recordPath(9, dir).replace('.json', '.bak'));
+      forgetClsact(iface, dir); /* nothing to forget: no error */
+    } finally {
+      rmSync(dir.slice(0, -'/tc-top'.length), { recursive: true, force: true });
+    }
+  });
+});
 
 const FILTERS_REMOVED = [/^tc-top: removed tc ingress filter tctop_tc_in \(id \d+, pref 11376\) from /, /^tc-top: removed tc egress filter tctop_tc_eg \(id \d+, pref 11376\) from /];
 
