@@ -55,8 +55,8 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .scriptName('tc-top')
     .usage('$0 [-i IFACE]... [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
     .option('interface', { alias: 'i', type: 'string', array: true, description: 'Interface to watch (repeatable); default: the interface of the default route' })
-    .option('hook', { choices: ['tc', 'xdp', 'both'] as const, default: 'tc' as const, description: 'tc: TC ingress+egress; xdp: XDP ingress; both: XDP ingress + TC egress' })
-    .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic' })
+    .option('hook', { choices: ['tc', 'xdp', 'both'] as const, default: 'tc' as const, description: 'tc: TC ingress+egress; xdp: XDP ingress; both: XDP ingress + TC egress. TC counts a GSO/GRO super-packet as its segments, bytes skb->len (headers once); XDP: see --xdp-mode' })
+    .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic. native: each frame before GRO (a packet per segment); generic: after GRO, a GSO/GRO super-packet counts as one packet (XDP cannot see its segments), bytes as TC counts them' })
     .option('tc-mode', { choices: ['auto', 'tcx', 'legacy'] as const, default: 'auto' as const, description: 'TC attach: tcx links (kernel 6.6+) or legacy clsact filters; auto prefers tcx' })
     .option('map', {
       choices: ['mmap', 'lru', 'percpu'] as const,

@@ -52,7 +52,7 @@ struct flow_key {
  * the earliest first_seen and latest last_seen, ORs the flags). Also the counters of a flow_slot.
  *
  *   off size field
- *     0    8 packets       frames counted (a GSO super-packet counts as its segments)
+ *     0    8 packets       frames counted (TC: a GSO/GRO skb as its gso_segs; XDP can't: one)
  *     8    8 bytes         frame length as the hook sees it (XDP: data_end - data; TC: skb->len)
  *    16    8 first_seen    bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) of the first frame
  *    24    8 last_seen     the same, of the latest frame

@@ -3,7 +3,6 @@
  * even by SIGKILL), netlink attachment as the fallback on kernels without them. Never replaces or
  * removes what tc-top did not create.
  */
-import { execFileSync } from 'node:child_process';
 import { BpfError } from '../ffi/errors.js';
 import {
   AttachType,
@@ -26,7 +25,9 @@ import { PROGRAM_PREFIX } from '../ffi/layout.js';
 import type { Direction } from '../model/types.js';
 import type { Iface } from './interfaces.js';
 import type { Teardown } from './teardown.js';
+import { type ClsactClaim, RECORD_DIR, claimClsactRecord, recordClsact } from './clsact-record.js';
 import { heldPrograms } from './leftovers.js';
+import { clsactState } from './attached.js';
 import { TC_HANDLE, TC_PRIORITIES } from './tc-band.js';
 
 export type XdpMode = 'auto' | 'native' | 'generic';
@@ -153,14 +154,45 @@ function attachInBand(iface: Iface, point: number, progFd: number) {
   throw new HookBusyError(`${iface.name} has no free tc-top filter slot (${TC_PRIORITIES.length} in use): remove old ones with \`tc-top --cleanup -i ${iface.name}\``);
 }
 
-/** Whether a clsact qdisc holds any filter, asked of iproute2's `tc` (libbpf cannot list filters). */
+/** Whether a clsact qdisc holds any filter (undefined: could not tell). */
 function clsactHasFilters(ifname: string): boolean | undefined {
+  const st = clsactState(ifname);
+  return st === undefined ? undefined : st !== null && st.ingress.length + st.egress.length > 0;
+}
+
+/**
+ * Destroy the clsact qdisc on exit only if tc-top created it: this run (`created`), or a run that
+ * was killed or still runs, as its record under /run says. The record lets `--cleanup` and the next
+ * start know a killed run's qdisc; it goes when the qdisc goes. A clsact tc-top did not create
+ * has no record and is never destroyed.
+ */
+function holdClsact(iface: Iface, created: boolean, teardown: Teardown, notice: (msg: string) => void): void {
+  let claim: ClsactClaim | undefined;
   try {
-    // execFile, no shell; the name was validated by resolveInterface.
-    return ['ingress', 'egress'].some((dir) => execFileSync('tc', ['filter', 'show', 'dev', ifname, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '');
-  } catch {
-    return undefined;
+    claim = created ? recordClsact(iface) : claimClsactRecord(iface);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (created) notice(`could not record under ${RECORD_DIR} that tc-top added the clsact qdisc of ${iface.name} (${why}): if this run is killed, \`tc-top --cleanup\` will leave the qdisc`);
+    else notice(`could not read the record of the clsact qdisc of ${iface.name} under ${RECORD_DIR} (${why}): it stays on exit`);
   }
+  if (!created && !claim) return; /* not tc-top's */
+  teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => {
+    if (gone(iface)) {
+      claim?.release();
+      return goneLine(iface);
+    }
+    // Another tool (or another tc-top) may have put filters on it meanwhile: never take them away.
+    const inUse = clsactHasFilters(iface.name);
+    if (inUse !== false) {
+      claim?.close(); /* the record stays, for whoever removes the qdisc */
+      return `kept the clsact qdisc tc-top added to ${iface.name}: ${inUse ? 'other filters use it' : 'could not check it is unused (no `tc`)'}`;
+    }
+    try {
+      tcHookDestroy(iface.index);
+    } finally {
+      claim?.release();
+    }
+  });
 }
 
 /** Attach a TC program: a tcx link (kernel 6.6+), else a cls_bpf filter on clsact. */
@@ -170,7 +202,8 @@ export function attachTc(
   progFd: number,
   mode: TcMode,
   teardown: Teardown,
-  clsactCreated: Set<number>,
+  clsactSeen: Set<number>,
+  notice: (msg: string) => void = () => {},
 ): HookInfo {
   if (mode !== 'legacy') {
     try {
@@ -186,16 +219,10 @@ export function attachTc(
     }
   }
   const point = dir === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
-  // The clsact qdisc serves both directions: destroy it on exit only if tc-top created it.
-  if (!clsactCreated.has(iface.index) && tcHookCreate(iface.index, point)) {
-    clsactCreated.add(iface.index);
-    teardown.defer(`removed the clsact qdisc tc-top added to ${iface.name}`, () => {
-      if (gone(iface)) return goneLine(iface);
-      // Another tool (or another tc-top) may have put filters on it meanwhile: never take them away.
-      const inUse = clsactHasFilters(iface.name);
-      if (inUse !== false) return `kept the clsact qdisc tc-top added to ${iface.name}: ${inUse ? 'other filters use it' : 'could not check it is unused (no `tc`)'}`;
-      tcHookDestroy(iface.index);
-    });
+  // The clsact qdisc serves both directions: settle it once per interface.
+  if (!clsactSeen.has(iface.index)) {
+    clsactSeen.add(iface.index);
+    holdClsact(iface, tcHookCreate(iface.index, point), teardown, notice);
   }
   const { handle, priority, progId } = attachInBand(iface, point, progFd);
   const info: HookInfo = { ifname: iface.name, ifindex: iface.index, kind: 'tc', dir, mode: 'clsact', link: false };

@@ -24,7 +24,8 @@ import { decodeCounters } from './decode.js';
 import { KernelFlowSet, ValueColumns } from './kernel-flows.js';
 import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
-import { describeLeftover, findLeftovers, heldPrograms } from './leftovers.js';
+import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } from './leftovers.js';
+import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
 import { Teardown } from './teardown.js';
@@ -168,14 +169,18 @@ export class KernelCollector implements Collector {
   }
 
   private attachAll(opts: KernelCollectorOptions, ifaces: readonly Iface[]): void {
-    const clsactCreated = new Set<number>();
+    const clsactSeen = new Set<number>();
     const tcMode = opts.tcMode ?? 'auto';
     const notice = (msg: string) => this.notices.push(msg);
     const held = heldPrograms();
+    sweepRecords(); /* released clsact records of earlier runs */
     for (const iface of ifaces) {
       const left = findLeftovers(iface, held);
+      const qdisc = findLeftoverClsact(iface, left) ? 'the clsact qdisc it added' : undefined;
       if (left.length > 0) {
-        notice(`${iface.name} has tc-top programs left by a run that was killed (${left.map(describeLeftover).join(', ')}): remove them with \`tc-top --cleanup -i ${iface.name}\``);
+        notice(`${iface.name} has tc-top programs left by a run that was killed (${[...left.map(describeLeftover), ...(qdisc ? [qdisc] : [])].join(', ')}): remove them with \`tc-top --cleanup -i ${iface.name}\``);
+      } else if (qdisc) {
+        notice(`${iface.name} has an empty clsact qdisc that a tc-top run which was killed added: remove it with \`tc-top --cleanup -i ${iface.name}\``);
       }
     }
     for (const iface of ifaces) {
@@ -183,10 +188,10 @@ export class KernelCollector implements Collector {
         this.hooks.push(attachXdp(iface, this.obj.programFd(Programs.xdp), opts.xdpMode, this.teardown, notice));
       }
       if (opts.hook === 'tc') {
-        this.hooks.push(attachTc(iface, 'ingress', this.obj.programFd(Programs.tcIngress), tcMode, this.teardown, clsactCreated));
+        this.hooks.push(attachTc(iface, 'ingress', this.obj.programFd(Programs.tcIngress), tcMode, this.teardown, clsactSeen, notice));
       }
       if (opts.hook === 'tc' || opts.hook === 'both') {
-        this.hooks.push(attachTc(iface, 'egress', this.obj.programFd(Programs.tcEgress), tcMode, this.teardown, clsactCreated));
+        this.hooks.push(attachTc(iface, 'egress', this.obj.programFd(Programs.tcEgress), tcMode, this.teardown, clsactSeen, notice));
       }
     }
   }

@@ -2,14 +2,16 @@
  * tc-top programs left on an interface by a run that was killed on the legacy (netlink) path: BPF
  * links vanish with their process, netlink attachments do not. A tc-top program counts as left
  * over when no live process holds a file descriptor to it (a running tc-top holds its programs).
- * Only programs named with tc-top's prefix are ever touched.
+ * Only programs named with tc-top's prefix are ever touched; of qdiscs, only a clsact that tc-top
+ * recorded as its own (clsact-record.ts), once no filter is left on it.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { TcAttachPoint, XdpFlags, closeFd, progFdById, progName, tcDetach, tcQuery, xdpDetach, xdpQuery } from '../ffi/libbpf.js';
+import { TcAttachPoint, XdpFlags, closeFd, progFdById, progName, tcDetach, tcHookDestroy, tcQuery, xdpDetach, xdpQuery } from '../ffi/libbpf.js';
 import { PROGRAM_PREFIX } from '../ffi/layout.js';
-import { attachedPrograms } from './attached.js';
+import { attachedPrograms, clsactState } from './attached.js';
 import { TC_HANDLE, TC_PRIORITIES } from './tc-band.js';
 import type { Iface } from './interfaces.js';
+import { type ClsactRecord, forgetClsact, readClsactRecord } from './clsact-record.js';
 
 export interface Leftover {
   readonly ifname: string;
@@ -84,4 +86,36 @@ export function removeLeftover(l: Leftover): void {
   }
   const point = l.hook === 'tc ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;
   if (tcQuery(l.ifindex, point, TC_HANDLE, l.priority!) === l.progId) tcDetach(l.ifindex, point, TC_HANDLE, l.priority!);
+}
+
+/**
+ * The clsact qdisc a tc-top run created (its record says so) that holds nothing but `left`, the
+ * leftover filters: empty once they are removed. A running legacy tc-top's filters keep it in use.
+ */
+export function findLeftoverClsact(iface: Iface, left: readonly Leftover[]): ClsactRecord | undefined {
+  const record = readClsactRecord(iface);
+  const st = record && clsactState(iface.name);
+  if (!st) return undefined; /* no record, no qdisc, or no \`tc\` to tell */
+  const only = (prefs: readonly number[], hook: Leftover['hook']) => prefs.every((p) => left.some((l) => l.hook === hook && l.priority === p));
+  return only(st.ingress, 'tc ingress') && only(st.egress, 'tc egress') ? record : undefined;
+}
+
+export type ClsactOutcome = 'removed' | 'in use' | 'none';
+
+/**
+ * Remove the interface's clsact if tc-top recorded it as its own and no filter is on it; drop a
+ * record whose qdisc is already gone. A clsact without a record is not tc-top's and stays.
+ */
+export function removeLeftoverClsact(iface: Iface): ClsactOutcome {
+  if (!readClsactRecord(iface)) return 'none';
+  const st = clsactState(iface.name);
+  if (st === undefined) throw new Error('cannot list its filters: iproute2 `tc` is missing');
+  if (st === null) {
+    forgetClsact(iface); /* removed by someone else since */
+    return 'none';
+  }
+  if (st.ingress.length + st.egress.length > 0) return 'in use';
+  tcHookDestroy(iface.index);
+  forgetClsact(iface);
+  return 'removed';
 }

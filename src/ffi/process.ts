@@ -1,6 +1,7 @@
 /**
  * libc calls Node has no API for: prctl and capset to give up privileges (Node has setuid/setgid but
- * no capabilities), and mallopt to keep the memory of large freed buffers from lingering.
+ * no capabilities), mallopt to keep the memory of large freed buffers from lingering, and
+ * getsockopt for the network namespace's cookie.
  */
 import koffi from 'koffi';
 
@@ -10,11 +11,19 @@ koffi.struct('tctop_cap_data', { effective: 'uint32_t', permitted: 'uint32_t', i
 const prctl = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
 const capset = libc.func('int capset(tctop_cap_header *hdr, tctop_cap_data *data)');
 const mallopt = libc.func('int mallopt(int param, int value)');
+const socket = libc.func('int socket(int domain, int type, int protocol)');
+const getsockopt = libc.func('int getsockopt(int fd, int level, int optname, void *optval, void *optlen)');
+const close = libc.func('int close(int fd)');
 
 const PR_SET_KEEPCAPS = 8;
 const PR_SET_NO_NEW_PRIVS = 38;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const M_MMAP_THRESHOLD = -3;
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_NETNS_COOKIE = 71;
 
 function ok(op: string, ret: number): void {
   if (ret !== 0) throw new Error(`${op} failed (errno ${koffi.errno()})`);
@@ -47,4 +56,23 @@ export function setNoNewPrivs(): void {
  */
 export function returnLargeFreesToSystem(bytes = 256 * 1024): boolean {
   return (mallopt(M_MMAP_THRESHOLD, bytes) as number) === 1;
+}
+
+/**
+ * The cookie of the calling thread's network namespace (SO_NETNS_COOKIE, kernel 5.14+): a 64-bit
+ * number the kernel never gives to another namespace while it runs, unlike the namespace's inode
+ * number, which a new namespace soon reuses. undefined where the kernel has no such option.
+ */
+export function netnsCookie(): bigint | undefined {
+  const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+  if (fd < 0) return undefined;
+  try {
+    const val = Buffer.alloc(8);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(8);
+    if ((getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, val, len) as number) !== 0 || len.readUInt32LE() !== 8) return undefined;
+    return val.readBigUInt64LE();
+  } finally {
+    close(fd);
+  }
 }

@@ -4,7 +4,8 @@
  * removed in finally blocks and again at process exit.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { RECORD_DIR, sweepRecords } from '../../src/collectors/clsact-record.js';
 
 export const IS_ROOT = process.getuid?.() === 0;
 export const IN_CI = process.env.CI === 'true';
@@ -36,6 +37,28 @@ function deleteNs(ns: string): void {
 process.on('exit', () => {
   for (const ns of [...created]) deleteNs(ns);
 });
+
+/**
+ * Remove tc-top's clsact records (under /run) that name these interfaces, left when a bed goes
+ * with a run killed in it, and the records runs released (emptied) once they had dropped root.
+ */
+export function forgetRecords(ifnames: readonly string[]): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(RECORD_DIR);
+  } catch {
+    /* no records at all */
+  }
+  for (const name of names) {
+    try {
+      const r = JSON.parse(readFileSync(`${RECORD_DIR}/${name}`, 'utf8')) as { ifname?: string };
+      if (r.ifname && ifnames.includes(r.ifname)) unlinkSync(`${RECORD_DIR}/${name}`);
+    } catch {
+      /* empty (swept below), gone, or not a record */
+    }
+  }
+  sweepRecords();
+}
 
 /** Remove beds left by test processes that no longer exist (a test killed mid-way). */
 export function sweepStaleBeds(): void {
@@ -106,6 +129,7 @@ export async function withBed<T>(fn: (bed: Bed) => Promise<T> | T, opts: BedOpti
   } finally {
     deleteNs(nsA);
     deleteNs(nsB);
+    forgetRecords([ifA, ifB]);
   }
 }
 
