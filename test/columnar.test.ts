@@ -10,7 +10,11 @@ import { KernelFlowSet, ValueColumns, decodeValues } from '../src/collectors/ker
 import { FlowKey, FlowValue, perCpuSlot } from '../src/ffi/layout.js';
 import {
   advance,
+  aggregate,
+  AGGREGATE_MODES,
   allRecords,
+  GROUP_SUMS,
+  GroupTable,
   matches,
   NO_HISTORY,
   parseFilter,
@@ -250,8 +254,11 @@ describe('ValueColumns', () => {
   });
 });
 
-/** Ticks of random flows over a kernel set's keys: they come, go, count, and a few reorder. */
-function kernelSteps(n: number, ticks: number, seed: number): Step[] {
+/**
+ * Ticks of random flows over a kernel set's keys: they come, go, count, and a few reorder. With
+ * `records`, each read is given as FlowRecords instead (RecordFlowSet, as scripted input is).
+ */
+function kernelSteps(n: number, ticks: number, seed: number, records = false): Step[] {
   const random = prng(seed);
   const { keys } = kernelSet(n, seed);
   const packets = new Float64Array(n);
@@ -275,7 +282,8 @@ function kernelSteps(n: number, ticks: number, seed: number): Step[] {
       v.writeBigUInt64LE(BigInt(packets[from]! * 100), to * FlowValue.size + FlowValue.bytes);
       v.writeBigUInt64LE(BigInt(t * S), to * FlowValue.size + FlowValue.lastSeen);
     });
-    const flows: FlowSet = new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
+    const read = new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
+    const flows: FlowSet = records ? new RecordFlowSet(allRecords(read)) : read;
     const step = advance(h, { ...snapshot({ monoNs: t * S }), flows } satisfies Snapshot);
     steps.push(step);
     h = step.history;
@@ -325,4 +333,46 @@ describe('the table against every row as an object', () => {
     for (const r of last.rates) assert.equal(r.isNew, !prev.has(r.key), r.key);
     assert.ok(last.rates.some((r) => r.isNew));
   });
+});
+
+describe('groups on the columns against aggregate() over every row as an object', () => {
+  const filters = [MATCH_ALL, (parseFilter('tcp or net 10.0.0.0/24 or ip6') as { filter: Filter }).filter];
+  const labels = ['family', 'proto', 'src', 'dst', 'sport', 'dport', 'dir', 'ifname'] as const;
+  for (const kind of ['kernel', 'records'] as const) {
+    const last = kernelSteps(1500, 12, 7, kind === 'records').at(-1)!;
+    const tick = { snapshot: last.history.last!, intervalS: last.intervalS, table: last.table, totals: last.totals, expired: [], rates: last.rates };
+    for (const mode of AGGREGATE_MODES) {
+      it(`${kind} flows, ${mode}: the same groups in the same order to the last bit, and the same top rows and ranks`, () => {
+        for (const filter of filters) {
+          const picked = filter === MATCH_ALL ? undefined : matchingRows(filter, last.table.flows);
+          const want = aggregate(picked ? last.table.rows(Array.from(picked)) : last.table.all(), mode);
+          const groups = new GroupTable(last.table, mode, picked);
+          // Columns and labels before any row is built, then the rows.
+          for (const name of [...GROUP_SUMS, 'flows', 'firstSeenNs', 'lastSeenNs'] as const) {
+            assert.deepEqual([...groups.column(name)], want.map((r) => r[name]), name);
+          }
+          for (const label of labels) {
+            assert.deepEqual(want.map((_, g) => groups.label(label, g)), want.map((r) => r[label]), label);
+          }
+          assert.deepEqual(groups.all(), want);
+          if (mode !== 'flow') assert.ok(want.some((r) => r.flows > 1) && want.some((r) => r.src === undefined || r.sport === undefined || r.dir === undefined), 'groups merge flows and clear labels');
+          for (const [i, row] of want.entries()) assert.equal(groups.indexOfKey(row.key), i);
+          assert.equal(groups.indexOfKey('no such group'), -1);
+          if (mode === 'flow') continue; // tableRows gives the flow view its flows, tested above
+          const source = tableRows(tick, filter, mode);
+          assert.equal(source.length, want.length);
+          for (const field of SORT_FIELDS) {
+            for (const descending of [true, false]) {
+              const key = sortKey(field, descending ? 10 : 40, !descending);
+              const top = topN(want, key, descending, 25).map((r) => r.key);
+              assert.deepEqual(source.window(key, descending, 0, 25).map((r) => r.key), top, `${field} ${descending}`);
+              assert.deepEqual(source.window(key, descending, 10, 5).map((r) => r.key), top.slice(10, 15));
+              const sorted = sortRows(want, key, descending);
+              for (const at of new Set([0, Math.min(7, sorted.length - 1), sorted.length - 1])) assert.equal(source.rankOf(key, descending, sorted[at]!.key), at);
+            }
+          }
+        }
+      });
+    }
+  }
 });

@@ -27,6 +27,12 @@ function hashKey(words: Int32Array, at: number): number {
   return (h ^ (h >>> 15)) | 0;
 }
 
+/** One step of a multiply-xorshift hash. */
+function mix(h: number, word: number): number {
+  h = Math.imul(h ^ word, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
 function sameKey(a: Int32Array, at: number, b: Int32Array, bt: number): boolean {
   for (let k = 0; k < KEY_WORDS; k++) if (a[at + k] !== b[bt + k]) return false;
   return true;
@@ -163,7 +169,7 @@ export class KernelFlowSet implements FlowSet {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
-  private readonly tcpFlags: Uint32Array;
+  readonly tcpFlags: Uint32Array;
   private readonly words: Int32Array;
   /** The keys as host-order 16- and 32-bit fields (ports, ifindex), as the kernel wrote them. */
   private readonly u16: Uint16Array;
@@ -328,6 +334,27 @@ export class KernelFlowSet implements FlowSet {
     const family = this.family(i);
     const a = this.off(i) + (which === 'src' ? FlowKey.src : FlowKey.dst);
     return `${family}${this.keys.toString('hex', a, a + (family === 6 ? 16 : 4))}`;
+  }
+
+  addressHash(i: number, which: 'src' | 'dst'): number {
+    const o = this.off(i);
+    // The text is the family's bytes alone (an IPv4 address is the first 4 of its 16), and the family.
+    const at = (o + (which === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
+    const words = this.words;
+    if (this.keys[o + FlowKey.family] !== 6) return mix(mix(0x2545f491, 4), words[at] as number);
+    return mix(mix(mix(mix(mix(0x2545f491, 6), words[at] as number), words[at + 1] as number), words[at + 2] as number), words[at + 3] as number);
+  }
+
+  sameAddress(i: number, which: 'src' | 'dst', j: number, whichJ: 'src' | 'dst'): boolean {
+    const oi = this.off(i);
+    const oj = this.off(j);
+    const v6 = this.keys[oi + FlowKey.family] === 6;
+    if (v6 !== (this.keys[oj + FlowKey.family] === 6)) return false;
+    const a = (oi + (which === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
+    const b = (oj + (whichJ === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
+    const words = this.words;
+    if (words[a] !== words[b]) return false;
+    return !v6 || (words[a + 1] === words[b + 1] && words[a + 2] === words[b + 2] && words[a + 3] === words[b + 3]);
   }
 
   record(i: number): FlowRecord {

@@ -4,7 +4,7 @@
  * it, so a group never shows a value that is true of some of its flows only.
  */
 import { formatEndpoint, hasPorts, protoName } from './format.js';
-import type { Direction, FlowRate, WindowRates } from './types.js';
+import type { Direction, FlowRate, FlowRecord, WindowRates } from './types.js';
 
 /**
  * - flow: one row per flow.
@@ -62,7 +62,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const END_LABELS = ['src', 'dst', 'sport', 'dport'] as const;
 const OWN_LABELS = ['family', 'proto', 'dir', 'ifname'] as const;
 
-type Ends = Pick<FlowRate, (typeof END_LABELS)[number]>;
+type Ends = Pick<FlowRecord, (typeof END_LABELS)[number]>;
 
 /**
  * The lower of the two ports: servers usually listen on the low, well-known port and clients
@@ -78,11 +78,12 @@ export function servicePort(flow: Pick<FlowRate, 'proto' | 'sport' | 'dport'>): 
  * source, what it counts at ingress arrives at its destination. (So on a router each interface's
  * view of a conversation is a row of its own, and no packet is counted twice in one row.)
  */
-function fromLocal(row: FlowRate): Ends {
+export function fromLocal(row: FlowRecord): Ends {
   return row.dir === 'egress' ? row : { src: row.dst, dst: row.src, sport: row.dport, dport: row.sport };
 }
 
-function groupKey(row: FlowRate, ends: Ends, mode: AggregateMode): string {
+/** A group's id from any of its flows (the columnar aggregation makes it from the group's first). */
+export function groupKey(row: FlowRecord, ends: Ends, mode: AggregateMode): string {
   switch (mode) {
     case 'flow':
       return row.key;
@@ -143,7 +144,7 @@ function add(s: Mutable<Traffic>, r: Traffic): void {
 }
 
 /** A direction without members: shared until one arrives, which saves an object per group. */
-const NONE: Traffic = { packets: 0, bytes: 0, deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0, pps2: 0, bps2: 0, pps10: 0, bps10: 0, pps40: 0, bps40: 0 };
+export const NONE: Traffic = { packets: 0, bytes: 0, deltaPackets: 0, deltaBytes: 0, pps: 0, bps: 0, pps2: 0, bps2: 0, pps10: 0, bps10: 0, pps40: 0, bps40: 0 };
 
 function addDirection(group: { ingress: Traffic; egress: Traffic }, row: FlowRate): void {
   const sum = group[row.dir];

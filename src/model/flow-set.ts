@@ -18,6 +18,8 @@ export interface FlowSet {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
+  /** OR of the TCP flags seen, as FlowRecord.tcpFlags. */
+  readonly tcpFlags: Uint32Array;
   /** Row i as a record, built on first use; the same object every call. */
   record(i: number): FlowRecord;
   /** FlowRecord.key of row i. */
@@ -42,6 +44,13 @@ export interface FlowSet {
   addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean;
   /** addressSortKey of row i's source or destination address. */
   addressSortKey(i: number, which: 'src' | 'dst'): string;
+  /**
+   * A hash of row i's source or destination address, without its text: rows whose addresses have
+   * the same text hash the same (grouping by address compares these first, then sameAddress).
+   */
+  addressHash(i: number, which: 'src' | 'dst'): number;
+  /** Whether row i's `which` address and row j's `whichJ` address have the same text, without making it. */
+  sameAddress(i: number, which: 'src' | 'dst', j: number, whichJ: 'src' | 'dst'): boolean;
   /** A set of these rows, in this order. */
   subset(rows: ArrayLike<number>): FlowSet;
 }
@@ -95,9 +104,12 @@ export class RecordFlowSet implements FlowSet {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
+  readonly tcpFlags: Uint32Array;
   private index: RowIndex | undefined;
   private hashes: Int32Array | undefined;
   private readonly addresses: (Address | undefined)[] = [];
+  /** hashString of each row's source and destination, on first use. */
+  private addressHashes: Int32Array | undefined;
 
   constructor(private readonly records: readonly FlowRecord[]) {
     const n = records.length;
@@ -106,12 +118,14 @@ export class RecordFlowSet implements FlowSet {
     this.bytes = new Float64Array(n);
     this.firstSeenNs = new Float64Array(n);
     this.lastSeenNs = new Float64Array(n);
+    this.tcpFlags = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const r = records[i] as FlowRecord;
       this.packets[i] = r.packets;
       this.bytes[i] = r.bytes;
       this.firstSeenNs[i] = r.firstSeenNs;
       this.lastSeenNs[i] = r.lastSeenNs;
+      this.tcpFlags[i] = r.tcpFlags;
     }
   }
 
@@ -181,6 +195,22 @@ export class RecordFlowSet implements FlowSet {
 
   addressSortKey(i: number, which: 'src' | 'dst'): string {
     return addressSortKey(this.record(i)[which]);
+  }
+
+  addressHash(i: number, which: 'src' | 'dst'): number {
+    if (!this.addressHashes) {
+      const hashes = new Int32Array(2 * this.length);
+      for (let r = 0; r < this.length; r++) {
+        hashes[2 * r] = hashString(this.record(r).src);
+        hashes[2 * r + 1] = hashString(this.record(r).dst);
+      }
+      this.addressHashes = hashes;
+    }
+    return this.addressHashes[2 * i + (which === 'src' ? 0 : 1)] as number;
+  }
+
+  sameAddress(i: number, which: 'src' | 'dst', j: number, whichJ: 'src' | 'dst'): boolean {
+    return this.record(i)[which] === this.record(j)[whichJ];
   }
 
   subset(rows: ArrayLike<number>): FlowSet {

@@ -4,10 +4,11 @@
  * for the top-N; no frame sorts every flow. Results are cached per input, so the reducer and the
  * components asking for the same rows in the same frame pay once.
  */
-import { aggregate, type AggregateMode, type AggRow } from './aggregate.js';
+import type { AggregateMode, AggRow } from './aggregate.js';
 import { matchingRows, type Filter } from './filter.js';
+import { GroupTable } from './group-table.js';
 import type { RateTable } from './rate-table.js';
-import { compareBy, sortRows, tableOrder, topIndices, topN, type SortKey } from './sort.js';
+import { compareBy, groupOrder, sortRows, tableOrder, topIndices, topN, type SortKey } from './sort.js';
 import type { FlowRate, Tick } from './types.js';
 
 /** What one sampler tick gives the UI (the model's Tick). */
@@ -132,6 +133,63 @@ class TableRows implements RowSource {
   }
 }
 
+/** A tick's flows grouped on the columns (group-table.ts): objects only for the groups asked for. */
+class GroupRows implements RowSource {
+  readonly length: number;
+  private orders = new Map<string, (i: number, j: number) => number>();
+  /** Per order, the longest top-N asked for so far. */
+  private tops = new Map<string, number[]>();
+  private every: Int32Array | undefined;
+
+  constructor(private readonly groups: GroupTable) {
+    this.length = groups.length;
+  }
+
+  private order(field: SortKey, descending: boolean): (i: number, j: number) => number {
+    const id = `${field} ${descending}`;
+    let order = this.orders.get(id);
+    if (!order) {
+      order = groupOrder(this.groups, field, descending);
+      this.orders.set(id, order);
+    }
+    return order;
+  }
+
+  private candidates(): Int32Array {
+    if (!this.every) {
+      this.every = new Int32Array(this.length);
+      for (let g = 0; g < this.length; g++) this.every[g] = g;
+    }
+    return this.every;
+  }
+
+  window(field: SortKey, descending: boolean, start: number, count: number): readonly Row[] {
+    const id = `${field} ${descending}`;
+    let top = this.tops.get(id);
+    if (!top || (top.length < start + count && top.length < this.length)) {
+      top = topIndices(this.candidates(), this.order(field, descending), start + count);
+      this.tops.set(id, top);
+    }
+    return this.groups.rowsOf(top.slice(start, start + count));
+  }
+
+  rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
+    const target = this.groups.indexOfKey(key);
+    if (target < 0) return -1;
+    const order = this.order(field, descending);
+    let rank = 0;
+    for (let g = 0; g < this.length; g++) if (order(g, target) < 0) rank++;
+    return rank;
+  });
+
+  private everything: readonly Row[] | undefined;
+
+  all(): readonly Row[] {
+    if (!this.everything) this.everything = this.groups.all();
+    return this.everything;
+  }
+}
+
 const NO_ROWS: RowSource = new ArrayRows([]);
 
 /** Caches fn's last result per first argument (held weakly), so the live and the paused view each keep their own. */
@@ -154,7 +212,7 @@ export const keptRows = cached((tick: TickData, filter: Filter): Int32Array | un
 const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): RowSource => {
   const picked = keptRows(tick, filter);
   if (mode === 'flow') return new TableRows(tick.table, picked);
-  return new ArrayRows(aggregate(new TableRows(tick.table, picked).all() as readonly FlowRate[], mode));
+  return new GroupRows(new GroupTable(tick.table, mode, picked));
 });
 
 /** The rows the table orders. */

@@ -4,6 +4,7 @@
  * avoids sorting tens of thousands of flows to show forty.
  */
 import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortValueOf, type Row, type SortKey, type SortValue } from './fields.js';
+import type { GroupTable } from './group-table.js';
 import type { RateTable } from './rate-table.js';
 import type { Direction, Window, WindowRates } from './types.js';
 
@@ -148,9 +149,27 @@ export function topN<R extends SortRow>(rows: readonly R[], field: SortKey, desc
   return topIndices(all, indexOrder(rows, field, descending), n).map((i) => rows[i] as R);
 }
 
+/**
+ * compareBy's order on numbered rows whose values are read up front: by value, then by key
+ * (`compareKeys`, which may make keys only for the ties it meets), then by number.
+ */
+export function valueOrder(values: ArrayLike<SortValue>, compareKeys: (i: number, j: number) => number, descending: boolean): (i: number, j: number) => number {
+  return (i, j) => compareValues(values[i], values[j], descending) || compareKeys(i, j) || i - j;
+}
+
 /** compareBy's order on the rows of a tick's table (row numbers), each value read once up front. */
 export function tableOrder(table: RateTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
-  const values = sortColumnOf(field, table);
   const flows = table.flows;
-  return (i, j) => compareValues(values[i], values[j], descending) || flows.compareKeys(i, j) || i - j;
+  return valueOrder(sortColumnOf(field, table), (i, j) => flows.compareKeys(i, j), descending);
+}
+
+/** compareBy's order on the groups of a GroupTable (group numbers): each group's value read once, keys made for ties only. */
+export function groupOrder(groups: GroupTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
+  const values = new Array<SortValue>(groups.length);
+  const cursor = groups.cursor();
+  for (let g = 0; g < groups.length; g++) {
+    cursor.g = g;
+    values[g] = sortValue(field, cursor as unknown as SortRow);
+  }
+  return valueOrder(values, (i, j) => compareKeys(groups.keyOf(i), groups.keyOf(j)), descending);
 }
