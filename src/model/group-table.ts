@@ -109,10 +109,11 @@ function grouping(flows: FlowSet, mode: AggregateMode): Grouping {
   }
 }
 
-/** One flow's Traffic, from the columns. */
+/** The values a group adds up, per member. */
 type SumColumns = Readonly<Record<GroupSum, Float64Array>>;
 
 // Fields written out, not looped over (as aggregate.ts: V8 is several times slower at a loop).
+/** The values at position i as a Traffic. */
 function trafficAt(c: SumColumns, i: number): Mutable<Traffic> {
   return {
     packets: c.packets[i] as number,
@@ -213,21 +214,21 @@ export class GroupTable {
     this.groupOf = groupOf;
   }
 
-  private sumColumns(): SumColumns {
+  /**
+   * The values these rows add up, one array per sum in the rows' order: the windows of few rows
+   * summed for them alone (RateTable.windowsOf), so showing a few groups makes no window column.
+   */
+  private valuesOf(rows: readonly number[]): SumColumns {
     const t = this.table;
+    const gather = (column: Float64Array): Float64Array => Float64Array.from(rows, (i) => column[i] as number);
     return {
-      packets: this.flows.packets,
-      bytes: this.flows.bytes,
-      deltaPackets: t.deltaPackets,
-      deltaBytes: t.deltaBytes,
-      pps: t.pps,
-      bps: t.bps,
-      pps2: t.pps2,
-      bps2: t.bps2,
-      pps10: t.pps10,
-      bps10: t.bps10,
-      pps40: t.pps40,
-      bps40: t.bps40,
+      packets: gather(this.flows.packets),
+      bytes: gather(this.flows.bytes),
+      deltaPackets: gather(t.deltaPackets),
+      deltaBytes: gather(t.deltaBytes),
+      pps: gather(t.pps),
+      bps: gather(t.bps),
+      ...t.windowsOf(rows),
     };
   }
 
@@ -362,27 +363,39 @@ export class GroupTable {
 
   /** Group g as an AggRow, built on first use; the same object every call. */
   row(g: number): AggRow {
-    return this.built[g] ?? (this.built[g] = this.build(g));
+    return this.rowsOf([g])[0] as AggRow;
   }
 
-  /** These groups as AggRows, in their order. */
+  /** These groups as AggRows, in their order (those not built yet, built together). */
   rowsOf(groups: readonly number[]): AggRow[] {
-    return groups.map((g) => this.row(g));
+    const missing = [...new Set(groups.filter((g) => !this.built[g]))];
+    if (missing.length > 0) {
+      const { start, rows: members } = this.memberLists();
+      const rows: number[] = [];
+      for (const g of missing) for (let k = start[g] as number; k < (start[g + 1] as number); k++) rows.push(members[k] as number);
+      const values = this.valuesOf(rows);
+      let at = 0;
+      for (const g of missing) {
+        this.built[g] = this.build(g, rows, values, at);
+        at += (start[g + 1] as number) - (start[g] as number);
+      }
+    }
+    return groups.map((g) => this.built[g] as AggRow);
   }
 
   /** Every group, in the order of their first members (aggregate()'s order). */
   all(): AggRow[] {
-    const out = new Array<AggRow>(this.length);
-    for (let g = 0; g < this.length; g++) out[g] = this.row(g);
-    return out;
+    return this.rowsOf(Array.from({ length: this.length }, (_, g) => g));
   }
 
-  /** aggregate()'s steps for one group, over its members' columns. */
-  private build(g: number): AggRow {
+  /**
+   * aggregate()'s steps for one group: its members are rows[from ..] (as many as it has), their
+   * values at the same positions of `values`.
+   */
+  private build(g: number, rows: readonly number[], values: SumColumns, from: number): AggRow {
     const f = this.flows;
-    const c = this.sumColumns();
-    const { start, rows: members } = this.memberLists();
-    const first = members[start[g] as number] as number;
+    const count = this.column('flows')[g] as number;
+    const first = rows[from] as number;
     const rec = f.record(first);
     const ends = this.conversation ? fromLocal(rec) : rec;
     const own = {
@@ -395,15 +408,14 @@ export class GroupTable {
       sport: ends.sport as AggRow['sport'],
       dport: ends.dport as AggRow['dport'],
     };
-    const sum = trafficAt(c, first);
+    const sum = trafficAt(values, from);
     const dirs: { ingress: Traffic; egress: Traffic } = { ingress: NONE, egress: NONE };
-    dirs[rec.dir] = trafficAt(c, first);
+    dirs[rec.dir] = trafficAt(values, from);
     let firstSeenNs = rec.firstSeenNs;
     let lastSeenNs = rec.lastSeenNs;
     let tcpFlags = rec.tcpFlags;
-    const end = start[g + 1] as number;
-    for (let k = (start[g] as number) + 1; k < end; k++) {
-      const i = members[k] as number;
+    for (let k = from + 1; k < from + count; k++) {
+      const i = rows[k] as number;
       if (own.family !== undefined && !this.agree('family', i, first)) own.family = undefined;
       if (own.proto !== undefined && !this.agree('proto', i, first)) own.proto = undefined;
       if (own.dir !== undefined && !this.agree('dir', i, first)) own.dir = undefined;
@@ -412,10 +424,10 @@ export class GroupTable {
       if (own.dst !== undefined && !this.agree('dst', i, first)) own.dst = undefined;
       if (own.sport !== undefined && !this.agree('sport', i, first)) own.sport = undefined;
       if (own.dport !== undefined && !this.agree('dport', i, first)) own.dport = undefined;
-      addAt(sum, c, i);
+      addAt(sum, values, k);
       const dir = f.dir(i);
-      if (dirs[dir] === NONE) dirs[dir] = trafficAt(c, i);
-      else addAt(dirs[dir] as Mutable<Traffic>, c, i);
+      if (dirs[dir] === NONE) dirs[dir] = trafficAt(values, k);
+      else addAt(dirs[dir] as Mutable<Traffic>, values, k);
       firstSeenNs = Math.min(firstSeenNs, f.firstSeenNs[i] as number);
       lastSeenNs = Math.max(lastSeenNs, f.lastSeenNs[i] as number);
       tcpFlags |= f.tcpFlags[i] as number;
@@ -445,7 +457,7 @@ export class GroupTable {
       bps40: sum.bps40,
       ingress: dirs.ingress,
       egress: dirs.egress,
-      flows: end - (start[g] as number),
+      flows: count,
       firstSeenNs,
       lastSeenNs,
       tcpFlags,

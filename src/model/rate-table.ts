@@ -28,6 +28,13 @@ export const RATE_COLUMNS = [
 
 export type RateColumn = (typeof RATE_COLUMNS)[number];
 
+/** The window rates (WindowRates' names). */
+export const WINDOW_RATES = ['pps2', 'bps2', 'pps10', 'bps10', 'pps40', 'bps40'] as const;
+export type WindowRate = (typeof WINDOW_RATES)[number];
+
+/** Rows asked for at once up to which windowsOf() sums their windows alone (the source's own limit is its choice). */
+const FEW_ROWS = 1024;
+
 /** The columns computed from a source: the windows and the peaks. */
 export type WindowColumn = Exclude<RateColumn, 'deltaPackets' | 'deltaBytes' | 'pps' | 'bps'>;
 
@@ -144,6 +151,22 @@ export class RateTable {
   }
   get peakBps(): Float64Array {
     return this.window('peakBps');
+  }
+
+  /**
+   * These rows' window rates, one array per window column in the rows' order: read from the columns
+   * already made, the others summed for these rows alone when they are few (as rows() does), so
+   * that showing a few rows never makes a whole window column. Equal to the columns to the last bit.
+   */
+  windowsOf(rows: readonly number[]): Record<WindowRate, Float64Array> {
+    const out = {} as Record<WindowRate, Float64Array>;
+    const missing = WINDOW_RATES.filter((name) => !this.cache.has(name));
+    const few = missing.length > 0 && rows.length <= FEW_ROWS ? this.source.at(rows) : undefined;
+    for (const name of WINDOW_RATES) {
+      const column = few && !this.cache.has(name) ? undefined : this.window(name);
+      out[name] = column ? Float64Array.from(rows, (i) => column[i] as number) : Float64Array.from(few as WindowRates[], (w) => w[name]);
+    }
+    return out;
   }
 
   /** Row i as a FlowRate, built on first use; the same object every call. */
