@@ -34,7 +34,9 @@ import { matchingRows } from '../src/model/filter.js';
 import { withoutKeys } from '../src/model/flow-set.js';
 import { MATCH_ALL } from '../src/model/filter.js';
 import { tableRows } from '../src/model/rows.js';
+import { initialDashState, topTalkers } from '../src/ui/dashboard/dashboard-state.js';
 import { prng, snapshot } from './helpers/model-fixtures.js';
+import { META } from './helpers/ui-fixtures.js';
 
 const S = 1e9;
 const NAMES: Record<number, string> = { 2: 'eth0', 3: 'veth1' };
@@ -387,4 +389,29 @@ describe('groups on the columns against aggregate() over every row as an object'
       });
     }
   }
+});
+
+describe('grouped views make objects of the groups they show only', () => {
+  /** Records a KernelFlowSet has built (its private cache). */
+  const records = (flows: FlowSet): number => (flows as unknown as { built: unknown[] }).built.filter(Boolean).length;
+
+  it("the dashboard's top talkers: the top source groups of aggregate(), records of their first flows only", () => {
+    const last = kernelSteps(1500, 6, 11).at(-1)!;
+    const tick = { snapshot: last.history.last!, intervalS: last.intervalS, table: last.table, totals: last.totals, expired: [], rates: [] };
+    const s = { ...initialDashState({ meta: META, columns: 160, rows: 50, sort: 'bps', descending: true, filter: '' }), tick };
+    const talkers = topTalkers(s, 5);
+    const groups = new GroupTable(last.table, 'src').length;
+    // A record per host shown, and per host whose key a tie of rates needed.
+    assert.ok(groups > 20 && records(last.table.flows) <= 10, `${records(last.table.flows)} records for 5 talkers of ${groups} hosts`);
+    const want = topN(aggregate(last.table.all(), 'src'), 'bps', true, 5);
+    assert.deepEqual(talkers, want.map((g) => ({ host: g.key, bps: g.bps, flows: g.flows })));
+  });
+
+  it('a conversation view of 40 rows builds the records of its first flows and of the ties it met, not of every flow', () => {
+    const last = kernelSteps(1500, 6, 12).at(-1)!;
+    const tick = { snapshot: last.history.last!, intervalS: last.intervalS, table: last.table, totals: last.totals, expired: [], rates: [] };
+    const rows = tableRows(tick, MATCH_ALL, 'conversation').window('bps2', true, 0, 40);
+    assert.equal(rows.length, 40);
+    assert.ok(records(last.table.flows) <= 80, `${records(last.table.flows)} records of ${last.table.length} flows`);
+  });
 });

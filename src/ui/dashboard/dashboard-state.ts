@@ -284,7 +284,10 @@ export interface Talker {
   readonly flows: number;
 }
 
-/** Top senders: flows grouped by source address, by rate (the model's aggregation and top-N). */
+/**
+ * Top senders: flows grouped by source address, by rate (the model's aggregation and top-N, on the
+ * columns: an object for each of the n hosts shown, none per flow).
+ */
 export function topTalkers(s: DashState, n: number): Talker[] {
   if (!s.tick) return [];
   return tableRows(s.tick, s.filter, 'src')
