@@ -35,6 +35,7 @@ import { withoutKeys } from '../src/model/flow-set.js';
 import { MATCH_ALL } from '../src/model/filter.js';
 import { tableRows } from '../src/model/rows.js';
 import { initialDashState, topTalkers } from '../src/ui/dashboard/dashboard-state.js';
+import { jsonLine, plainWriter } from '../src/output/plain.js';
 import { prng, snapshot } from './helpers/model-fixtures.js';
 import { META } from './helpers/ui-fixtures.js';
 
@@ -406,6 +407,28 @@ describe('grouped views make objects of the groups they show only', () => {
     const want = topN(aggregate(last.table.all(), 'src'), 'bps', true, 5);
     assert.deepEqual(talkers, want.map((g) => ({ host: g.key, bps: g.bps, flows: g.flows })));
   });
+
+  for (const mode of ['flow', 'conversation', 'src'] as const) {
+    it(`--json --top 50 --aggregate ${mode}: records of the rows printed only, the line of the object path`, () => {
+      const last = kernelSteps(1500, 6, 13).at(-1)!;
+      const tick = {
+        snapshot: last.history.last!,
+        intervalS: last.intervalS,
+        table: last.table,
+        totals: last.totals,
+        expired: [],
+        get rates(): never {
+          throw new Error('--json asked for every flow as an object');
+        },
+      };
+      const line = plainWriter({ output: 'json', filter: '', aggregate: mode, sort: 'bps', window: 2, reverse: false, top: 50 }, META)(tick);
+      assert.ok(records(last.table.flows) <= 100, `${records(last.table.flows)} records for 50 rows`);
+      const key = sortKey('bps', 2, true);
+      const rows = mode === 'flow' ? topN(last.table.all(), key, true, 50) : topN(aggregate(last.table.all(), mode), key, true, 50);
+      const view = { snapshot: tick.snapshot, intervalS: tick.intervalS, totals: tick.totals, expired: [], rows, aggregate: mode, window: 2, interfaces: META.interfaces, hooks: META.hooks } as const;
+      assert.equal(line, jsonLine(view) + '\n');
+    });
+  }
 
   it('a conversation view of 40 rows builds the records of its first flows and of the ties it met, not of every flow', () => {
     const last = kernelSteps(1500, 6, 12).at(-1)!;
