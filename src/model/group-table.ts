@@ -23,6 +23,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export const GROUP_SUMS = ['packets', 'bytes', 'deltaPackets', 'deltaBytes', 'pps', 'bps', 'pps2', 'bps2', 'pps10', 'bps10', 'pps40', 'bps40'] as const;
 export type GroupSum = (typeof GROUP_SUMS)[number];
 
+/** Groups built at once up to which their members are gathered by a pass over the rows (membersOf). */
+const FEW_GROUPS = 256;
+
 /** A group's labels: undefined where its members differ. */
 type Label = 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname';
 
@@ -338,6 +341,29 @@ export class GroupTable {
     return this.byKey.get(key) ?? -1;
   }
 
+  /**
+   * The members of these groups, group after group, each group's in row order. A few groups (a
+   * screen's) are gathered in one pass over the rows; more, from every group's list, made once.
+   */
+  private membersOf(groups: readonly number[]): number[] {
+    const out: number[] = [];
+    if (groups.length > FEW_GROUPS || this.members) {
+      const { start, rows: members } = this.memberLists();
+      for (const g of groups) for (let k = start[g] as number; k < (start[g + 1] as number); k++) out.push(members[k] as number);
+      return out;
+    }
+    const mark = new Int32Array(this.length);
+    groups.forEach((g, x) => (mark[g] = x + 1));
+    const lists = groups.map((): number[] => []);
+    const { rows, groupOf } = this;
+    for (let k = 0; k < rows.length; k++) {
+      const x = mark[groupOf[k] as number] as number;
+      if (x !== 0) (lists[x - 1] as number[]).push(rows[k] as number);
+    }
+    for (const list of lists) for (const i of list) out.push(i);
+    return out;
+  }
+
   /** Each group's members, in row order. */
   private memberLists(): { readonly start: Int32Array; readonly rows: Int32Array } {
     if (!this.members) {
@@ -370,14 +396,13 @@ export class GroupTable {
   rowsOf(groups: readonly number[]): AggRow[] {
     const missing = [...new Set(groups.filter((g) => !this.built[g]))];
     if (missing.length > 0) {
-      const { start, rows: members } = this.memberLists();
-      const rows: number[] = [];
-      for (const g of missing) for (let k = start[g] as number; k < (start[g + 1] as number); k++) rows.push(members[k] as number);
+      const rows = this.membersOf(missing);
       const values = this.valuesOf(rows);
+      const counts = this.column('flows');
       let at = 0;
       for (const g of missing) {
         this.built[g] = this.build(g, rows, values, at);
-        at += (start[g + 1] as number) - (start[g] as number);
+        at += counts[g] as number;
       }
     }
     return groups.map((g) => this.built[g] as AggRow);
@@ -476,6 +501,8 @@ export class GroupTable {
 /** A view of one group as an AggRow, without building it (see GroupTable.cursor). */
 export class GroupCursor {
   g = 0;
+  /** The columns read so far. */
+  private readonly c: Partial<Record<GroupSum | 'flows' | 'firstSeenNs' | 'lastSeenNs', Float64Array>> = {};
   constructor(private readonly t: GroupTable) {}
   get key(): string {
     return this.t.keyOf(this.g);
@@ -508,49 +535,49 @@ export class GroupCursor {
     return this.t.row(this.g).port;
   }
   get packets(): number {
-    return this.t.column('packets')[this.g] as number;
+    return (this.c.packets ??= this.t.column('packets'))[this.g] as number;
   }
   get bytes(): number {
-    return this.t.column('bytes')[this.g] as number;
+    return (this.c.bytes ??= this.t.column('bytes'))[this.g] as number;
   }
   get deltaPackets(): number {
-    return this.t.column('deltaPackets')[this.g] as number;
+    return (this.c.deltaPackets ??= this.t.column('deltaPackets'))[this.g] as number;
   }
   get deltaBytes(): number {
-    return this.t.column('deltaBytes')[this.g] as number;
+    return (this.c.deltaBytes ??= this.t.column('deltaBytes'))[this.g] as number;
   }
   get pps(): number {
-    return this.t.column('pps')[this.g] as number;
+    return (this.c.pps ??= this.t.column('pps'))[this.g] as number;
   }
   get bps(): number {
-    return this.t.column('bps')[this.g] as number;
+    return (this.c.bps ??= this.t.column('bps'))[this.g] as number;
   }
   get pps2(): number {
-    return this.t.column('pps2')[this.g] as number;
+    return (this.c.pps2 ??= this.t.column('pps2'))[this.g] as number;
   }
   get bps2(): number {
-    return this.t.column('bps2')[this.g] as number;
+    return (this.c.bps2 ??= this.t.column('bps2'))[this.g] as number;
   }
   get pps10(): number {
-    return this.t.column('pps10')[this.g] as number;
+    return (this.c.pps10 ??= this.t.column('pps10'))[this.g] as number;
   }
   get bps10(): number {
-    return this.t.column('bps10')[this.g] as number;
+    return (this.c.bps10 ??= this.t.column('bps10'))[this.g] as number;
   }
   get pps40(): number {
-    return this.t.column('pps40')[this.g] as number;
+    return (this.c.pps40 ??= this.t.column('pps40'))[this.g] as number;
   }
   get bps40(): number {
-    return this.t.column('bps40')[this.g] as number;
+    return (this.c.bps40 ??= this.t.column('bps40'))[this.g] as number;
   }
   get flows(): number {
-    return this.t.column('flows')[this.g] as number;
+    return (this.c.flows ??= this.t.column('flows'))[this.g] as number;
   }
   get firstSeenNs(): number {
-    return this.t.column('firstSeenNs')[this.g] as number;
+    return (this.c.firstSeenNs ??= this.t.column('firstSeenNs'))[this.g] as number;
   }
   get lastSeenNs(): number {
-    return this.t.column('lastSeenNs')[this.g] as number;
+    return (this.c.lastSeenNs ??= this.t.column('lastSeenNs'))[this.g] as number;
   }
   get ingress(): Traffic {
     return this.t.row(this.g).ingress;

@@ -165,11 +165,16 @@ export function tableOrder(table: RateTable, field: SortKey, descending: boolean
 
 /** compareBy's order on the groups of a GroupTable (group numbers): each group's value read once, keys made for ties only. */
 export function groupOrder(groups: GroupTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
-  const values = new Array<SortValue>(groups.length);
+  // Numbers in a typed array (undefined as NaN: both are missing), strings in a plain one.
+  const numbers = new Float64Array(groups.length);
+  let values: SortValue[] | undefined;
   const cursor = groups.cursor();
   for (let g = 0; g < groups.length; g++) {
     cursor.g = g;
-    values[g] = sortValue(field, cursor as unknown as SortRow);
+    const value = sortValue(field, cursor as unknown as SortRow);
+    if (values) values.push(value);
+    else if (typeof value === 'string') values = [...numbers.subarray(0, g), value];
+    else numbers[g] = value ?? NaN;
   }
-  return valueOrder(values, (i, j) => compareKeys(groups.keyOf(i), groups.keyOf(j)), descending);
+  return valueOrder(values ?? numbers, (i, j) => compareKeys(groups.keyOf(i), groups.keyOf(j)), descending);
 }
