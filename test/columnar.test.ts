@@ -188,6 +188,28 @@ describe('KernelFlowSet: the columns of a map read', () => {
     }
   });
 
+  it('compares and hashes addresses as their text, without making it', () => {
+    const sets: FlowSet[] = [set, new RecordFlowSet(records), set.subset([...Array(set.length).keys()].reverse())];
+    const random = prng(8);
+    for (const flows of sets) {
+      const text = (i: number, which: 'src' | 'dst') => flows.record(i)[which];
+      let same = 0;
+      for (let n = 0; n < 5000; n++) {
+        const i = Math.floor(random() * flows.length);
+        const j = Math.floor(random() * flows.length);
+        const a = random() < 0.5 ? 'src' : 'dst';
+        const b = random() < 0.5 ? 'src' : 'dst';
+        const equal = text(i, a) === text(j, b);
+        assert.equal(flows.sameAddress(i, a, j, b), equal, `${text(i, a)} ${text(j, b)}`);
+        if (equal) assert.equal(flows.addressHash(i, a), flows.addressHash(j, b));
+        same += equal ? 1 : 0;
+      }
+      assert.ok(same > 100, 'the pools make equal addresses');
+    }
+    const fresh = kernelSet(50, 1).set;
+    for (let i = 0; i < fresh.length; i++) for (const which of ['src', 'dst'] as const) assert.equal(fresh.address(i, which), records[i]![which]);
+  });
+
   it('keeps its rows and keys in a subset, and drops keys asked for', () => {
     const sub = set.subset([5, 1, 400]);
     assert.deepEqual(allRecords(sub).map((r) => r.key), [5, 1, 400].map((i) => records[i]!.key));

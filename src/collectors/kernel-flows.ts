@@ -336,6 +336,13 @@ export class KernelFlowSet implements FlowSet {
     return `${family}${this.keys.toString('hex', a, a + (family === 6 ? 16 : 4))}`;
   }
 
+  address(i: number, which: 'src' | 'dst'): string {
+    const built = this.built[i];
+    if (built) return built[which];
+    const o = this.off(i);
+    return (this.family(i) === 6 ? formatIPv6 : formatIPv4)(this.keys, o + (which === 'src' ? FlowKey.src : FlowKey.dst));
+  }
+
   addressHash(i: number, which: 'src' | 'dst'): number {
     const o = this.off(i);
     // The text is the family's bytes alone (an IPv4 address is the first 4 of its 16), and the family.

@@ -78,12 +78,12 @@ export function servicePort(flow: Pick<FlowRate, 'proto' | 'sport' | 'dport'>): 
  * source, what it counts at ingress arrives at its destination. (So on a router each interface's
  * view of a conversation is a row of its own, and no packet is counted twice in one row.)
  */
-export function fromLocal(row: FlowRecord): Ends {
+export function fromLocal(row: Pick<FlowRecord, 'dir' | 'src' | 'dst' | 'sport' | 'dport'>): Ends {
   return row.dir === 'egress' ? row : { src: row.dst, dst: row.src, sport: row.dport, dport: row.sport };
 }
 
 /** A group's id from any of its flows (the columnar aggregation makes it from the group's first). */
-export function groupKey(row: FlowRecord, ends: Ends, mode: AggregateMode): string {
+export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'>, ends: Ends, mode: AggregateMode): string {
   switch (mode) {
     case 'flow':
       return row.key;

@@ -44,6 +44,8 @@ export interface FlowSet {
   addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean;
   /** addressSortKey of row i's source or destination address. */
   addressSortKey(i: number, which: 'src' | 'dst'): string;
+  /** Row i's source or destination address as its record has it, without building the record. */
+  address(i: number, which: 'src' | 'dst'): string;
   /**
    * A hash of row i's source or destination address, without its text: rows whose addresses have
    * the same text hash the same (grouping by address compares these first, then sameAddress).
@@ -195,6 +197,10 @@ export class RecordFlowSet implements FlowSet {
 
   addressSortKey(i: number, which: 'src' | 'dst'): string {
     return addressSortKey(this.record(i)[which]);
+  }
+
+  address(i: number, which: 'src' | 'dst'): string {
+    return this.record(i)[which];
   }
 
   addressHash(i: number, which: 'src' | 'dst'): number {

@@ -321,12 +321,29 @@ export class GroupTable {
     return value as AggRow[L];
   }
 
-  /** Group g's key (aggregate's text), made on first use. */
+  /**
+   * Group g's key (aggregate's text), made on first use from its first member's columns and the
+   * address text the mode needs (no record: a sort's ties make keys of groups never shown).
+   */
   keyOf(g: number): string {
     let key = this.keys[g];
     if (key === undefined) {
-      const first = this.flows.record(this.firstRow[g] as number);
-      key = groupKey(first, this.conversation ? fromLocal(first) : first, this.mode);
+      const f = this.flows;
+      const i = this.firstRow[g] as number;
+      const mode = this.mode;
+      const src = mode === 'src' || mode === 'pair' || this.conversation;
+      const dst = mode === 'dst' || mode === 'pair' || this.conversation;
+      const first = {
+        key: mode === 'flow' ? f.keyAt(i) : '',
+        family: f.family(i),
+        proto: f.proto(i),
+        src: src ? f.address(i, 'src') : '',
+        dst: dst ? f.address(i, 'dst') : '',
+        sport: f.sport(i),
+        dport: f.dport(i),
+        dir: f.dir(i),
+      };
+      key = groupKey(first, this.conversation ? fromLocal(first) : first, mode);
       this.keys[g] = key;
     }
     return key;
