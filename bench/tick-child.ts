@@ -3,7 +3,9 @@
  * memory is its own: a real flows map filled with N synthetic flows, the real collector and
  * Sampler, the TUI's reducer, and the Screen re-rendered by one Ink instance, as the TUI draws it.
  *
- * Usage: tick-child.ts N   Prints one JSON line (TickChildResult).
+ * Usage: tick-child.ts N [VIEW]   Prints one JSON line (TickChildResult). VIEW (TickView) is the TUI's
+ * flow view (the default), the TUI grouped by conversation (`--aggregate conversation`), or the
+ * `--json` writer with `--top 50` or without --top (each tick's line made, not written).
  * Between ticks 1% of the flows get new packets (outside the timing), so rates and order change.
  * The model's clock advances a second a tick, so its 40 s windows fill as in a real run.
  */
@@ -19,23 +21,32 @@ import type { Snapshot } from '../src/model/types.js';
 import { RunLoop } from '../src/app/run-loop.js';
 import { Screen } from '../src/ui/Screen.js';
 import { initialState, reducer } from '../src/ui/state.js';
+import { plainWriter } from '../src/output/plain.js';
 import { createStore } from '../src/ui/store.js';
 import { themeFor } from '../src/ui/theme.js';
 import { SlotFiller } from './flows.js';
 import { median, nowNs } from './lib.js';
 
+/** What a tick feeds: the TUI's flow view, the TUI grouped by conversation, --json --top 50, --json. */
+export const TICK_VIEWS = ['flow', 'conversation', 'json-top50', 'json'] as const;
+export type TickView = (typeof TICK_VIEWS)[number];
+
 export interface TickChildResult {
   readonly flows: number;
+  readonly view: TickView;
   readonly ticks: number;
   /** Medians, ms: the whole tick, and its parts. */
   readonly tickMs: number;
   readonly readMs: number;
   readonly ratesMs: number;
+  /** TUI: the reducer (filter, grouping, top-N, state); --json: the rows selected and the line made. */
   readonly reduceMs: number;
+  /** TUI: the frame; 0 for --json. */
   readonly renderMs: number;
   /** Resident memory after the ticks, and its peak (VmHWM), bytes. */
   readonly rss: number;
   readonly peakRss: number;
+  /** TUI: lines drawn; --json: rows (flows or groups) in the line. */
   readonly rowsShown: number;
   readonly expired: number;
   /** Flows of the last tick turned into objects (FlowRecord), of all flows: the rows shown and the new flows' events. */
@@ -59,6 +70,9 @@ function countRecords(flows: FlowSet): number {
 }
 
 const n = Number(process.argv[2]);
+const view = (process.argv[3] ?? 'flow') as TickView;
+if (!TICK_VIEWS.includes(view)) throw new Error(`unknown view '${view}' (${TICK_VIEWS.join(', ')})`);
+const tui = view === 'flow' || view === 'conversation';
 // As bin/tc-top.ts does.
 returnLargeFreesToSystem();
 /**
@@ -98,17 +112,21 @@ try {
   // 30 s, and the synthetic flows must stay live (the expiry pass over every flow is still timed).
   const loop = new RunLoop({ collector: timed, interfaces: ['veth0'], intervalS: 1, idleTimeoutS: 3600 });
   loop.prime();
+  const meta = { interfaces: ['veth0'], hooks: [], mapKind: collector.mapKind, maxFlows: collector.maxFlows };
   const store = createStore(
     reducer,
     initialState({
-      meta: { interfaces: ['veth0'], hooks: [], mapKind: collector.mapKind, maxFlows: collector.maxFlows },
+      meta,
       columns: COLUMNS,
       rows: ROWS,
       sort: 'bps',
       descending: true,
       filter: FILTER,
+      aggregation: view === 'conversation' ? 'conversation' : 'flow',
     }),
   );
+  // --json as bin/tc-top.ts wires it (defaults of the command line: sort bps over 2 s), with the same filter.
+  const json = plainWriter({ output: 'json', filter: FILTER, aggregate: 'flow', sort: 'bps', window: 2, reverse: false, top: view === 'json-top50' ? 50 : undefined }, meta);
   const theme = themeFor(process.env);
   // The frame as the TUI draws it: one Ink instance, re-rendered each tick (debug mode writes every
   // frame whole, at once, to this terminal of COLUMNS x ROWS).
@@ -142,9 +160,11 @@ try {
     const t0 = nowNs();
     const tick = loop.step();
     const t1 = nowNs();
-    store.dispatch({ type: 'tick', tick });
+    let line = '';
+    if (tui) store.dispatch({ type: 'tick', tick });
+    else line = json(tick);
     const t2 = nowNs();
-    screen.rerender(createElement(Screen, { state: store.getState(), theme }));
+    if (tui) screen.rerender(createElement(Screen, { state: store.getState(), theme }));
     const frame = written;
     const t3 = nowNs();
     total.push((t3 - t0) / 1e6);
@@ -152,7 +172,9 @@ try {
     rates.push((t1 - t0 - readNs) / 1e6);
     reduce.push((t2 - t1) / 1e6);
     draw.push((t3 - t2) / 1e6);
-    rowsShown = frame.split('\n').length;
+    // (A line of 100k flows is parsed only once, at the end.)
+    if (tui) rowsShown = frame.split('\n').length;
+    else if (k === ticks - 1) rowsShown = (JSON.parse(line) as { flows: unknown[] }).flows.length;
     expired += tick.expired.length;
     process.stdout.write(JSON.stringify({ progress: `tick ${k + 1}/${ticks}`, ms: total.at(-1) }) + '\n');
   }
@@ -160,6 +182,7 @@ try {
   const recordsBuilt = countRecords(last!.flows);
   const result: TickChildResult = {
     flows: n,
+    view,
     ticks,
     tickMs: median(total.slice(WARMUP)),
     readMs: median(read.slice(WARMUP)),

@@ -1,23 +1,31 @@
 /**
  * The tick and the frame: one whole TUI tick at 1k, 100k and 1M flows (each size in a process of
- * its own, bench/tick-child.ts, so that its resident memory is its own), and the start-up time of
- * the real binary from launch to its first JSON line with hooks attached.
+ * its own, bench/tick-child.ts, so that its resident memory is its own); the other views' ticks
+ * beside the flow view's (the TUI grouped by conversation, --json --top 50, --json); and the
+ * start-up time of the real binary from launch to its first JSON line with hooks attached.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { withBed } from '../test/helpers/netns.js';
 import { BIN, startTcTop } from '../test/helpers/run.js';
 import { median, nodeJson, nowNs, progress, run, track } from './lib.js';
-import type { TickChildResult } from './tick-child.js';
+import type { TickChildResult, TickView } from './tick-child.js';
 
 export const TICK_SIZES = [1_000, 100_000, 1_000_000] as const;
+/** The other views, each beside the flow view's tick at the same size (TICK_SIZES, same run). */
+export const VIEW_CASES: readonly { readonly flows: number; readonly view: Exclude<TickView, 'flow'> }[] = [
+  { flows: 100_000, view: 'conversation' },
+  { flows: 100_000, view: 'json-top50' },
+  { flows: 100_000, view: 'json' },
+  { flows: 1_000_000, view: 'json-top50' },
+];
 /** Compiled by `npm run bench` (bench/tsconfig.child.json), so that the child runs on node alone, as the binary does. */
 const CHILD = fileURLToPath(new URL('../dist-bench/bench/tick-child.js', import.meta.url));
 const STARTS = 5;
 
 export type TickRow =
   | ({ readonly ok: true } & TickChildResult)
-  | { readonly ok: false; readonly flows: number; readonly error: string; readonly seconds: number; readonly peakRss: number };
+  | { readonly ok: false; readonly flows: number; readonly view: TickView; readonly error: string; readonly seconds: number; readonly peakRss: number };
 
 export interface StartupResult {
   /** Medians, ms from spawn: node itself (`node -e 0`), `tc-top --version`, the hooks attached, the first JSON line. */
@@ -30,7 +38,10 @@ export interface StartupResult {
 }
 
 export interface TickResult {
+  /** The TUI's flow view. */
   readonly rows: TickRow[];
+  /** The other views (VIEW_CASES); absent in results of runs before they were measured. */
+  readonly views?: TickRow[];
   /** 1k flows again without NODE_ENV (React's development build), for the render's share. */
   readonly development: TickRow;
   readonly startup: StartupResult;
@@ -54,14 +65,14 @@ function childEnv(production: boolean): NodeJS.ProcessEnv {
   return env;
 }
 
-async function tickAt(n: number, production = true): Promise<TickRow> {
-  progress(`tick: ${n.toLocaleString('en-US')} flows${production ? '' : ' (React development build)'}`);
+async function tickAt(n: number, production = true, view: TickView = 'flow'): Promise<TickRow> {
+  progress(`tick: ${n.toLocaleString('en-US')} flows${view === 'flow' ? '' : `, ${view}`}${production ? '' : ' (React development build)'}`);
   const env = childEnv(production);
   const t = nowNs();
   let peak = NaN;
   let poll: NodeJS.Timeout | undefined;
   try {
-    const r = await nodeJson<TickChildResult>(CHILD, [String(n)], {
+    const r = await nodeJson<TickChildResult>(CHILD, [String(n), view], {
       timeoutMs: 240_000,
       env,
       // Watched from outside too, so that a child that dies of its heap still has a peak to report.
@@ -70,7 +81,7 @@ async function tickAt(n: number, production = true): Promise<TickRow> {
     return { ok: true, ...r };
   } catch (err) {
     // The figure is then the failure itself (e.g. the heap limit), reported rather than thrown.
-    return { ok: false, flows: n, error: (err as Error).message, seconds: (nowNs() - t) / 1e9, peakRss: peak };
+    return { ok: false, flows: n, view, error: (err as Error).message, seconds: (nowNs() - t) / 1e9, peakRss: peak };
   } finally {
     clearInterval(poll);
   }
@@ -124,6 +135,8 @@ async function startup(): Promise<StartupResult> {
 export async function benchTick(): Promise<TickResult> {
   const rows: TickRow[] = [];
   for (const n of TICK_SIZES) rows.push(await tickAt(n));
+  const views: TickRow[] = [];
+  for (const c of VIEW_CASES) views.push(await tickAt(c.flows, true, c.view));
   const development = await tickAt(TICK_SIZES[0], false);
-  return { rows, development, startup: await startup() };
+  return { rows, views, development, startup: await startup() };
 }
