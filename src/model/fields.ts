@@ -412,6 +412,12 @@ export function sortValueOf(key: SortKey, row: Row): SortValue {
   return sortOf(key).row(row, key);
 }
 
+/** sortValueOf under one key, the field looked up once: for the values of many rows. */
+export function sortValueReader(key: SortKey): (row: Row) => SortValue {
+  const sort = sortOf(key);
+  return (row) => sort.row(row, key);
+}
+
 /** A sort key's value for every row of a tick's table. */
 export function sortColumnOf(key: SortKey, table: RateTable): ArrayLike<SortValue> {
   return sortOf(key).column(table, key);

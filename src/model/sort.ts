@@ -3,7 +3,7 @@
  * values keep the same order from frame to frame instead of flickering, and a top-N selection that
  * avoids sorting tens of thousands of flows to show forty.
  */
-import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortValueOf, type Row, type SortKey, type SortValue } from './fields.js';
+import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortValueOf, sortValueReader, type Row, type SortKey, type SortValue } from './fields.js';
 import type { GroupTable } from './group-table.js';
 import type { RateTable } from './rate-table.js';
 import type { Direction, Window, WindowRates } from './types.js';
@@ -169,9 +169,10 @@ export function groupOrder(groups: GroupTable, field: SortKey, descending: boole
   const numbers = new Float64Array(groups.length);
   let values: SortValue[] | undefined;
   const cursor = groups.cursor();
+  const read = sortValueReader(field);
   for (let g = 0; g < groups.length; g++) {
     cursor.g = g;
-    const value = sortValue(field, cursor as unknown as SortRow);
+    const value = read(cursor as unknown as Row);
     if (values) values.push(value);
     else if (typeof value === 'string') values = [...numbers.subarray(0, g), value];
     else numbers[g] = value ?? NaN;
