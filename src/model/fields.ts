@@ -56,7 +56,10 @@ export interface TuiColumn {
   readonly align: 'left' | 'right';
   /** Room for the values and the title with a sort mark. */
   readonly width: number;
-  /** Hidden, lowest first, while the columns do not fit; absent: always shown. */
+  /**
+   * Hidden, lowest first, while the columns do not fit; absent: always shown. At 80 columns a flow
+   * row keeps its packet and byte rates side by side (PPS and RATE) and its bytes.
+   */
   readonly drop?: number;
   /** Among the counter columns of the flow and group views (in the registry's order). */
   readonly counter?: boolean;
@@ -232,6 +235,7 @@ export const FIELDS: readonly Field[] = [
     tui: {
       align: 'right',
       width: 8,
+      drop: 2,
       counter: true,
       title: (v) => (cumulativeOr(v) ? 'PACKETS' : '+PKTS'),
       cell: (r, v) => formatCount(cumulativeOr(v) ? r.packets : r.deltaPackets),
@@ -252,7 +256,7 @@ export const FIELDS: readonly Field[] = [
     tui: {
       align: 'right',
       width: 7,
-      drop: 4,
+      drop: 3,
       counter: true,
       conversation: 4,
       title: (v) => (cumulativeOr(v) ? 'BYTES' : '+BYTES'),
@@ -287,7 +291,7 @@ export const FIELDS: readonly Field[] = [
       row: (r, key) => r[key as 'pps'],
       column: (t, key) => t[key as 'pps'],
     },
-    tui: { align: 'right', width: 6, drop: 2, counter: true, conversation: 5, cell: (r, v) => formatPps(rateIn(r, v.window).pps) },
+    tui: { align: 'right', width: 6, drop: 5, counter: true, conversation: 5, cell: (r, v) => formatPps(rateIn(r, v.window).pps) },
     batch: { right: true, cell: (r, w) => windowRate(r, w).pps.toFixed(1) },
     json: [{ name: 'pps', flow: (_f, r) => (r ? round(r.pps) : undefined), group: (g) => round(g.pps) }],
   },

@@ -84,7 +84,7 @@ const LABELS = {
   remote: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
   localHost: { title: 'LOCAL', align: 'left', sort: 'src', cell: (r, ctx) => host(r.src, ctx) },
   remoteHost: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => host(r.dst, ctx) },
-  dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 3, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
+  dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 4, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
   port: {
     title: 'PORT',
     align: 'left',
@@ -133,10 +133,13 @@ function flexRoom(columns: readonly Column[], width: number): { room: number; fl
   return { room: width - fixed, flexible: columns.filter((c) => c.width === undefined).length };
 }
 
-/** The columns shown for a grouping in `width` columns (the gutter not included), with their widths. */
-export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}): readonly PlacedColumn[] {
+/**
+ * The columns shown for a grouping in `width` columns (the gutter not included), with their widths.
+ * The column of the sort is never the one dropped: what the rows are ordered by stays on screen.
+ */
+export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}, sort?: SortField): readonly PlacedColumn[] {
   let shown = columnsFor(mode, view);
-  const droppable = shown.filter((c) => c.drop !== undefined).sort((a, b) => (a.drop as number) - (b.drop as number));
+  const droppable = shown.filter((c) => c.drop !== undefined && c.sort !== sort).sort((a, b) => (a.drop as number) - (b.drop as number));
   for (const column of droppable) {
     const { room, flexible } = flexRoom(shown, width);
     if (room >= MIN_FLEX * flexible) break;

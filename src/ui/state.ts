@@ -150,7 +150,7 @@ export function currentLayout(s: UiState): Layout {
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative });
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative }, s.sort);
 }
 
 export function shownRows(s: UiState): RowSource {

@@ -240,7 +240,7 @@ function inner(r: Rect): { width: number; height: number } {
 }
 
 export function tableColumns(s: DashState): readonly PlacedColumn[] {
-  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER);
+  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER, {}, s.sort);
 }
 
 function cellContext(s: DashState): CellContext {
