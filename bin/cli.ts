@@ -49,9 +49,9 @@ function numberArg(name: string, raw: string | string[] | undefined, o: { intege
   return value;
 }
 
-export function parseArgs(argv: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
-  let printed = '';
-  const parser = yargs([...argv])
+/** The command line's definition: options, their help, and what conflicts. */
+function commandLine(argv: readonly string[]) {
+  return yargs([...argv])
     .scriptName('tc-top')
     .usage('$0 [-i IFACE]... [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
     .option('interface', { alias: 'i', type: 'string', array: true, description: 'Interface to watch (repeatable); default: the interface of the default route' })
@@ -94,11 +94,22 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .fail((msg, err) => {
       throw new UsageError((err?.message ?? msg).replace(/\s*\n\s*/g, ' ').trim());
     });
-  const args = parser.parseSync([...argv], {}, (_err, _argv, output) => {
+}
+
+type Args = ReturnType<ReturnType<typeof commandLine>['parseSync']>;
+
+export function parseArgs(argv: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
+  let printed = '';
+  const args = commandLine(argv).parseSync([...argv], {}, (_err, _argv, output) => {
     printed = output;
   });
   if (args.help) return { exit: 'help', text: printed };
   if (args.version) return { exit: 'version', text: printed };
+  return toOptions(args, argv, isTty);
+}
+
+/** The parsed arguments checked together and made into options; a combination that cannot run is a UsageError. */
+function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options {
 
   const maxFlows = numberArg('max-flows', args['max-flows'], { integer: true, min: 1, max: 16_777_216 })!;
   const intervalS = numberArg('interval', args.interval, { integer: false, min: 0.05, max: 3600 })!;

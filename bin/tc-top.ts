@@ -45,86 +45,62 @@ async function runPlain(loop: RunLoop, opts: Options): Promise<void> {
   await loop.run();
 }
 
-async function main(): Promise<void> {
-  let opts: Options;
+/** The options, or exits: after --help/--version (0), or with one line for a command line that cannot run (2). */
+function parseOrExit(): Options | undefined {
   try {
     const parsed = parseArgs(hideBin(process.argv), Boolean(process.stdout.isTTY));
-    if ('exit' in parsed) {
-      process.stdout.write(parsed.text + '\n');
-      return;
-    }
-    opts = parsed;
+    if (!('exit' in parsed)) return parsed;
+    process.stdout.write(parsed.text + '\n');
+    return undefined;
   } catch (err) {
     if (err instanceof UsageError) fail(`${err.message} (see tc-top --help)`, EXIT_USAGE);
     throw err;
   }
+}
 
+/** Loads libbpf and the collector's module, or exits with one line naming what is missing. */
+async function loadKernelSide(): Promise<typeof import('../src/collectors/kernel-collector.js')> {
   const { missingCapabilities } = await import('../src/collectors/privileges.js');
   const missing = missingCapabilities();
   if (missing.length > 0) {
     fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON`);
   }
-
-  let collectorModule: typeof import('../src/collectors/kernel-collector.js');
   try {
-    collectorModule = await import('../src/collectors/kernel-collector.js');
+    const module = await import('../src/collectors/kernel-collector.js');
+    // Per-read buffers of tens of MB at a million flows: give their memory back when they are dropped.
+    const { returnLargeFreesToSystem } = await import('../src/ffi/process.js');
+    returnLargeFreesToSystem();
+    return module;
   } catch (err) {
     if (err instanceof Error && err.name === 'LibbpfMissingError') fail(err.message);
     throw err;
   }
-  const { KernelCollector } = collectorModule;
-  // Per-read buffers of tens of MB at a million flows: give their memory back when they are dropped.
-  const { returnLargeFreesToSystem } = await import('../src/ffi/process.js');
-  returnLargeFreesToSystem();
-  const { defaultRouteInterface } = await import('../src/collectors/interfaces.js');
-  const { describeHook } = await import('../src/collectors/hooks.js');
+}
 
-  if (opts.demo) {
-    const { runDemo } = await import('./demo.js');
-    process.exitCode = await runDemo(hideBin(process.argv), opts.idleTimeoutGiven);
-    return;
-  }
-
-  if (opts.cleanup) {
-    const { runCleanup } = await import('./cleanup.js');
-    process.exitCode = runCleanup(opts.interfaces, (line) => process.stdout.write(`tc-top: ${line}\n`));
-    return;
-  }
-
+/** Loads and attaches on the interfaces asked for (default: the default route's), or exits with the reason. */
+async function startCollector(opts: Options, kernel: typeof import('../src/collectors/kernel-collector.js')): Promise<{ collector: Collector; ifnames: readonly string[] }> {
   let ifnames = opts.interfaces;
   if (ifnames.length === 0) {
+    const { defaultRouteInterface } = await import('../src/collectors/interfaces.js');
     const def = defaultRouteInterface();
     if (!def) fail('no default route to pick an interface from: name one with -i IFACE (see `ip link`)', EXIT_USAGE);
     ifnames = [def];
   }
-
-  let collector: Collector;
   try {
-    collector = KernelCollector.start({
-      interfaces: ifnames,
-      hook: opts.hook,
-      xdpMode: opts.xdpMode,
-      tcMode: opts.tcMode,
-      map: opts.map,
-      maxFlows: opts.maxFlows,
-    });
+    const { hook, xdpMode, tcMode, map, maxFlows } = opts;
+    return { collector: kernel.KernelCollector.start({ interfaces: ifnames, hook, xdpMode, tcMode, map, maxFlows }), ifnames };
   } catch (err) {
     const e = err as Error & { log?: string };
     if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');
     fail(e.message + (e.log && !process.env.TC_TOP_DEBUG ? ' (set TC_TOP_DEBUG=1 for the libbpf log)' : ''));
   }
+}
 
-  const abort = new AbortController();
-  const { RunLoop } = await import('../src/app/run-loop.js');
-  // The one loop of the process: every view and the exporter take their ticks from it.
-  const loop = new RunLoop({
-    collector,
-    interfaces: ifnames,
-    intervalS: opts.intervalS,
-    idleTimeoutS: opts.idleTimeoutS,
-    count: opts.count,
-    signal: abort.signal,
-  });
+/**
+ * Every way out of the process detaches what the loop holds: signals end the loop (then the
+ * caller's finally detaches), and the exit handler and a crash detach at once. Returns the detach.
+ */
+function guardProcess(loop: RunLoop, abort: AbortController): () => void {
   let detachedOnce = false;
   const detach = (): void => {
     if (detachedOnce) return;
@@ -142,24 +118,70 @@ async function main(): Promise<void> {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  return detach;
+}
 
-  for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
-  // The TUI's header shows the hooks; the line-oriented views say so on stderr.
-  if (opts.output !== 'tui' && opts.output !== 'dashboard') for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+type Exporter = import('../src/output/metrics-server.js').MetricsExporter;
 
-  // Before any privilege drop: a port below 1024 needs CAP_NET_BIND_SERVICE.
-  let exporter: import('../src/output/metrics-server.js').MetricsExporter | undefined;
+/** The consumers beside the view: the exporter (before any privilege drop: a port below 1024 needs it). */
+async function startConsumers(loop: RunLoop, opts: Options, lineViews: boolean): Promise<{ exporter: Exporter | undefined }> {
+  let exporter: Exporter | undefined;
   if (opts.metrics) {
     const { startMetricsExporter } = await import('../src/output/metrics-server.js');
     try {
-      exporter = await startMetricsExporter({ hooks: collector.hooks, listen: opts.metrics, topK: opts.metricsTop });
+      exporter = await startMetricsExporter({ hooks: loop.meta.hooks, listen: opts.metrics, topK: opts.metricsTop });
     } catch (err) {
       fail(err instanceof Error ? err.message : String(err));
     }
     loop.subscribe(exporter.consumer);
-    if (opts.output !== 'tui' && opts.output !== 'dashboard') process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
+    if (lineViews) process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
   }
   loop.subscribe({ tick: () => injectFault(loop.count) });
+  return { exporter };
+}
+
+/** Runs the loop under the view the options ask for; resolves when the run ends. */
+async function runView(loop: RunLoop, opts: Options): Promise<void> {
+  if (opts.output === 'tui') {
+    const { runTui } = await import('../src/ui/run-tui.js');
+    await runTui({ loop, options: opts });
+  } else if (opts.output === 'dashboard') {
+    const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
+    await runDashboard({ loop, options: opts });
+  } else {
+    await runPlain(loop, opts);
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOrExit();
+  if (!opts) return;
+  const kernel = await loadKernelSide();
+  if (opts.demo) {
+    const { runDemo } = await import('./demo.js');
+    process.exitCode = await runDemo(hideBin(process.argv), opts.idleTimeoutGiven);
+    return;
+  }
+  if (opts.cleanup) {
+    const { runCleanup } = await import('./cleanup.js');
+    process.exitCode = runCleanup(opts.interfaces, (line) => process.stdout.write(`tc-top: ${line}\n`));
+    return;
+  }
+  const { collector, ifnames } = await startCollector(opts, kernel);
+
+  const abort = new AbortController();
+  const { RunLoop } = await import('../src/app/run-loop.js');
+  // The one loop of the process: every view and every other consumer take their ticks from it.
+  const { intervalS, idleTimeoutS, count } = opts;
+  const loop = new RunLoop({ collector, interfaces: ifnames, intervalS, idleTimeoutS, count, signal: abort.signal });
+  const detach = guardProcess(loop, abort);
+
+  for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
+  // The TUI's header shows the hooks; the line-oriented views say so on stderr.
+  const lineViews = opts.output !== 'tui' && opts.output !== 'dashboard';
+  const { describeHook } = await import('../src/collectors/hooks.js');
+  if (lineViews) for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
+  const { exporter } = await startConsumers(loop, opts, lineViews);
 
   if (opts.dropPrivileges) {
     // Links detach by closing their fds, which needs no privilege; legacy filters need
@@ -169,15 +191,7 @@ async function main(): Promise<void> {
   }
 
   try {
-    if (opts.output === 'tui') {
-      const { runTui } = await import('../src/ui/run-tui.js');
-      await runTui({ loop, options: opts });
-    } else if (opts.output === 'dashboard') {
-      const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
-      await runDashboard({ loop, options: opts });
-    } else {
-      await runPlain(loop, opts);
-    }
+    await runView(loop, opts);
   } finally {
     detach();
     await exporter?.close();
