@@ -81,3 +81,54 @@ export const Bss = {
 export function perCpuSlot(valueSize: number): number {
   return Math.ceil(valueSize / 8) * 8;
 }
+
+/** bpf/tc_top_health.h: struct health_key, 40 bytes (a TCP socket from its own side). */
+export const HealthKey = {
+  size: 40,
+  family: 0,
+  proto: 1,
+  local: 4,
+  remote: 20,
+  lport: 36,
+  rport: 38,
+} as const;
+
+/** struct health_value, 56 bytes, one per CPU: retransmits, the latest RTT, two interval banks. */
+export const HealthValue = {
+  size: 56,
+  retrans: 0,
+  rttNs: 8,
+  rttLastUs: 16,
+  bank: 24,
+  /** struct rtt_bank, 16 bytes each. */
+  bankSize: 16,
+  bankEpoch: 0,
+  bankMinUs: 4,
+  bankMaxUs: 8,
+  bankSamples: 12,
+} as const;
+
+/** struct drop_key, 56 bytes: a flow_key (dir 0) then the drop reason. The value is a __u64. */
+export const DropKey = {
+  size: 56,
+  flow: 0,
+  reason: 48,
+} as const;
+
+/** struct health_config, the health object's .rodata, 16 bytes. */
+export const HealthConfig = {
+  size: 16,
+  netnsIno: 0,
+  reasonNotDropped: 4,
+  reasonConsumed: 8,
+  reasonNotSpecified: 12,
+} as const;
+
+/** The health object's programs and maps (bpf/tc_top_health.bpf.c). */
+export const HealthPrograms = {
+  rtt: 'tctop_rtt',
+  retrans: 'tctop_retrans',
+  retransErr: 'tctop_retrans_err',
+  drop: 'tctop_drop',
+} as const;
+export const HealthMaps = { health: 'health', drops: 'drops', watched: 'watched', rodata: '.rodata', bss: '.bss' } as const;

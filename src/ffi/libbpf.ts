@@ -103,6 +103,9 @@ const f = bindAll(() => ({
   mapType: lib.func('int bpf_map__type(void *map)'),
   programFd: lib.func('int bpf_program__fd(void *prog)'),
   programSetExpectedAttachType: lib.func('int bpf_program__set_expected_attach_type(void *prog, int type)'),
+  programSetAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  programAttach: lib.func('void *bpf_program__attach(void *prog)'),
+  linkDestroy: lib.func('int bpf_link__destroy(void *link)'),
   linkCreate: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const tctop_link_create_opts *opts)'),
   xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
   xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
@@ -241,6 +244,23 @@ export class BpfObject {
 
   programFd(name: string): number {
     return check(`bpf_program__fd(${name})`, f.programFd(this.program(name)) as number);
+  }
+
+  /** Leave a program out of load() (a variant the running kernel cannot take). */
+  setAutoload(program: string, autoload: boolean): void {
+    check(`bpf_program__set_autoload(${program})`, f.programSetAutoload(this.program(program), autoload) as number);
+  }
+
+  /**
+   * Attach a tracing program where its section says (tp_btf/...): a BPF link, which the kernel
+   * releases if the process dies. Returns the function that detaches it.
+   */
+  attach(program: string): () => void {
+    let link: Ptr = checkPtr(`bpf_program__attach(${program})`, f.programAttach(this.program(program)), libbpfLog);
+    return () => {
+      if (link !== null) f.linkDestroy(link);
+      link = null;
+    };
   }
 
   load(): void {
