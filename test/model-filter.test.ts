@@ -239,3 +239,52 @@ describe('parseFilter: rejected expressions', () => {
     }
   });
 });
+
+describe('health terms: rtt, retrans, drops', () => {
+  const h = (rtt: number | undefined, retrans: number | undefined, drops: number | undefined) => ({
+    rttUs: rtt === undefined ? undefined : { last: rtt },
+    retrans,
+    deltaRetrans: 0,
+    drops,
+    deltaDrops: 0,
+    dropReasons: new Map<string, number>(),
+  });
+  const rows: Record<string, FlowRecord & { health?: ReturnType<typeof h> }> = {
+    slow: { ...flow({ key: 'slow' }), health: h(25_000, 3, 0) },
+    fast: { ...flow({ key: 'fast' }), health: h(800, 0, 2) },
+    none: { ...flow({ key: 'none' }), health: h(undefined, 0, 0) },
+    off: flow({ key: 'off' }),
+  };
+  const pick = (text: string) => Object.keys(rows).filter((k) => matches(parse(text), rows[k]!));
+  const cases: [string, string[], string][] = [
+    ['rtt > 10ms', ['slow'], 'rtt > 10ms'],
+    ['rtt>10ms', ['slow'], 'rtt > 10ms'],
+    ['rtt <= 1ms', ['fast'], 'rtt <= 1ms'],
+    ['rtt < 900us', ['fast'], 'rtt < 900us'],
+    ['rtt >= 0.025s', ['slow'], 'rtt >= 25ms'],
+    ['rtt > 5', ['slow'], 'rtt > 5ms'],
+    ['retrans', ['slow'], 'retrans'],
+    ['drops', ['fast'], 'drops'],
+    ['drops >= 2 or retrans > 2', ['slow', 'fast'], 'drops >= 2 or retrans > 2'],
+    ['tcp and not retrans', ['fast', 'none', 'off'], 'tcp and not retrans'],
+    ['retrans == 0', ['fast', 'none'], 'retrans = 0'],
+  ];
+  for (const [text, want, canonical] of cases) {
+    it(`${text} → ${want.join(', ') || 'none'}`, () => {
+      assert.deepEqual(pick(text), want);
+      assert.equal(filterToString(parse(text)), canonical);
+    });
+  }
+
+  it('says what is missing', () => {
+    const err = (text: string) => {
+      const r = parseFilter(text);
+      assert.ok(!r.ok);
+      return r.error;
+    };
+    assert.match(err('rtt'), /expected a comparison .* after 'rtt' at column 4 \(like 'rtt > 10ms'\)/);
+    assert.match(err('rtt > fast'), /expected a duration like 10ms, 500us or 1s after 'rtt >' at column 7, found 'fast'/);
+    assert.match(err('retrans > x'), /expected a count after 'retrans >'/);
+    assert.match(err('drops >'), /expected a count after '>'/);
+  });
+});

@@ -4,6 +4,7 @@
  * it, so a group never shows a value that is true of some of its flows only.
  */
 import { formatEndpoint, hasPorts, protoName } from './format.js';
+import { combineHealth, type HealthRow } from './health.js';
 import type { Direction, FlowRate, WindowRates } from './types.js';
 
 /**
@@ -54,6 +55,8 @@ export interface AggRow extends Traffic {
   readonly firstSeenNs: number;
   readonly lastSeenNs: number;
   readonly tcpFlags: number;
+  /** The members' RTT (its range), retransmits and drops (summed); absent without health. */
+  readonly health?: HealthRow | undefined;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -191,6 +194,7 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
         lastSeenNs: row.lastSeenNs,
         tcpFlags: row.tcpFlags,
       });
+      if (row.health) (groups.get(key) as Mutable<AggRow>).health = row.health;
       continue;
     }
     // A member's labels are always defined, so a label once cleared stays cleared.
@@ -206,6 +210,7 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
     group.firstSeenNs = Math.min(group.firstSeenNs, row.firstSeenNs);
     group.lastSeenNs = Math.max(group.lastSeenNs, row.lastSeenNs);
     group.tcpFlags |= row.tcpFlags;
+    if (row.health) group.health = combineHealth(group.health, row.health);
   }
   return [...groups.values()];
 }

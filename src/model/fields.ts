@@ -17,6 +17,7 @@ import type { RateTable } from './rate-table.js';
 import { formatBytes, formatCount, formatDuration, formatPps, formatRate, type Units } from './text.js';
 import type { FlowRate, FlowRecord, Snapshot, Window, WindowRates } from './types.js';
 import { windowRate, WINDOWS } from './windows.js';
+import { formatRttUs, type HealthRow } from './health.js';
 
 /** A table row: one flow, or a group of flows. */
 export type Row = FlowRate | AggRow;
@@ -25,6 +26,8 @@ export type Row = FlowRate | AggRow;
 export interface FieldView {
   readonly window?: Window | undefined;
   readonly cumulative?: boolean | undefined;
+  /** The tick has health (RTT, retransmits, drops): their columns are shown. */
+  readonly health?: boolean | undefined;
 }
 
 /** What a cell needs besides its row and view. */
@@ -65,6 +68,8 @@ export interface TuiColumn {
   readonly counter?: boolean;
   /** Its place among a conversation's counter columns; absent: not there. */
   readonly conversation?: number;
+  /** Shown only when the tick has health (not with --no-tcp-stats, nor on scripted input without it). */
+  readonly health?: boolean;
   readonly title?: (v: FieldView) => string;
   readonly cell: (r: Row, v: FieldView, ctx: CellContext) => string;
 }
@@ -371,7 +376,73 @@ export const FIELDS: readonly Field[] = [
     description: 'TCP flags seen, as letters (F S R P A U E C)',
     json: [{ name: 'tcp_flags', flow: (f) => tcpFlagsString(f.tcpFlags), group: (g) => tcpFlagsString(g.tcpFlags) }],
   },
+  // Health (--no-tcp-stats leaves it out): counted per event by bpf/tc_top_health.bpf.c. Their
+  // columns go first when narrow (drop ranks below AVG's), so that every layout without them is
+  // kept and PPS and RATE keep priority.
+  {
+    id: 'rtt',
+    title: 'RTT',
+    description: "TCP: the socket's smoothed RTT (the last of the interval; min and max in --json and the details)",
+    sort: { row: (r) => r.health?.rttUs?.last ?? NaN, column: (t) => healthColumn(t, (h) => h.rttLast) },
+    tui: { align: 'right', width: 7, drop: -1, counter: true, health: true, cell: (r) => formatRttUs(r.health?.rttUs?.last) },
+    json: [{ name: 'rtt_us', flow: (_f, r) => healthJson(r?.health, rttJson), group: (g) => healthJson(g.health, rttJson) }],
+  },
+  {
+    id: 'retrans',
+    title: 'RETR',
+    description: 'TCP: retransmitted segments since the flow entered the map (c: of the last interval)',
+    sort: {
+      key: (_w, cumulative) => (cumulative ? 'retrans' : 'deltaRetrans'),
+      keys: ['retrans', 'deltaRetrans'],
+      row: (r, key) => healthCount(r.health, key === 'retrans', 'retrans') ?? NaN,
+      column: (t, key) => healthColumn(t, (h) => (key === 'retrans' ? h.retrans : h.deltaRetrans)),
+    },
+    tui: { align: 'right', width: 6, drop: -2, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'retrans')) },
+    json: [{ name: 'retrans', flow: (_f, r) => healthJson(r?.health, (h) => h.retrans ?? null), group: (g) => healthJson(g.health, (h) => h.retrans ?? null) }],
+  },
+  {
+    id: 'drops',
+    title: 'DROPS',
+    description: 'packets the kernel dropped, with a reason (c: of the last interval; reasons in --json and the details)',
+    sort: {
+      key: (_w, cumulative) => (cumulative ? 'drops' : 'deltaDrops'),
+      keys: ['drops', 'deltaDrops'],
+      row: (r, key) => healthCount(r.health, key === 'drops', 'drops') ?? NaN,
+      column: (t, key) => healthColumn(t, (h) => (key === 'drops' ? h.drops : h.deltaDrops)),
+    },
+    tui: { align: 'right', width: 6, drop: -3, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'drops')) },
+    json: [{ name: 'drops', flow: (_f, r) => healthJson(r?.health, dropsJson), group: (g) => healthJson(g.health, dropsJson) }],
+  },
 ];
+
+/** A health count of a row under the view: since start, or of the last interval. */
+function healthCount(h: HealthRow | undefined, cumulative: boolean, total: 'retrans' | 'drops'): number | undefined {
+  if (!h) return undefined;
+  return total === 'retrans' ? (cumulative ? h.retrans : h.deltaRetrans) : cumulative ? h.drops : h.deltaDrops;
+}
+
+/** A health column of the tick, NaN everywhere when it has none. */
+function healthColumn(t: RateTable, pick: (h: NonNullable<RateTable['health']>) => Float64Array): Float64Array {
+  return t.health ? pick(t.health) : new Float64Array(t.length).fill(NaN);
+}
+
+function countCell(n: number | undefined): string {
+  return n === undefined ? '-' : formatCount(n);
+}
+
+/** A health count as a JSON member: the number, null where the kernel refused the hook. */
+function healthJson(h: HealthRow | undefined, value: (h: HealthRow) => unknown): unknown {
+  return h ? value(h) : undefined;
+}
+
+function rttJson(h: HealthRow): unknown {
+  const r = h.rttUs;
+  return r ? { last: r.last, min: r.min ?? null, max: r.max ?? null } : null;
+}
+
+function dropsJson(h: HealthRow): unknown {
+  return h.drops === undefined ? null : Object.fromEntries(h.dropReasons);
+}
 
 function directionRate(row: Row, dir: 'ingress' | 'egress', v: FieldView, ctx: CellContext): string {
   return 'flows' in row ? formatRate(rateIn(row[dir], v.window).bps, ctx.units) : '-';
@@ -434,7 +505,10 @@ export function flowJsonOf(f: FlowRecord, snap: Snapshot, rates?: FlowRate): Rec
 /** A group's JSON object: its key and member count, then the registry's members. */
 export function groupJsonOf(g: AggRow, snap: Snapshot): Record<string, unknown> {
   const out: Record<string, unknown> = { key: g.key, flows: g.flows };
-  for (const m of JSON_GROUP) out[m.name] = m.group!(g, snap);
+  for (const m of JSON_GROUP) {
+    const value = m.group!(g, snap);
+    if (value !== undefined) out[m.name] = value;
+  }
   return out;
 }
 

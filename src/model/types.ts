@@ -5,6 +5,7 @@
  */
 
 import type { FlowSet } from './flow-set.js';
+import type { HealthRow, HealthSample } from './health.js';
 import type { RateTable } from './rate-table.js';
 import type { Totals } from './rates.js';
 
@@ -66,6 +67,8 @@ export interface Snapshot {
   readonly maxFlows: number;
   /** Flows deleted from the map by tc-top itself (idle expiry), cumulative. */
   readonly flowsDeleted: number;
+  /** RTT, retransmits and drops of the flows with events (health.ts); absent with --no-tcp-stats. */
+  readonly health?: HealthSample | undefined;
 }
 
 /** The rate windows, in seconds: iftop's three averages. */
@@ -97,6 +100,8 @@ export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   readonly bps: number;
   /** True when the flow was not in the previous snapshot. */
   readonly isNew: boolean;
+  /** RTT, retransmits and drops; absent when the snapshot has no health (--no-tcp-stats). */
+  readonly health?: HealthRow | undefined;
 }
 
 /** What one tick of the sampler gives every view: a snapshot and what the model made of it. */

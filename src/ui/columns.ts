@@ -124,7 +124,8 @@ const BY_MODE: Record<AggregateMode, readonly LabelId[]> = {
 function columnsFor(mode: AggregateMode, v: ColumnView): readonly Column[] {
   const conversation = mode === 'conversation' || mode === 'host-conversation';
   const counters = conversation ? TUI_CONVERSATION : TUI_COUNTERS;
-  return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...counters.map((f) => counterColumn(f, v))];
+  const shown = v.health ? counters : counters.filter((f) => !f.tui?.health);
+  return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...shown.map((f) => counterColumn(f, v))];
 }
 
 /** What `columns` leave for their flexible ones in `width`, and how many share it. */

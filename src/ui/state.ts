@@ -150,7 +150,8 @@ export function currentLayout(s: UiState): Layout {
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative }, s.sort);
+  const health = shownData(s).tick?.snapshot.health !== undefined;
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative, health }, s.sort);
 }
 
 export function shownRows(s: UiState): RowSource {
