@@ -64,6 +64,7 @@ function commandLine(argv: readonly string[]) {
       description: 'Flow map. mmap: slots shared with tc-top by mmap, read without a system call; lru: one LRU hash, atomic adds; percpu: a per-CPU LRU hash',
     })
     .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the least recently seen flows are evicted beyond it)' })
+    .option('tcp-stats', { type: 'boolean', default: true, description: 'RTT, retransmits and drops per flow (per-event kernel hooks); --no-tcp-stats loads none of them' })
     .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })
@@ -143,6 +144,7 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
     tcMode: args['tc-mode'],
     map: args.map,
     maxFlows,
+    tcpStats: args['tcp-stats'],
     intervalS,
     count,
     sort: args.sort,

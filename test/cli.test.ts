@@ -18,6 +18,7 @@ describe('parseArgs', () => {
       tcMode: 'auto',
       map: 'mmap',
       maxFlows: 65536,
+      tcpStats: true,
       intervalS: 1,
       count: undefined,
       sort: 'bps',
@@ -35,6 +36,11 @@ describe('parseArgs', () => {
       demo: false,
       idleTimeoutGiven: false,
     });
+  });
+
+  it('turns the health hooks (RTT, retransmits, drops) off with --no-tcp-stats', () => {
+    assert.equal(opts(['--no-tcp-stats']).tcpStats, false);
+    assert.equal(opts(['--tcp-stats']).tcpStats, true);
   });
 
   it('chooses the TUI on a terminal, batch elsewhere, and honours --json/--batch', () => {

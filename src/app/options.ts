@@ -14,6 +14,8 @@ export interface Options {
   readonly tcMode: 'auto' | 'tcx' | 'legacy';
   readonly map: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
+  /** RTT, retransmits and drops per flow (the health programs); --no-tcp-stats: off, nothing more loaded. */
+  readonly tcpStats: boolean;
   readonly intervalS: number;
   readonly count: number | undefined;
   readonly sort: SortField;

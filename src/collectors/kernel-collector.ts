@@ -28,6 +28,8 @@ import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } fro
 import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
+import { HealthProbe } from './health.js';
+import type { HealthSample } from '../model/health.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
 
@@ -49,7 +51,15 @@ export interface KernelCollectorOptions {
   /** Attach nothing (for tests that drive the programs with BPF_PROG_TEST_RUN). */
   readonly attach?: boolean;
   readonly readMethod?: ReadMethod;
+  /**
+   * Load the health object too (RTT, retransmits, drops: bpf/tc_top_health.bpf.o); the command
+   * line's default, off with --no-tcp-stats. Only with `attach`.
+   */
+  readonly tcpStats?: boolean;
 }
+
+/** What a snapshot says when health was asked for and the kernel took none of it: every column '-'. */
+const NO_HEALTH: HealthSample = { entries: [], rtt: false, retrans: false, drops: false };
 
 /** The object tc-top ships, bpf/tc_top.bpf.o at the package root; never a path from the user. */
 export function bundledObjectPath(): string {
@@ -88,6 +98,9 @@ export class KernelCollector implements Collector {
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
+  /** The health object, when asked for (tcpStats) and the kernel took some of it. */
+  private health: HealthProbe | undefined;
+  private readonly healthAsked: boolean;
   /** Flows in the previous read: the next read's columns start that large. */
   private lastCount = 0;
   private closed = false;
@@ -95,6 +108,7 @@ export class KernelCollector implements Collector {
   private constructor(opts: KernelCollectorOptions, private readonly ifaces: readonly Iface[]) {
     this.mapKind = opts.map;
     this.maxFlows = opts.maxFlows;
+    this.healthAsked = opts.tcpStats === true && opts.attach !== false;
     for (const i of ifaces) this.names.set(i.index, i.name);
     this.cpus = numPossibleCpus();
 
@@ -153,6 +167,7 @@ export class KernelCollector implements Collector {
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
 
       if (opts.attach !== false) this.attachAll(opts, ifaces);
+      if (this.healthAsked) this.health = HealthProbe.start(ifaces, this.teardown, (msg) => this.notices.push(msg));
     } catch (err) {
       this.teardown.run();
       throw err;
@@ -259,6 +274,7 @@ export class KernelCollector implements Collector {
       counters: decodeCounters(this.counterBuf, this.cpus, this.counterSlot),
       maxFlows: this.maxFlows,
       flowsDeleted: this.deleted,
+      ...(this.healthAsked ? { health: this.health?.read() ?? NO_HEALTH } : {}),
     };
   }
 
@@ -309,6 +325,7 @@ export class KernelCollector implements Collector {
         if (this.slotReader.free(slot.readUInt32LE(), key, () => mapDeleteElem(this.indexFd, key))) n++;
       } else if (mapDeleteElem(this.indexFd, key)) n++;
     }
+    this.health?.deleteFlows(keys);
     this.deleted += n;
     return n;
   }
