@@ -265,6 +265,24 @@ describe('views and panes', () => {
     assert.match(app.frame(), /^tcp flags SA {2}·  IPv4$/m);
   });
 
+  it('the detail pane lists RTT, retransmits and the drop reasons with their counts', async () => {
+    const health = (retrans: number, drops: number) => ({
+      entries: [
+        { id: 's', flows: ['f1'], rtt: { last: 1200, min: 900, max: 1500 }, retrans },
+        { id: 'd', flows: ['f1'], ifname: 'eth0', drops: new Map([['NETFILTER_DROP', drops], ['NO_SOCKET', 1]]) },
+      ],
+      rtt: true,
+      retrans: true,
+      drops: true,
+    });
+    const [tick] = ticksOf([{ ...at(0, [tcp(1, 0, 0)]), health: health(2, 1) }, { ...at(1, [tcp(1, 100, 2)]), health: health(5, 4) }]);
+    const app = await renderApp(storeOf());
+    await app.dispatch({ type: 'tick', tick: tick! });
+    await app.press(KEY.enter);
+    const frame = app.frame();
+    assert.match(frame, /^rtt 1\.20ms \(900us\.\.1\.50ms\) {2}·  retransmits 5 \(\+3\)\ndrops 5 \(\+3\): NETFILTER_DROP 4, NO_SOCKET 1\nrate, last minute/m);
+  });
+
   it('e shows flows created and expired, newest first', async () => {
     const [t1, t2] = ticksOf([
       at(0, [tcp(1, 0, 0)]),

@@ -24,6 +24,7 @@ import {
 } from '../model/text.js';
 import type { Theme } from './theme.js';
 import { flowCount, type Row } from '../model/rows.js';
+import { dropReasonsText, formatRttUs, type HealthRow } from '../model/health.js';
 
 export interface DetailPaneProps {
   /** Undefined when the table is empty. */
@@ -64,6 +65,21 @@ function protocolLine(row: Row): string {
   return parts.join('  ·  ');
 }
 
+/**
+ * 'rtt 1.20ms (900us..1.50ms)  ·  retransmits 10 (+7)', then 'drops 3 (+1): NETFILTER_DROP 2,
+ * NO_SOCKET 1' (every reason, on a line of its own); '-' where nothing is known or the kernel
+ * refused the hook.
+ */
+export function healthLines(h: HealthRow): [string, string] {
+  const r = h.rttUs;
+  const range = r?.min !== undefined && r.max !== undefined ? ` (${formatRttUs(r.min)}..${formatRttUs(r.max)})` : '';
+  const rtt = `rtt ${formatRttUs(r?.last)}${range}`;
+  const retrans = `retransmits ${h.retrans === undefined ? '-' : `${formatCount(h.retrans)} (+${formatCount(h.deltaRetrans ?? 0)})`}`;
+  const reasons = h.dropReasons.size > 0 ? `: ${dropReasonsText(h.dropReasons)}` : '';
+  const drops = `drops ${h.drops === undefined ? '-' : `${formatCount(h.drops)} (+${formatCount(h.deltaDrops ?? 0)})${reasons}`}`;
+  return [`${rtt}  ·  ${retrans}`, drops];
+}
+
 /** '2s 8 kbit/s 10 pkt/s  ·  10s …  ·  40s …', the shown window bold. */
 function windowSegments(row: Row, shown: Window, ctx: CellContext): Segment[] {
   return WINDOWS.flatMap((w, i) => {
@@ -97,6 +113,7 @@ function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][
       },
     ],
     [{ text: protocolLine(row) }],
+    ...(row.health ? healthLines(row.health).map((text) => [{ text }]) : []),
     [{ text: label }, { text: sparkline(props.rates, width - label.length), color: props.theme.accent }],
   ];
 }

@@ -146,7 +146,7 @@ export function shownData(s: UiState): Data {
 }
 
 export function currentLayout(s: UiState): Layout {
-  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none');
+  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none', shownData(s).tick?.snapshot.health !== undefined);
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
