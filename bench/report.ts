@@ -7,6 +7,7 @@ import type { E2eResult, E2eRow } from './e2e.js';
 import { fmt } from './lib.js';
 import type { ReaderResult } from './reader.js';
 import type { TickResult } from './tick.js';
+import { healthMarkdown, type HealthResult } from './health.js';
 import { FRAME_LABEL } from './frames.js';
 
 export interface Machine {
@@ -31,6 +32,8 @@ export interface Results {
   readonly e2e: E2eResult;
   readonly reader: ReaderResult;
   readonly tick: TickResult;
+  /** Absent in runs from before the health programs. */
+  readonly health?: HealthResult;
   readonly seconds: number;
 }
 
@@ -429,6 +432,8 @@ export function render(res: Results): { markdown: string; summary: string } {
     `| ${fmt(su.nodeMs)} ms | ${fmt(su.versionMs)} ms | ${fmt(su.attachedMs)} ms | ${fmt(su.firstLineMs)} ms | < ${TARGET.startupMs} ms ${su.firstLineMs < TARGET.startupMs ? '(met)' : '(missed)'} |`,
     '',
   );
+
+  p(...healthMarkdown(res.health));
 
   // recommendations
   p(

@@ -14,6 +14,7 @@ import { killChildren, missingTools, nowNs, progress } from './lib.js';
 import { benchReader } from './reader.js';
 import { type Machine, type Results, render } from './report.js';
 import { benchTick } from './tick.js';
+import { benchHealth } from './health.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -72,7 +73,8 @@ async function main(): Promise<number> {
   const reader = await benchReader();
   const tick = await benchTick();
   const e2e = await benchE2e();
-  const results: Results = { machine: m, dataplane, e2e, reader, tick, seconds: (nowNs() - t0) / 1e9 };
+  const health = await benchHealth();
+  const results: Results = { machine: m, dataplane, e2e, reader, tick, health, seconds: (nowNs() - t0) / 1e9 };
   writeFileSync(RAW, JSON.stringify(results, null, 1) + '\n');
   write(results);
   return 0;
