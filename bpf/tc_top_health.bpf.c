@@ -121,21 +121,25 @@ static __always_inline int v4_mapped(const __u8 *a)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
-/* The socket's key; 0 for another namespace or family. */
+/*
+ * The socket's key; 0 for another namespace or family. sk is a tracepoint argument (a trusted BTF
+ * pointer): its fields are read with plain loads, cheaper than bpf_probe_read_kernel calls.
+ */
 static __always_inline int socket_key(struct sock *sk, struct health_key *k)
 {
 	struct sock_common *c = &sk->__sk_common;
-	unsigned short family = BPF_CORE_READ(c, skc_family);
+	unsigned short family = c->skc_family;
+	struct net *net = c->skc_net.net;
 
-	if (!in_our_netns(&c->skc_net))
+	if (!net || net->ns.inum != config.netns_ino)
 		return 0;
 	if (family == AF_INET) {
 		k->family = 4;
-		BPF_CORE_READ_INTO((__u32 *)k->local, c, skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)k->remote, c, skc_daddr);
+		*(__u32 *)k->local = c->skc_rcv_saddr;
+		*(__u32 *)k->remote = c->skc_daddr;
 	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(k->local, c, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(k->remote, c, skc_v6_daddr);
+		__builtin_memcpy(k->local, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(k->remote, &c->skc_v6_daddr, 16);
 		if (v4_mapped(k->local) && v4_mapped(k->remote)) {
 			k->family = 4;
 			__builtin_memcpy(k->local, k->local + 12, 4);
@@ -149,8 +153,8 @@ static __always_inline int socket_key(struct sock *sk, struct health_key *k)
 		return 0;
 	}
 	k->proto = IPPROTO_TCP;
-	k->lport = BPF_CORE_READ(c, skc_num);
-	k->rport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	k->lport = c->skc_num;
+	k->rport = bpf_ntohs(c->skc_dport);
 	return 1;
 }
 
@@ -258,9 +262,9 @@ static __always_inline void read_ports(unsigned char *p, struct flow_key *k)
 /* The flow of the skb's IP header; 0 when it has none that can be read. */
 static __always_inline int skb_flow(struct sk_buff *skb, struct flow_key *k)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__be16 proto = BPF_CORE_READ(skb, protocol);
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__be16 proto = skb->protocol;
 
 	if (!head || nh == (__u16)~0U)
 		return 0;
@@ -322,16 +326,25 @@ int tctop_drop(__u64 *ctx)
 
 	if (reason == config.reason_not_specified || reason == config.reason_consumed || reason == config.reason_not_dropped)
 		return 0;
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	if (!dev) {
+	/* skb is a tracepoint argument: plain loads. dev may hold UDP's dev_scratch instead of a
+	 * pointer once a datagram is queued; a load through it that faults reads 0 and fails the checks. */
+	struct net_device *dev = skb->dev;
+	__u32 ifindex;
+	if (dev) {
+		struct net *net = dev->nd_net.net;
+		if (!net || net->ns.inum != config.netns_ino)
+			return 0;
+		ifindex = dev->ifindex;
+	} else {
 		/* Dropped on the way out before a device was set (LOCAL_OUT): the route's device. */
-		struct dst_entry *dst = (struct dst_entry *)(BPF_CORE_READ(skb, _skb_refdst) & ~1UL);
-		if (dst)
-			dev = BPF_CORE_READ(dst, dev);
+		struct dst_entry *dst = (struct dst_entry *)(skb->_skb_refdst & ~1UL);
+		if (!dst)
+			return 0;
+		dev = BPF_CORE_READ(dst, dev);
+		if (!dev || !in_our_netns(&dev->nd_net))
+			return 0;
+		ifindex = BPF_CORE_READ(dev, ifindex);
 	}
-	if (!dev || !in_our_netns(&dev->nd_net))
-		return 0;
-	__u32 ifindex = BPF_CORE_READ(dev, ifindex);
 	if (!bpf_map_lookup_elem(&watched, &ifindex))
 		return 0;
 	struct drop_key k = {};
