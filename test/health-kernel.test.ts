@@ -231,6 +231,29 @@ describe('health on the real kernel', opts, () => {
       }),
     ));
 
+  it("expiry forgets a flow's drops: the same 5-tuple back after its flow expired counts from zero", () =>
+    withBed(async (bed) => {
+      const run = startTcTop(bed.nsB, ['-i', bed.ifB, '--json', '-d', '0.5', '--idle-timeout', '1.5']);
+      try {
+        await run.waitFor(() => run.lines.length > 0, 15_000, 'the first JSON line');
+        const send = (n: number) =>
+          bed.exec(bed.nsA, 'python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('10.200.0.1',40001))\nfor i in range(${n}): s.sendto(b'x',('10.200.0.2',9999))`]);
+        const drops = () => find(last(run), (f) => f.proto === 'udp' && f.dport === 9999)?.drops?.NO_SOCKET;
+        send(7);
+        await run.waitFor(() => drops() === 7, 5000, 'the first 7 drops');
+        await run.waitFor(() => drops() === undefined, 10_000, 'the flow to expire');
+        const expired = lines(run).flatMap((l) => (l as Line & { expired?: Flow[] }).expired ?? []);
+        assert.ok(expired.some((f) => f.dport === 9999), 'it expired');
+        send(3);
+        await run.waitFor(() => drops() !== undefined, 5000, 'the flow back');
+        await sleep(1100);
+        assert.equal(drops(), 3, 'its drop entries went with it');
+        assert.equal(await run.stop('SIGINT'), 0);
+      } finally {
+        await run.stop('SIGKILL');
+      }
+    }));
+
   it('--no-tcp-stats loads no program beyond the counters (bpftool prog show)', () =>
     withBed(async (bed) => {
       // The programs tc-top holds (its fds' prog_id, as leftovers.ts finds them), named by bpftool.
