@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { heldPrograms } from '../src/collectors/leftovers.js';
 import { IN_CI, kernelTest, sh, withBed, type Bed } from './helpers/netns.js';
-import { startTcTop, type Running } from './helpers/run.js';
+import { BIN, startTcTop, type Running } from './helpers/run.js';
 
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const TOOLS = ['nft', 'iperf3', 'ss', 'nstat', 'bpftool'];
@@ -251,6 +251,30 @@ describe('health on the real kernel', opts, () => {
         assert.equal(await run.stop('SIGINT'), 0);
       } finally {
         await run.stop('SIGKILL');
+      }
+    }));
+
+  it("a kernel that gives no BTF: one notice, the counters run, and the health members are null ('-' in the TUI)", () =>
+    withBed(async (bed) => {
+      // /sys/kernel/btf/vmlinux hidden by a bind mount in a mount namespace of tc-top's own.
+      const cmd = `mount --bind /dev/null /sys/kernel/btf/vmlinux && exec ${process.execPath} ${BIN} -i ${bed.ifB} --json -d 0.5 -n 4`;
+      const child = spawn('ip', ['netns', 'exec', bed.nsB, 'unshare', '-m', 'sh', '-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      try {
+        await sleep(1200);
+        bed.exec(bed.nsA, 'python3', ['-c', "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'x',('10.200.0.2',9999))"]);
+        assert.equal(await code, 0, err);
+        assert.equal(err.split('\n').filter((l) => /RTT|retransmits|drops/.test(l)).length, 1, `one notice:\n${err}`);
+        assert.match(err, /no RTT, retransmits or drops: the kernel's BTF could not be read/);
+        const flow = (JSON.parse(out.trim().split('\n').at(-1)!) as Line).flows.find((f) => f.dport === 9999);
+        assert.ok(flow, 'the counters run');
+        assert.deepEqual([flow.rtt_us, flow.retrans, flow.drops], [null, null, null]);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
     }));
 
