@@ -231,6 +231,30 @@ describe('health on the real kernel', opts, () => {
       }),
     ));
 
+  it('IPv6: the RTT of a socket and a drop at a closed port, keyed as the counters key the flows', () =>
+    withBed(
+      async (bed) => {
+        const server = background(bed.nsA, 'iperf3', ['-s', '-1', '-B', 'fd00:200::1', '-p', '5201']);
+        try {
+          await sleep(500);
+          await withTcTop(bed, bed.nsB, bed.ifB, [], async (run) => {
+            bed.exec(bed.nsB, 'iperf3', ['-c', 'fd00:200::1', '-p', '5201', '-t', '2', '-b', '50M']);
+            bed.exec(bed.nsA, 'python3', ['-c', "import socket\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\nfor i in range(4): s.sendto(b'x',('fd00:200::2',9999))"]);
+            await sleep(1500);
+            const tcp = lines(run)
+              .flatMap((l) => l.flows)
+              .filter((f) => f.proto === 'tcp' && f.dir === 'egress' && f.src === 'fd00:200::2' && f.dport === 5201 && f.rtt_us?.max);
+            assert.ok(tcp.length > 0, 'the data socket has an RTT in some interval');
+            const udp = find(last(run), (f) => f.proto === 'udp' && f.dport === 9999 && f.dir === 'ingress');
+            assert.deepEqual(udp?.drops, { NO_SOCKET: 4 });
+          });
+        } finally {
+          await server.stop();
+        }
+      },
+      { quiet: false },
+    ));
+
   it("expiry forgets a flow's drops: the same 5-tuple back after its flow expired counts from zero", () =>
     withBed(async (bed) => {
       const run = startTcTop(bed.nsB, ['-i', bed.ifB, '--json', '-d', '0.5', '--idle-timeout', '1.5']);
