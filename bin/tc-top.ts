@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { RunLoop } from '../src/app/run-loop.js';
+import type { ExportStatus } from '../src/model/types.js';
 
 // React's development build is a third slower per frame; tc-top ships the production one.
 process.env.NODE_ENV ??= 'production';
@@ -16,6 +17,8 @@ const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 /** EX_SOFTWARE: a bug in tc-top (an uncaught exception or rejection); the hooks are detached all the same. */
 const EXIT_INTERNAL = 70;
+/** How long the exit waits for the last IPFIX records to reach the kernel. */
+const IPFIX_FINISH_MS = 2000;
 
 function fail(message: string, code = EXIT_ERROR): never {
   process.stderr.write(`tc-top: ${message}\n`);
@@ -36,10 +39,10 @@ function injectFault(n: number): void {
 }
 
 /** --json and --batch: one block per tick on stdout; --no-ui: nothing (the loop feeds the exporter). */
-async function runPlain(loop: RunLoop, opts: Options): Promise<void> {
+async function runPlain(loop: RunLoop, opts: Options, exports: readonly (() => ExportStatus)[]): Promise<void> {
   if (opts.output === 'json' || opts.output === 'batch') {
     const { plainWriter } = await import('../src/output/plain.js');
-    const write = plainWriter(opts, loop.meta);
+    const write = plainWriter(opts, loop.meta, exports);
     loop.subscribe({ tick: (tick) => process.stdout.write(write(tick)) });
   }
   await loop.run();
@@ -159,6 +162,15 @@ async function main(): Promise<void> {
     loop.subscribe(exporter.consumer);
     if (opts.output !== 'tui' && opts.output !== 'dashboard') process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
   }
+  // Flow records: the sockets need no privilege once open, and the first templates go now.
+  let ipfix: import('../src/output/ipfix-exporter.js').IpfixExporter | undefined;
+  if (opts.ipfix) {
+    const { startIpfixExporter } = await import('../src/output/ipfix-exporter.js');
+    ipfix = await startIpfixExporter(opts.ipfix);
+    loop.subscribe(ipfix.consumer);
+    if (opts.output !== 'tui' && opts.output !== 'dashboard') process.stderr.write(`tc-top: ipfix to ${ipfix.status().collector}\n`);
+  }
+  const exports = ipfix ? [ipfix.status] : [];
   loop.subscribe({ tick: () => injectFault(loop.count) });
 
   if (opts.dropPrivileges) {
@@ -171,14 +183,18 @@ async function main(): Promise<void> {
   try {
     if (opts.output === 'tui') {
       const { runTui } = await import('../src/ui/run-tui.js');
-      await runTui({ loop, options: opts });
+      await runTui({ loop, options: opts, exports });
     } else if (opts.output === 'dashboard') {
       const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
-      await runDashboard({ loop, options: opts });
+      await runDashboard({ loop, options: opts, exports });
     } else {
-      await runPlain(loop, opts);
+      await runPlain(loop, opts, exports);
     }
   } finally {
+    // Every flow's last record (end of run), before the hooks go and before the process ends: q, a
+    // signal and --count all come here. A crash does not (it exits at once).
+    await ipfix?.finish(IPFIX_FINISH_MS);
+    ipfix?.close();
     detach();
     await exporter?.close();
   }

@@ -9,7 +9,7 @@ import { windowRate } from '../model/windows.js';
 import { Line } from './Line.js';
 import type { HookView } from '../model/types.js';
 import type { Data, Meta } from './state.js';
-import { formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from '../model/text.js';
+import { exportText, formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 export interface HeaderProps {
@@ -86,6 +86,7 @@ export function Header({ meta, data, units, window, width, theme }: HeaderProps)
           { text: '   ' },
           losses('failed', t.updateFailed),
           { text: `   non-ip ${t.nonIp}   malformed ${t.malformed}` },
+          ...(data.exports ?? []).map((e): Segment => ({ text: `   ${exportText(e)}`, color: e.sendErrors > 0 ? theme.warn : undefined })),
         ]}
         width={width}
       />
