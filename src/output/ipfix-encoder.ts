@@ -40,9 +40,9 @@ export const IE = {
 export type ElementName = keyof typeof IE;
 
 /**
- * Reserved for the process owner of a flow (not sent yet): an enterprise number (0 until one is
- * registered for tc-top; the enterprise bit is what marks the elements as not IANA's) and
- * processId (unsigned32) / processName (string, the comm) as element numbers 1 and 2 under it.
+ * Reserved for the process owner of a flow (not sent yet): processId (unsigned32) and processName
+ * (string, the comm) as enterprise-specific elements 1 and 2, appended to every template, under an
+ * enterprise number that tc-top does not have yet (choosing it is part of that work).
  */
 export const PROCESS_ELEMENTS = { processId: 1, processName: 2 } as const;
 
