@@ -11,6 +11,7 @@ import { WINDOWS } from '../src/model/windows.js';
 import { parseFilter } from '../src/model/filter.js';
 import { parseListenAddress, type ListenAddress } from '../src/output/listen-address.js';
 import type { Options } from '../src/app/options.js';
+import { parseCollectorAddress } from '../src/output/ipfix-exporter.js';
 
 export type { Options };
 
@@ -81,7 +82,11 @@ function commandLine(argv: readonly string[]) {
     .option('dashboard', { type: 'boolean', description: 'Full-screen dashboard: rate history per interface, top talkers, protocol mix, flows, events' })
     .option('metrics', { type: 'string', description: 'Serve Prometheus/OpenMetrics metrics at http://ADDR:PORT/metrics (default 127.0.0.1:9464)' })
     .option('metrics-top', { type: 'string', default: '50', description: 'Per-flow metric series for at most this many flows by rate; the rest are summed as proto="other"' })
-    .option('ui', { type: 'boolean', default: true, description: '--no-ui: no view, only the --metrics exporter' })
+    .option('ipfix', { type: 'string', description: 'Export IPFIX flow records over UDP to the collector at ADDR:PORT (IPv4, or [IPv6]:PORT)' })
+    .option('ipfix-active-timeout', { type: 'string', default: '60', description: 'Seconds after which a flow that stays gets an IPFIX record (delta counts), and again every as many' })
+    .option('ipfix-domain', { type: 'string', default: '0', description: 'IPFIX observation domain id' })
+    .option('ipfix-template-refresh', { type: 'string', default: '600', description: 'Seconds between sendings of the IPFIX templates (a restarted collector decodes records only after the next)' })
+    .option('ui', { type: 'boolean', default: true, description: '--no-ui: no view, only the --metrics and --ipfix exporters' })
     .conflicts('json', 'batch')
     .conflicts('dashboard', ['json', 'batch'])
     .strict()
@@ -124,7 +129,24 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
     if (!listen.ok) throw new UsageError(`--metrics: ${listen.error}`);
     metrics = listen.address;
   }
-  if (!args.ui && !metrics) throw new UsageError('--no-ui needs --metrics ADDR:PORT (without a view, tc-top would show nothing)');
+  let ipfix: Options['ipfix'];
+  const ipfixGiven = (name: string): boolean => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (args.ipfix !== undefined) {
+    if (Array.isArray(args.ipfix)) throw new UsageError('--ipfix is given more than once');
+    const collector = parseCollectorAddress(args.ipfix);
+    if (!collector.ok) throw new UsageError(`--ipfix: ${collector.error}`);
+    ipfix = {
+      collector: collector.address,
+      activeTimeoutS: numberArg('ipfix-active-timeout', args['ipfix-active-timeout'], { integer: false, min: 1, max: 86_400 })!,
+      domainId: numberArg('ipfix-domain', args['ipfix-domain'], { integer: true, min: 0, max: 4_294_967_295 })!,
+      templateRefreshS: numberArg('ipfix-template-refresh', args['ipfix-template-refresh'], { integer: false, min: 1, max: 86_400 })!,
+    };
+  } else {
+    for (const name of ['ipfix-active-timeout', 'ipfix-domain', 'ipfix-template-refresh']) {
+      if (ipfixGiven(name)) throw new UsageError(`--${name} needs --ipfix ADDR:PORT`);
+    }
+  }
+  if (!args.ui && !metrics && !ipfix) throw new UsageError('--no-ui needs --metrics ADDR:PORT or --ipfix ADDR:PORT (without a view or an exporter, tc-top would do nothing)');
   if (!args.ui && (args.json || args.batch || args.dashboard)) throw new UsageError('--no-ui runs no view: leave out --json, --batch and --dashboard');
   if (args.dashboard && !isTty) throw new UsageError('--dashboard needs a terminal: use --batch or --json when the output is not one');
   if (args.hook === 'tc' && args['xdp-mode'] !== 'auto') throw new UsageError('--xdp-mode needs --hook xdp or --hook both');
@@ -155,6 +177,7 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
     top,
     metrics,
     metricsTop,
+    ipfix,
     cleanup: args.cleanup ?? false,
     dropPrivileges: args['drop-privileges'],
     demo: args.demo ?? false,
