@@ -59,6 +59,8 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  if (opts.read !== undefined) return runCapture({ ...opts, read: opts.read });
+
   const { missingCapabilities } = await import('../src/collectors/privileges.js');
   const missing = missingCapabilities();
   if (missing.length > 0) {
@@ -181,6 +183,34 @@ async function main(): Promise<void> {
   } finally {
     detach();
     await exporter?.close();
+  }
+}
+
+/** -r FILE: a capture through tc-top's own program; nothing attached. */
+async function runCapture(opts: Options & { read: string }): Promise<void> {
+  const { missingCapabilities } = await import('../src/collectors/privileges.js');
+  // Nothing is attached, but the kernel loads TC and XDP programs for CAP_NET_ADMIN only, and its
+  // verifier refuses tc-top's parser without CAP_PERFMON (EACCES): the same three as a live run.
+  const missing = missingCapabilities();
+  if (missing.length > 0) fail(`missing ${missing.join(', ')}: run as root (sudo tc-top -r ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (the kernel loads TC and XDP programs for no less, even to test-run them)`);
+  let read: typeof import('./read.js');
+  try {
+    read = await import('./read.js');
+    const { returnLargeFreesToSystem } = await import('../src/ffi/process.js');
+    returnLargeFreesToSystem();
+  } catch (err) {
+    if (err instanceof Error && err.name === 'LibbpfMissingError') fail(err.message);
+    throw err;
+  }
+  const abort = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
+  try {
+    await read.runRead(opts, abort.signal);
+  } catch (err) {
+    const e = err as Error & { log?: string };
+    if (e.name === 'CaptureError') fail(e.message);
+    if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');
+    throw err;
   }
 }
 

@@ -34,7 +34,16 @@ describe('parseArgs', () => {
       dropPrivileges: true,
       demo: false,
       idleTimeoutGiven: false,
+      read: undefined,
+      followTime: false,
     });
+  });
+
+  it('takes -r FILE (and - for standard input) with --follow-time, --hook xdp and -n', () => {
+    assert.deepEqual([opts(['-r', 'x.pcap']).read, opts(['-r', 'x.pcap']).followTime], ['x.pcap', false]);
+    assert.equal(opts(['--read', '-']).read, '-');
+    const o = opts(['-r', 'x.pcapng', '--follow-time', '-n', '3', '--hook', 'xdp', '--json']);
+    assert.deepEqual([o.followTime, o.count, o.hook, o.output], [true, 3, 'xdp', 'json']);
   });
 
   it('chooses the TUI on a terminal, batch elsewhere, and honours --json/--batch', () => {
@@ -87,6 +96,14 @@ describe('parseArgs', () => {
     [['-i', 'eth0', '-i', 'eth0'], /^an interface is given twice with -i$/],
     [['--bogus'], /Unknown argument: bogus/],
     [['--sort', 'colour'], /Invalid values/],
+    [['-r', 'x.pcap', '-i', 'eth0'], /^-r reads a capture and watches no interface: leave out -i$/],
+    [['-r', 'x.pcap', '--hook', 'both'], /^-r runs the frames through one kind of program/],
+    [['-r', 'x.pcap', '--hook', 'xdp', '--xdp-mode', 'native'], /^-r attaches nothing: leave out --xdp-mode and --tc-mode$/],
+    [['-r', 'x.pcap', '-n', '2'], /^-n counts the tables of --follow-time/],
+    [['-r', 'x.pcap', '--metrics'], /^-r prints the capture's tables and exits/],
+    [['-r', 'x.pcap', '--demo'], /^-r does not go with --demo or --cleanup$/],
+    [['-r', ''], /^-r needs a file name/],
+    [['--follow-time'], /^--follow-time needs -r FILE$/],
   ];
   for (const [argv, message] of BAD) {
     it(`rejects ${argv.join(' ')}`, () => {
