@@ -23,7 +23,7 @@ export function pcap(frames: readonly CapFrame[], o: { linkType?: number; nano?:
   u16(head, 4, 6);
   u32(head, 262144, 16);
   u32(head, o.linkType ?? 1, 20);
-  const parts = [head];
+  const parts: Buffer[] = [head];
   for (const f of frames) {
     const rec = Buffer.alloc(16);
     u32(rec, f.sec, 0);
