@@ -189,10 +189,13 @@ describe('tc-top -r on captures of real traffic', kernelTest(), () => {
     await withBed(async (bed) => {
       const file = join(dir, 'real.pcap');
       const dump = spawn('ip', ['netns', 'exec', bed.nsA, 'tcpdump', '-i', bed.ifA, '-w', file, '-U'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
-      traffic(bed);
-      dump.kill('SIGINT');
-      await new Promise((r) => dump.on('exit', r));
+      try {
+        await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+        traffic(bed);
+      } finally {
+        dump.kill('SIGINT');
+        await new Promise((r) => dump.on('exit', r));
+      }
       const t = table(file);
       const expect = tsharkFlows(file);
       assert.ok(Object.keys(expect).length >= 6, JSON.stringify(expect));
@@ -212,12 +215,16 @@ describe('tc-top -r on captures of real traffic', kernelTest(), () => {
       try {
         await live.waitFor(() => live.lines.length > 0, 15_000, 'the first live tick');
         const dump = spawn('ip', ['netns', 'exec', bed.nsA, 'tcpdump', '-i', 'any', '-y', 'LINUX_SLL2', '-w', file, '-U'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
-        const before = live.lines.length;
-        traffic(bed);
-        await live.waitFor(() => live.lines.length > before + 3, 10_000, 'ticks after the traffic');
-        dump.kill('SIGINT');
-        await new Promise((r) => dump.on('exit', r));
+        try {
+          await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+          const before = live.lines.length;
+          traffic(bed);
+          await live.waitFor(() => live.lines.length > before + 3, 10_000, 'ticks after the traffic');
+        } finally {
+          // Also when the traffic fails: tcpdump must not outlive the test.
+          dump.kill('SIGINT');
+          await new Promise((r) => dump.on('exit', r));
+        }
       } finally {
         await live.stop();
       }
