@@ -54,7 +54,7 @@ function numberArg(name: string, raw: string | string[] | undefined, o: { intege
 function commandLine(argv: readonly string[]) {
   return yargs([...argv])
     .scriptName('tc-top')
-    .usage('$0 [-i IFACE]... [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
+    .usage('$0 [-i IFACE]... [options]\n$0 -r FILE [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
     .option('interface', { alias: 'i', type: 'string', array: true, description: 'Interface to watch (repeatable); default: the interface of the default route' })
     .option('hook', { choices: ['tc', 'xdp', 'both'] as const, default: 'tc' as const, description: 'tc: TC ingress+egress; xdp: XDP ingress; both: XDP ingress + TC egress. TC counts a GSO/GRO super-packet as its segments, bytes skb->len (headers once); XDP: see --xdp-mode' })
     .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic. native: each frame before GRO (a packet per segment); generic: after GRO, a GSO/GRO super-packet counts as one packet (XDP cannot see its segments), bytes as TC counts them' })
@@ -76,6 +76,8 @@ function commandLine(argv: readonly string[]) {
     .option('top', { type: 'string', description: 'Show at most this many flows per update (--json, --batch)' })
     .option('json', { type: 'boolean', description: 'Print one JSON object per update (JSON lines)' })
     .option('batch', { alias: 'b', type: 'boolean', description: 'Print plain text tables, like top -b' })
+    .option('read', { alias: 'r', type: 'string', description: "Count a capture (pcap or pcapng; '-': standard input) with tc-top's own program, run on each frame by BPF_PROG_TEST_RUN; frame times drive the clock. Prints the table at the end (--json, --batch)" })
+    .option('follow-time', { type: 'boolean', description: 'With -r: print a table per --interval of capture time, not only at the end' })
     .option('demo', { type: 'boolean', description: 'Try tc-top on a test bed of its own: two network namespaces, a veth pair and a traffic mix, removed on exit' })
     .option('cleanup', { type: 'boolean', description: 'Remove tc-top programs left by a killed run from the interfaces (all when no -i), then exit' })
     .option('drop-privileges', { type: 'boolean', default: true, description: 'Once attached, run as the sudo user (or nobody) without capabilities; --no-drop-privileges keeps them' })
@@ -103,7 +105,9 @@ function commandLine(argv: readonly string[]) {
 
 type Args = ReturnType<ReturnType<typeof commandLine>['parseSync']>;
 
-export function parseArgs(argv: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
+export function parseArgs(argv0: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
+  // yargs takes a lone '-' after a long option for an argument of its own: `--read -` is `--read=-`.
+  const argv = argv0.flatMap((a, i) => (a === '-' && (argv0[i - 1] === '--read' || argv0[i - 1] === '-r') ? [] : (a === '--read' || a === '-r') && argv0[i + 1] === '-' ? [`${a}=-`] : [a]));
   let printed = '';
   const args = commandLine(argv).parseSync([...argv], {}, (_err, _argv, output) => {
     printed = output;
@@ -157,6 +161,19 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
   if (args.demo && interfaces.length > 0) throw new UsageError('--demo watches its own veth: leave out -i');
   if (args.demo && args.cleanup) throw new UsageError('--demo and --cleanup do not go together');
   if (new Set(interfaces).size !== interfaces.length) throw new UsageError('an interface is given twice with -i');
+  const read = args.read;
+  if (Array.isArray(read)) throw new UsageError('-r is given more than once');
+  if (read !== undefined) {
+    if (read === '') throw new UsageError("-r needs a file name ('-' for standard input)");
+    if (interfaces.length > 0) throw new UsageError('-r reads a capture and watches no interface: leave out -i');
+    if (args.demo || args.cleanup) throw new UsageError('-r does not go with --demo or --cleanup');
+    if (args.hook === 'both') throw new UsageError('-r runs the frames through one kind of program: --hook tc (ingress and egress by the direction the capture gives) or --hook xdp');
+    if (args['xdp-mode'] !== 'auto' || args['tc-mode'] !== 'auto') throw new UsageError('-r attaches nothing: leave out --xdp-mode and --tc-mode');
+    if (metrics) throw new UsageError('-r prints the capture\'s tables and exits: --metrics serves a running tc-top, leave it out');
+    if (count !== undefined && !args['follow-time']) throw new UsageError('-n counts the tables of --follow-time; without it, -r prints one table, at the end');
+  } else if (args['follow-time']) {
+    throw new UsageError('--follow-time needs -r FILE');
+  }
 
   return {
     interfaces,
@@ -182,5 +199,7 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
     dropPrivileges: args['drop-privileges'],
     demo: args.demo ?? false,
     idleTimeoutGiven: argv.some((a) => a === '--idle-timeout' || a.startsWith('--idle-timeout=')),
+    read,
+    followTime: args['follow-time'] ?? false,
   };
 }

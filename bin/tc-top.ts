@@ -62,11 +62,11 @@ function parseOrExit(): Options | undefined {
 }
 
 /** Loads libbpf and the collector's module, or exits with one line naming what is missing. */
-async function loadKernelSide(): Promise<typeof import('../src/collectors/kernel-collector.js')> {
+async function loadKernelSide(why = ''): Promise<typeof import('../src/collectors/kernel-collector.js')> {
   const { missingCapabilities } = await import('../src/collectors/privileges.js');
   const missing = missingCapabilities();
   if (missing.length > 0) {
-    fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON`);
+    fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON${why}`);
   }
   try {
     const module = await import('../src/collectors/kernel-collector.js');
@@ -167,6 +167,8 @@ async function runView(loop: RunLoop, opts: Options, exports: readonly (() => Ex
 async function main(): Promise<void> {
   const opts = parseOrExit();
   if (!opts) return;
+  // A capture file: no interface, its own collector and clock (bin/read.ts).
+  if (opts.read !== undefined) return runCapture({ ...opts, read: opts.read });
   const kernel = await loadKernelSide();
   if (opts.demo) {
     const { runDemo } = await import('./demo.js');
@@ -210,6 +212,24 @@ await runView(loop, opts, ipfix ? [ipfix.status] : []);
     ipfix?.close();
     detach();
     await exporter?.close();
+  }
+}
+
+/** -r FILE: a capture through tc-top's own program; nothing attached. */
+async function runCapture(opts: Options & { read: string }): Promise<void> {
+  // Nothing is attached, but the kernel loads TC and XDP programs for CAP_NET_ADMIN only, and its
+  // verifier refuses tc-top's parser without CAP_PERFMON (EACCES): the same three as a live run.
+  await loadKernelSide(' (the kernel loads TC and XDP programs for no less, even to test-run them)');
+  const read = await import('./read.js');
+  const abort = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
+  try {
+    await read.runRead(opts, abort.signal);
+  } catch (err) {
+    const e = err as Error & { log?: string };
+    if (e.name === 'CaptureError') fail(e.message);
+    if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');
+    throw err;
   }
 }
 

@@ -35,7 +35,16 @@ describe('parseArgs', () => {
       dropPrivileges: true,
       demo: false,
       idleTimeoutGiven: false,
+      read: undefined,
+      followTime: false,
     });
+  });
+
+  it('takes -r FILE (and - for standard input) with --follow-time, --hook xdp and -n', () => {
+    assert.deepEqual([opts(['-r', 'x.pcap']).read, opts(['-r', 'x.pcap']).followTime], ['x.pcap', false]);
+    assert.equal(opts(['--read', '-']).read, '-');
+    const o = opts(['-r', 'x.pcapng', '--follow-time', '-n', '3', '--hook', 'xdp', '--json']);
+    assert.deepEqual([o.followTime, o.count, o.hook, o.output], [true, 3, 'xdp', 'json']);
   });
 
   it('chooses the TUI on a terminal, batch elsewhere, and honours --json/--batch', () => {
@@ -110,6 +119,14 @@ describe('parseArgs', () => {
     [['--ipfix', '192.0.2.10:4739', '--ipfix-domain', '-1'], /^--ipfix-domain must be an integer from 0 to 4294967295, got '-1'$/],
     [['--ipfix-domain', '3'], /^--ipfix-domain needs --ipfix ADDR:PORT$/],
     [['--no-ui'], /^--no-ui needs --metrics ADDR:PORT or --ipfix ADDR:PORT/],
+    [['-r', 'x.pcap', '-i', 'eth0'], /^-r reads a capture and watches no interface: leave out -i$/],
+    [['-r', 'x.pcap', '--hook', 'both'], /^-r runs the frames through one kind of program/],
+    [['-r', 'x.pcap', '--hook', 'xdp', '--xdp-mode', 'native'], /^-r attaches nothing: leave out --xdp-mode and --tc-mode$/],
+    [['-r', 'x.pcap', '-n', '2'], /^-n counts the tables of --follow-time/],
+    [['-r', 'x.pcap', '--metrics'], /^-r prints the capture's tables and exits/],
+    [['-r', 'x.pcap', '--demo'], /^-r does not go with --demo or --cleanup$/],
+    [['-r', ''], /^-r needs a file name/],
+    [['--follow-time'], /^--follow-time needs -r FILE$/],
   ];
   for (const [argv, message] of BAD) {
     it(`rejects ${argv.join(' ')}`, () => {

@@ -19,3 +19,5 @@ fi
 trap '[ -n "$policy_added" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 # Prometheus: the exporter's end-to-end test. nfdump (nfcapd) and tshark: the IPFIX export's.
 apt-get install -y -qq --no-install-recommends prometheus nfdump tshark >/dev/null
+# scapy and tcpdump: the captures `tc-top -r` is tested on (test/pcap.test.ts).
+apt-get install -y -qq --no-install-recommends python3-scapy tcpdump >/dev/null

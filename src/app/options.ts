@@ -48,4 +48,8 @@ export interface Options {
   readonly demo: boolean;
   /** Whether --idle-timeout was given (the demo shortens the default). */
   readonly idleTimeoutGiven: boolean;
+  /** Read this capture (pcap or pcapng; '-': standard input) instead of watching interfaces (-r). */
+  readonly read: string | undefined;
+  /** With read: print a table per --interval of capture time, not only at the end. */
+  readonly followTime: boolean;
 }
