@@ -108,7 +108,7 @@ export async function benchHealth(): Promise<HealthResult> {
 export function healthMarkdown(h: HealthResult | undefined): string[] {
   if (!h) return [];
   const lines = [
-    '## 5. Health: ns per event (RTT, retransmits, drops)',
+    '## 6. Health: ns per event (RTT, retransmits, drops)',
     '',
     'Method: bench/health.ts. The real binary watches one end of a veth pair with its health programs loaded (the default;',
     '`--no-tcp-stats` loads none). The kernel\'s BPF run-time statistics (`kernel.bpf_stats_enabled`, restored after) give each',

@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { RunLoop } from '../src/app/run-loop.js';
+import type { ExportStatus } from '../src/model/types.js';
 
 // React's development build is a third slower per frame; tc-top ships the production one.
 process.env.NODE_ENV ??= 'production';
@@ -16,6 +17,8 @@ const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 /** EX_SOFTWARE: a bug in tc-top (an uncaught exception or rejection); the hooks are detached all the same. */
 const EXIT_INTERNAL = 70;
+/** How long the exit waits for the last IPFIX records to reach the kernel. */
+const IPFIX_FINISH_MS = 2000;
 
 function fail(message: string, code = EXIT_ERROR): never {
   process.stderr.write(`tc-top: ${message}\n`);
@@ -36,10 +39,10 @@ function injectFault(n: number): void {
 }
 
 /** --json and --batch: one block per tick on stdout; --no-ui: nothing (the loop feeds the exporter). */
-async function runPlain(loop: RunLoop, opts: Options): Promise<void> {
+async function runPlain(loop: RunLoop, opts: Options, exports: readonly (() => ExportStatus)[]): Promise<void> {
   if (opts.output === 'json' || opts.output === 'batch') {
     const { plainWriter } = await import('../src/output/plain.js');
-    const write = plainWriter(opts, loop.meta);
+    const write = plainWriter(opts, loop.meta, exports);
     loop.subscribe({ tick: (tick) => process.stdout.write(write(tick)) });
   }
   await loop.run();
@@ -59,11 +62,11 @@ function parseOrExit(): Options | undefined {
 }
 
 /** Loads libbpf and the collector's module, or exits with one line naming what is missing. */
-async function loadKernelSide(): Promise<typeof import('../src/collectors/kernel-collector.js')> {
+async function loadKernelSide(why = ''): Promise<typeof import('../src/collectors/kernel-collector.js')> {
   const { missingCapabilities } = await import('../src/collectors/privileges.js');
   const missing = missingCapabilities();
   if (missing.length > 0) {
-    fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON`);
+    fail(`missing ${missing.join(', ')}: run as root (sudo tc-top ...) or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON${why}`);
   }
   try {
     const module = await import('../src/collectors/kernel-collector.js');
@@ -123,8 +126,8 @@ function guardProcess(loop: RunLoop, abort: AbortController): () => void {
 
 type Exporter = import('../src/output/metrics-server.js').MetricsExporter;
 
-/** The consumers beside the view: the exporter (before any privilege drop: a port below 1024 needs it). */
-async function startConsumers(loop: RunLoop, opts: Options, lineViews: boolean): Promise<{ exporter: Exporter | undefined }> {
+/** The consumers beside the view: the exporter (before any privilege drop: a port below 1024 needs it) and the IPFIX export. */
+async function startConsumers(loop: RunLoop, opts: Options, lineViews: boolean) {
   let exporter: Exporter | undefined;
   if (opts.metrics) {
     const { startMetricsExporter } = await import('../src/output/metrics-server.js');
@@ -136,26 +139,36 @@ async function startConsumers(loop: RunLoop, opts: Options, lineViews: boolean):
     loop.subscribe(exporter.consumer);
     if (lineViews) process.stderr.write(`tc-top: metrics at ${exporter.url}\n`);
   }
+  // Flow records: the sockets need no privilege once open, and the first templates go now.
+  let ipfix: import('../src/output/ipfix-exporter.js').IpfixExporter | undefined;
+  if (opts.ipfix) {
+    const { startIpfixExporter } = await import('../src/output/ipfix-exporter.js');
+    ipfix = await startIpfixExporter(opts.ipfix);
+    loop.subscribe(ipfix.consumer);
+    if (lineViews) process.stderr.write(`tc-top: ipfix to ${ipfix.status().collector}\n`);
+  }
   loop.subscribe({ tick: () => injectFault(loop.count) });
-  return { exporter };
+  return { exporter, ipfix };
 }
 
 /** Runs the loop under the view the options ask for; resolves when the run ends. */
-async function runView(loop: RunLoop, opts: Options): Promise<void> {
+async function runView(loop: RunLoop, opts: Options, exports: readonly (() => ExportStatus)[]): Promise<void> {
   if (opts.output === 'tui') {
     const { runTui } = await import('../src/ui/run-tui.js');
-    await runTui({ loop, options: opts });
+    await runTui({ loop, options: opts, exports });
   } else if (opts.output === 'dashboard') {
     const { runDashboard } = await import('../src/ui/dashboard/run-dashboard.js');
-    await runDashboard({ loop, options: opts });
+    await runDashboard({ loop, options: opts, exports });
   } else {
-    await runPlain(loop, opts);
+    await runPlain(loop, opts, exports);
   }
 }
 
 async function main(): Promise<void> {
   const opts = parseOrExit();
   if (!opts) return;
+  // A capture file: no interface, its own collector and clock (bin/read.ts).
+  if (opts.read !== undefined) return runCapture({ ...opts, read: opts.read });
   const kernel = await loadKernelSide();
   if (opts.demo) {
     const { runDemo } = await import('./demo.js');
@@ -181,7 +194,7 @@ async function main(): Promise<void> {
   const lineViews = opts.output !== 'tui' && opts.output !== 'dashboard';
   const { describeHook } = await import('../src/collectors/hooks.js');
   if (lineViews) for (const h of collector.hooks) process.stderr.write(`tc-top: attached ${describeHook(h)} to ${h.ifname}\n`);
-  const { exporter } = await startConsumers(loop, opts, lineViews);
+  const { exporter, ipfix } = await startConsumers(loop, opts, lineViews);
 
   if (opts.dropPrivileges) {
     // Links detach by closing their fds, which needs no privilege; legacy filters need
@@ -191,10 +204,32 @@ async function main(): Promise<void> {
   }
 
   try {
-    await runView(loop, opts);
+await runView(loop, opts, ipfix ? [ipfix.status] : []);
   } finally {
+    // Every flow's last record (end of run), before the hooks go and before the process ends: q, a
+    // signal and --count all come here. A crash does not (it exits at once).
+    await ipfix?.finish(IPFIX_FINISH_MS);
+    ipfix?.close();
     detach();
     await exporter?.close();
+  }
+}
+
+/** -r FILE: a capture through tc-top's own program; nothing attached. */
+async function runCapture(opts: Options & { read: string }): Promise<void> {
+  // Nothing is attached, but the kernel loads TC and XDP programs for CAP_NET_ADMIN only, and its
+  // verifier refuses tc-top's parser without CAP_PERFMON (EACCES): the same three as a live run.
+  await loadKernelSide(' (the kernel loads TC and XDP programs for no less, even to test-run them)');
+  const read = await import('./read.js');
+  const abort = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => abort.abort());
+  try {
+    await read.runRead(opts, abort.signal);
+  } catch (err) {
+    const e = err as Error & { log?: string };
+    if (e.name === 'CaptureError') fail(e.message);
+    if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');
+    throw err;
   }
 }
 

@@ -56,16 +56,21 @@ export interface KernelCollectorOptions {
    * line's default, off with --no-tcp-stats. Only with `attach`.
    */
   readonly tcpStats?: boolean;
+  /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, stamped with each frame's time (tc-top -r). */
+  readonly object?: 'live' | 'replay';
+  /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
+  readonly interfaceNames?: ReadonlyMap<number, string>;
 }
 
 /** What a snapshot says when health was asked for and the kernel took none of it: every column '-'. */
 const NO_HEALTH: HealthSample = { entries: [], rtt: false, retrans: false, drops: false };
 
-/** The object tc-top ships, bpf/tc_top.bpf.o at the package root; never a path from the user. */
-export function bundledObjectPath(): string {
+/** An object tc-top ships, bpf/tc_top.bpf.o (or its replay build) at the package root; never a path from the user. */
+export function bundledObjectPath(object: 'live' | 'replay' = 'live'): string {
+  const file = object === 'replay' ? 'tc_top_replay.bpf.o' : 'tc_top.bpf.o';
   // Run from src/ (tsx) or from dist/src/ (compiled): the package root is two or three levels up.
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [resolve(here, '../../bpf/tc_top.bpf.o'), resolve(here, '../../../bpf/tc_top.bpf.o')];
+  const candidates = [resolve(here, `../../bpf/${file}`), resolve(here, `../../../bpf/${file}`)];
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
@@ -110,9 +115,10 @@ export class KernelCollector implements Collector {
     this.maxFlows = opts.maxFlows;
     this.healthAsked = opts.tcpStats === true && opts.attach !== false;
     for (const i of ifaces) this.names.set(i.index, i.name);
+    for (const [index, name] of opts.interfaceNames ?? []) this.names.set(index, name);
     this.cpus = numPossibleCpus();
 
-    this.obj = BpfObject.open(bundledObjectPath());
+    this.obj = BpfObject.open(bundledObjectPath(opts.object));
     this.teardown.defer('closed the BPF object', () => this.obj.close(), true);
     try {
       const percpu = opts.map === 'percpu';

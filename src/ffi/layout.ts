@@ -59,6 +59,22 @@ export const Config = {
   slots: 4,
 } as const;
 
+/**
+ * The replay build's per-frame inputs (tc_top.h): TC reads them from the test run's __sk_buff
+ * (cb[0], cb[1]: time, low and high 32 bits; cb[2]: the length to count), XDP from 16 bytes of
+ * metadata before the frame (struct tc_top_replay_meta).
+ */
+export const Replay = {
+  /** offsetof(struct __sk_buff, cb): the context given to a TC run ends with cb[2]. */
+  skbCb: 48,
+  skbCtxSize: 48 + 3 * 4,
+  /** struct xdp_md as a test run takes it: data (the metadata's length), data_end, the rest 0. */
+  xdpCtxSize: 24,
+  metaSize: 16,
+  metaTimeNs: 0,
+  metaLen: 8,
+} as const;
+
 /** enum tc_top_map_mode. */
 export const MapMode = { lru: 0, percpu: 1, mmap: 2 } as const;
 

@@ -124,6 +124,7 @@ const f = bindAll(() => ({
   mapDeleteBatch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, void *count, void *opts)'),
   mapGetNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
   progTestRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)'),
+  progTestRunRaw: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
   progQuery: lib.func('int bpf_prog_query_opts(int target, int type, _Inout_ tctop_prog_query_opts *opts)'),
   progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
@@ -492,4 +493,54 @@ export function progTestRun(progFd: number, data: Buffer, repeat = 1, ctx?: Buff
   };
   check('bpf_prog_test_run_opts', f.progTestRun(progFd, opts) as number, libbpfLog);
   return { retval: opts.retval | 0, durationNs: opts.duration };
+}
+
+/**
+ * BPF_PROG_TEST_RUN for a stream of frames (tc-top -r): frames and their contexts are written into
+ * native memory that this process owns (`bytes`), and each run points the one options struct at
+ * them, so that a run costs one call and no marshalling. Free it with free().
+ */
+export class FrameRunner {
+  /** The native block, as a Buffer: write frames and contexts here, then run() them by offset. */
+  readonly bytes: Buffer;
+  private readonly block: Ptr;
+  private readonly base: bigint;
+  private readonly opts: Buffer;
+  private readonly optsPtr: Ptr;
+  private freed = false;
+
+  constructor(size: number) {
+    const optsSize = koffi.sizeof(TestRunOpts);
+    this.block = koffi.alloc('uint8_t', size);
+    this.optsPtr = koffi.alloc('uint8_t', optsSize);
+    this.bytes = Buffer.from(koffi.view(this.block, size));
+    this.opts = Buffer.from(koffi.view(this.optsPtr, optsSize));
+    this.opts.fill(0);
+    this.opts.writeBigUInt64LE(BigInt(optsSize), 0);
+    this.opts.writeInt32LE(1, koffi.offsetof(TestRunOpts, 'repeat'));
+    this.base = koffi.address(this.block) as bigint;
+  }
+
+  /** Run the program on the frame at [dataAt, dataAt + dataLen) with the context at [ctxAt, ctxAt + ctxLen) (ctxLen 0: none); returns its verdict. */
+  run(progFd: number, dataAt: number, dataLen: number, ctxAt: number, ctxLen: number): number {
+    const o = this.opts;
+    o.writeBigUInt64LE(this.base + BigInt(dataAt), 8);
+    o.writeUInt32LE(dataLen, 24);
+    // libbpf writes the sizes the kernel reports back into the options: a data_size_out left from
+    // a smaller frame would make the next run fail with ENOSPC.
+    o.writeUInt32LE(0, 28);
+    o.writeUInt32LE(0, 52);
+    o.writeBigUInt64LE(ctxLen > 0 ? this.base + BigInt(ctxAt) : 0n, 32);
+    o.writeUInt32LE(ctxLen, 48);
+    const ret = f.progTestRunRaw(progFd, this.optsPtr) as number;
+    if (ret < 0) check('bpf_prog_test_run_opts', ret, libbpfLog);
+    return o.readInt32LE(56);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    koffi.free(this.block);
+    koffi.free(this.optsPtr);
+  }
 }

@@ -133,3 +133,17 @@ export interface Meta {
   readonly mapKind: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
 }
+
+/** How a flow exporter (--ipfix) is doing: what the views show of it in their headers and JSON. */
+export interface ExportStatus {
+  /** 'ipfix' */
+  readonly kind: string;
+  /** Where the records go, as HOST:PORT. */
+  readonly collector: string;
+  /** Flow records and messages handed to the socket, and the sends that failed. */
+  readonly records: number;
+  readonly messages: number;
+  readonly sendErrors: number;
+  /** The latest failure (an errno name such as ECONNREFUSED), if any. */
+  readonly lastError: string | undefined;
+}

@@ -9,7 +9,7 @@ import { windowRate } from '../model/windows.js';
 import { Line } from './Line.js';
 import type { HookView } from '../model/types.js';
 import type { Data, Meta } from './state.js';
-import { formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from '../model/text.js';
+import { exportText, formatBytes, formatElapsed, formatPps, formatRate, segmentsWidth, sparkline, type Segment, type Units } from '../model/text.js';
 import type { Theme } from './theme.js';
 
 export interface HeaderProps {
@@ -121,6 +121,11 @@ export function Header({ meta, data, units, window, width, theme }: HeaderProps)
       losses('failed', t.updateFailed),
       losses('non-ip', t.nonIp),
       losses('malformed', t.malformed),
+      // An export that fails is never dropped from the line; one that works, before the zero counters.
+      ...(data.exports ?? []).map((e): Part => ({
+        segments: [{ text: exportText(e), color: e.sendErrors > 0 ? theme.warn : undefined }],
+        ...(e.sendErrors > 0 ? {} : { drop: 0 }),
+      })),
     ],
     width,
   );

@@ -9,7 +9,7 @@ import { AGGREGATE_MODES, type AggregateMode } from '../model/aggregate.js';
 import { filterToString, MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
 import { monoToWallMs } from '../model/rates.js';
 import { sortKey, type SortField, type SortKey } from '../model/sort.js';
-import type { FlowRecord, Meta, Window } from '../model/types.js';
+import type { ExportStatus, FlowRecord, Meta, Window } from '../model/types.js';
 import { GUTTER, placeColumns, sortFields, type PlacedColumn } from './columns.js';
 import { commandFor, type Command, type KeyAction } from './keymap.js';
 import { layout, type Layout, type Pane } from './layout.js';
@@ -42,6 +42,8 @@ export interface Data {
   readonly rowRates: ReadonlyMap<string, readonly Sample[]>;
   /** Newest last, at most MAX_EVENTS. */
   readonly events: readonly FlowEvent[];
+  /** The flow exporters' counts (--ipfix) as of the tick. */
+  readonly exports?: readonly ExportStatus[];
 }
 
 export interface UiState {
@@ -84,7 +86,7 @@ export interface UiState {
 
 export type Action =
   | KeyAction
-  | { readonly type: 'tick'; readonly tick: TickData }
+  | { readonly type: 'tick'; readonly tick: TickData; readonly exports?: readonly ExportStatus[] }
   | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
   | { readonly type: 'names'; readonly names: ReadonlyMap<string, string> }
   | { readonly type: 'detached'; readonly lines: readonly string[] };
@@ -195,7 +197,7 @@ export function reducer(s: UiState, a: Action): UiState {
   switch (a.type) {
     case 'tick':
       // After a detach the collector is closed; a tick already under way is dropped.
-      return s.detach === 'none' ? recordRowRates(settle({ ...s, live: withTick(s.live, a.tick) })) : s;
+      return s.detach === 'none' ? recordRowRates(settle({ ...s, live: withTick(s.live, a.tick, a.exports) })) : s;
     case 'resize':
       return settle({ ...s, size: { columns: a.columns, rows: a.rows } });
     case 'names':
@@ -208,7 +210,7 @@ export function reducer(s: UiState, a: Action): UiState {
   }
 }
 
-function withTick(d: Data, tick: TickData): Data {
+function withTick(d: Data, tick: TickData, exports: readonly ExportStatus[] | undefined): Data {
   const now = tick.snapshot.monoNs;
   const created = tick.table
     .rows(newRows(tick).slice(-MAX_EVENTS))
@@ -220,6 +222,7 @@ function withTick(d: Data, tick: TickData): Data {
     totalRate: [...recent(d.totalRate, now), { monoNs: now, value: tick.totals.bpsIn + tick.totals.bpsOut }],
     rowRates: d.rowRates,
     events: [...d.events, ...created, ...expired].slice(-MAX_EVENTS),
+    ...(exports ? { exports } : {}),
   };
 }
 
