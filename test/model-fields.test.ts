@@ -24,10 +24,18 @@ import { WINDOWS } from '../src/model/windows.js';
 import { batchText } from '../src/output/plain.js';
 import { placeColumns } from '../src/ui/columns.js';
 import { at, tcp, ticksOf } from './helpers/ui-fixtures.js';
+import { addressSortKey } from '../src/model/address.js';
+import { tupleKey, type OwnerSample } from '../src/model/owners.js';
 
+// Flow 1's socket has an owner, flow 2 none: the owner members and PROC's sort keys are held to both.
+const OWNERS: OwnerSample = {
+  table: [{ pid: 4242, comm: 'curl', uid: 1000, user: 'ann', cgroup: '/user.slice/app.scope', container: 'app' }],
+  byTuple: new Map([[tupleKey(6, addressSortKey('10.0.0.1'), 40001, addressSortKey('192.0.2.1'), 443), 0]]),
+  local: new Set([addressSortKey('10.0.0.1'), addressSortKey('10.0.0.2')]),
+};
 const [tick] = ticksOf([
-  at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
-  at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
+  { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), owners: OWNERS },
+  { ...at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), owners: OWNERS },
 ]);
 const flows = tick!.rates;
 
@@ -65,7 +73,7 @@ describe('the field registry', () => {
   });
 
   it("is the TUI's counter columns, in its order", () => {
-    const titles = placeColumns('flow', 400).map((c) => c.column.title);
+    const titles = placeColumns('flow', 400, { owners: true }).map((c) => c.column.title);
     const counters = TUI_COUNTERS.map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
     assert.deepEqual(titles.slice(-counters.length), counters);
   });
@@ -144,5 +152,36 @@ describe('avg: the average packet size', () => {
     assert.ok(!placeColumns('flow', 78).some((c) => c.column.title === 'AVG'), 'the first to go when narrow');
     assert.ok(BATCH_FIELDS.some((f) => f.title === 'AVG'));
     assert.ok(SORT_FIELD_IDS.includes('avg'));
+  });
+});
+
+describe('proc: the local process', () => {
+  const proc = FIELDS.find((f) => f.id === 'proc')!;
+  it("shows comm[pid], '-' for none, and in JSON pid, comm, uid and cgroup (null for none)", () => {
+    assert.equal(proc.tui!.cell(flows[0]!, {}, { units: 'bits', nowNs: 1e9 }), 'curl[4242]');
+    assert.equal(proc.tui!.cell(flows[1]!, {}, { units: 'bits', nowNs: 1e9 }), '-');
+    const own = flowJsonOf(flows[0]!, tick!.snapshot, flows[0]);
+    assert.deepEqual([own.pid, own.comm, own.uid, own.cgroup], [4242, 'curl', 1000, '/user.slice/app.scope']);
+    const none = flowJsonOf(flows[1]!, tick!.snapshot, flows[1]);
+    assert.deepEqual([none.pid, none.comm, none.uid, none.cgroup], [null, null, null, null]);
+    const [mixed] = aggregate(flows, 'proto').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([mixed!.pid, mixed!.cgroup], [null, null], "a group's mixed owners are null");
+    const [byProcess] = aggregate([flows[0]!], 'process').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([byProcess!.key, byProcess!.pid, byProcess!.comm, byProcess!.uid, byProcess!.cgroup], ['4242 curl', 4242, 'curl', 1000, '/user.slice/app.scope']);
+  });
+
+  it('is left out without owners (--no-processes): no column, no JSON members', () => {
+    const [plain] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 10, 1)])]);
+    const row = plain!.rates[0]!;
+    assert.equal('pid' in flowJsonOf(row, plain!.snapshot, row), false);
+    assert.equal('pid' in groupJsonOf(aggregate([row], 'proto')[0]!, plain!.snapshot), false);
+    assert.equal(placeColumns('flow', 400).some((c) => c.column.title === 'PROC'), false);
+  });
+
+  it('goes before PPS and RATE when narrow: at 80 columns the rates stay, at 120 PROC shows too', () => {
+    const at80 = placeColumns('flow', 78, { owners: true }).map((c) => c.column.title);
+    assert.ok(at80.includes('PPS') && at80.includes('RATE') && !at80.includes('PROC'), at80.join(' '));
+    const at120 = placeColumns('flow', 118, { owners: true }).map((c) => c.column.title);
+    assert.ok(at120.includes('PROC') && at120.includes('PPS') && at120.includes('RATE'), at120.join(' '));
   });
 });

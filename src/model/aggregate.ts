@@ -4,6 +4,7 @@
  * it, so a group never shows a value that is true of some of its flows only.
  */
 import { formatEndpoint, hasPorts, protoName } from './format.js';
+import type { Owner } from './owners.js';
 import type { Direction, FlowRate, WindowRates } from './types.js';
 
 /**
@@ -16,11 +17,13 @@ import type { Direction, FlowRate, WindowRates } from './types.js';
  * - conversation: both directions of a 5-tuple in one row, seen from the local side (see local):
  *   src and sport are the local end, dst and dport the remote one (ports only where they are ports).
  * - host-conversation: the same for host pairs.
+ * - process: by the local process (pid and comm); flows without an owner in one group, '-'.
+ * - cgroup: by the local process's cgroup v2 path (its container); flows without an owner in '-'.
  */
-export type AggregateMode = 'flow' | 'src' | 'dst' | 'pair' | 'port' | 'proto' | 'conversation' | 'host-conversation';
+export type AggregateMode = 'flow' | 'src' | 'dst' | 'pair' | 'port' | 'proto' | 'conversation' | 'host-conversation' | 'process' | 'cgroup';
 
 /** Cycle order of the view key. */
-export const AGGREGATE_MODES: readonly AggregateMode[] = ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation'];
+export const AGGREGATE_MODES: readonly AggregateMode[] = ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation', 'process', 'cgroup'];
 
 /** What adds up across flows. */
 export interface Traffic extends WindowRates {
@@ -54,6 +57,13 @@ export interface AggRow extends Traffic {
   readonly firstSeenNs: number;
   readonly lastSeenNs: number;
   readonly tcpFlags: number;
+  /**
+   * The members' owner where they share it (null: none of them has one), undefined where they
+   * differ; the member is absent when the flows carry no owners (--no-processes).
+   */
+  readonly owner?: Owner | null | undefined;
+  /** The members' cgroup path where they share it (null: no owner, or no path known), undefined where they differ. */
+  readonly cgroup?: string | null | undefined;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -99,6 +109,10 @@ function groupKey(row: FlowRate, ends: Ends, mode: AggregateMode): string {
     }
     case 'proto':
       return protoName(row.proto);
+    case 'process':
+      return row.owner ? `${row.owner.pid} ${row.owner.comm}` : '-';
+    case 'cgroup':
+      return row.owner?.cgroup ?? '-';
     case 'conversation': {
       const ports = hasPorts(row.proto);
       const local = formatEndpoint(ends.src, ends.sport, row.family, ports);
@@ -191,6 +205,11 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
         lastSeenNs: row.lastSeenNs,
         tcpFlags: row.tcpFlags,
       });
+      if ('owner' in row) {
+        const g = groups.get(key) as Mutable<AggRow>;
+        g.owner = row.owner ?? null;
+        g.cgroup = row.owner?.cgroup ?? null;
+      }
       continue;
     }
     // A member's labels are always defined, so a label once cleared stays cleared.
@@ -206,6 +225,10 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
     group.firstSeenNs = Math.min(group.firstSeenNs, row.firstSeenNs);
     group.lastSeenNs = Math.max(group.lastSeenNs, row.lastSeenNs);
     group.tcpFlags |= row.tcpFlags;
+    if ('owner' in group) {
+      if (group.owner !== (row.owner ?? null)) group.owner = undefined;
+      if (group.cgroup !== (row.owner?.cgroup ?? null)) group.cgroup = undefined;
+    }
   }
   return [...groups.values()];
 }

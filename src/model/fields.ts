@@ -12,6 +12,7 @@
 import type { AggRow, Traffic } from './aggregate.js';
 import { hasPorts, protoName, tcpFlagsString } from './format.js';
 import { addressSortKey } from './address.js';
+import { procText, type Owner } from './owners.js';
 import { monoToWallMs } from './rates.js';
 import type { RateTable } from './rate-table.js';
 import { formatBytes, formatCount, formatDuration, formatPps, formatRate, type Units } from './text.js';
@@ -25,6 +26,8 @@ export type Row = FlowRate | AggRow;
 export interface FieldView {
   readonly window?: Window | undefined;
   readonly cumulative?: boolean | undefined;
+  /** Whether the tick carries owners (the owner programs run): the owner columns are shown only then. */
+  readonly owners?: boolean | undefined;
 }
 
 /** What a cell needs besides its row and view. */
@@ -65,6 +68,8 @@ export interface TuiColumn {
   readonly counter?: boolean;
   /** Its place among a conversation's counter columns; absent: not there. */
   readonly conversation?: number;
+  /** Shown only when the tick has owners (not with --no-processes). */
+  readonly owners?: boolean;
   readonly title?: (v: FieldView) => string;
   readonly cell: (r: Row, v: FieldView, ctx: CellContext) => string;
 }
@@ -215,6 +220,20 @@ export const FIELDS: readonly Field[] = [
     description: 'interface',
     batch: { right: false, cell: (r) => r.ifname ?? '*' },
     json: [label('ifname', 'ifname')],
+  },
+  {
+    id: 'proc',
+    title: 'PROC',
+    description: "the local process behind the flow, comm[pid] ('-': forwarded, the kernel's own or injected)",
+    sort: labelSort((r) => procSortKey(r.owner), (t, i) => (t.owners ? procSortKey(t.owners.owner(i)) : undefined)),
+    // Dropped after the cumulative counters and before DIR, PPS and RATE: at 80 columns the rates keep priority.
+    tui: { align: 'left', width: 16, drop: 3.5, counter: true, owners: true, cell: (r) => procText(r.owner) },
+    json: [
+      ownerMember('pid', (o) => o.pid),
+      ownerMember('comm', (o) => o.comm),
+      ownerMember('uid', (o) => o.uid),
+      { name: 'cgroup', flow: (_f, r) => (r && 'owner' in r ? (r.owner?.cgroup ?? null) : undefined), group: (g) => ('owner' in g ? (g.cgroup ?? null) : undefined) },
+    ],
   },
   {
     id: 'flows',
@@ -373,6 +392,20 @@ export const FIELDS: readonly Field[] = [
   },
 ];
 
+/** 'comm[pid]' for sorting; none and a group's mixed owners sort last. */
+function procSortKey(owner: Owner | null | undefined): SortValue {
+  return owner ? `${owner.comm}[${owner.pid}]` : undefined;
+}
+
+/** An owner's member of a flow's and a group's JSON: null without one (or mixed), absent without owners at all. */
+function ownerMember(name: string, read: (o: Owner) => unknown): JsonMember {
+  return {
+    name,
+    flow: (_f, r) => (r && 'owner' in r ? (r.owner ? read(r.owner) : null) : undefined),
+    group: (g) => ('owner' in g ? (g.owner ? read(g.owner) : null) : undefined),
+  };
+}
+
 function directionRate(row: Row, dir: 'ingress' | 'egress', v: FieldView, ctx: CellContext): string {
   return 'flows' in row ? formatRate(rateIn(row[dir], v.window).bps, ctx.units) : '-';
 }
@@ -434,7 +467,10 @@ export function flowJsonOf(f: FlowRecord, snap: Snapshot, rates?: FlowRate): Rec
 /** A group's JSON object: its key and member count, then the registry's members. */
 export function groupJsonOf(g: AggRow, snap: Snapshot): Record<string, unknown> {
   const out: Record<string, unknown> = { key: g.key, flows: g.flows };
-  for (const m of JSON_GROUP) out[m.name] = m.group!(g, snap);
+  for (const m of JSON_GROUP) {
+    const value = m.group!(g, snap);
+    if (value !== undefined) out[m.name] = value;
+  }
   return out;
 }
 

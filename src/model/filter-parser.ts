@@ -9,6 +9,11 @@
  *              | ip | ip6 | [src|dst] host ADDR | src|dst ADDR | [src|dst] net ADDR/LEN
  *              | [src|dst] port N | [src|dst] portrange N-M
  *              | inbound | ingress | outbound | egress | iface NAME
+ *              | pid N | proc NAME | cgroup TEXT | user NAME|UID
+ *
+ * The owner terms read the local process behind a flow (what --no-processes leaves out): pid and
+ * proc (its comm) exactly, cgroup a part of its cgroup path or its container's short name, user a
+ * name or a uid. A flow without an owner matches none of them.
  *
  * Primitives are joined explicitly ('tcp port 80' is not juxtaposition: as in pcap, a port protocol
  * may qualify a following port/portrange/src/dst primitive, and ip/ip6 a following
@@ -47,6 +52,7 @@ const KEYWORDS = new Set([
   ...SIMPLE_PROTOS.keys(),
   ...DIRECTIONS.keys(),
   ...['ip', 'ip6', 'proto', 'host', 'net', 'port', 'portrange', 'src', 'dst', 'iface'],
+  ...['pid', 'proc', 'cgroup', 'user'],
 ]);
 
 /** Never taken as a keyword's argument, so 'iface and' is a missing name, not an interface. */
@@ -232,6 +238,17 @@ class Parser {
         const arg = this.argument(tok, 'an interface name');
         return { kind: 'iface', name: arg.text };
       }
+      case 'pid': {
+        const arg = this.argument(tok, 'a process id');
+        if (!/^\d{1,10}$/.test(arg.text)) fail(`expected a process id after '${tok.text}'`, arg.col, arg);
+        return { kind: 'owner', what: 'pid', value: String(Number(arg.text)) };
+      }
+      case 'proc':
+        return { kind: 'owner', what: 'proc', value: this.argument(tok, 'a process name (its comm)').text };
+      case 'cgroup':
+        return { kind: 'owner', what: 'cgroup', value: this.argument(tok, 'a part of a cgroup path or a container name').text };
+      case 'user':
+        return { kind: 'owner', what: 'user', value: this.argument(tok, 'a user name or uid').text };
     }
     // Unreachable: unary() only calls primitive() on a keyword handled above.
     return fail(`expected a filter primitive`, tok.col, tok);

@@ -5,6 +5,7 @@
 import { formatAddress, parseAddress, prefixContains, type Prefix } from './address.js';
 import { hasPorts } from './format.js';
 import type { FlowSet } from './flow-set.js';
+import type { Owner, OwnerColumn } from './owners.js';
 import type { Direction, FlowRecord } from './types.js';
 
 export { parseFilter } from './filter-parser.js';
@@ -24,17 +25,73 @@ export type Filter =
   | { readonly kind: 'host' | 'net'; readonly side: Side; readonly prefix: Prefix }
   | { readonly kind: 'port'; readonly side: Side; readonly lo: number; readonly hi: number }
   | { readonly kind: 'dir'; readonly dir: Direction }
-  | { readonly kind: 'iface'; readonly name: string };
+  | { readonly kind: 'iface'; readonly name: string }
+  /** The local process: its pid, comm (proc), cgroup path or container (a part of it), or user (name or uid). */
+  | { readonly kind: 'owner'; readonly what: OwnerTerm; readonly value: string };
+
+export type OwnerTerm = 'pid' | 'proc' | 'cgroup' | 'user';
 
 /** The fields a filter reads; FlowRate and FlowRecord both qualify. */
-export type FilterableFlow = Pick<FlowRecord, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname'>;
+export type FilterableFlow = Pick<FlowRecord, 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname'> & {
+  readonly owner?: Owner | null | undefined;
+};
 
 export type ParseResult = { ok: true; filter: Filter } | { ok: false; error: string };
 
 export const MATCH_ALL: Filter = { kind: 'all' };
 
 /** What a filter reads of a row: a FlowSet qualifies. */
-export type FilterRows = Pick<FlowSet, 'family' | 'proto' | 'sport' | 'dport' | 'dir' | 'ifname' | 'addressIn'>;
+export type FilterRows = Pick<FlowSet, 'family' | 'proto' | 'sport' | 'dport' | 'dir' | 'ifname' | 'addressIn'> & {
+  /** Row i's owner (null: none); no method where nothing is known of owners, which no owner term matches. */
+  readonly ownerOf?: (i: number) => Owner | null;
+};
+
+/** A FlowSet's rows with the tick's owner column. */
+class RowsWithOwners implements FilterRows {
+  constructor(
+    private readonly set: FilterRows,
+    private readonly owners: OwnerColumn,
+  ) {}
+  family(i: number): 4 | 6 {
+    return this.set.family(i);
+  }
+  proto(i: number): number {
+    return this.set.proto(i);
+  }
+  sport(i: number): number {
+    return this.set.sport(i);
+  }
+  dport(i: number): number {
+    return this.set.dport(i);
+  }
+  dir(i: number): Direction {
+    return this.set.dir(i);
+  }
+  ifname(i: number): string {
+    return this.set.ifname(i);
+  }
+  addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean {
+    return this.set.addressIn(i, which, prefix);
+  }
+  ownerOf(i: number): Owner | null {
+    return this.owners.owner(i);
+  }
+}
+
+/** Whether an owner passes an owner term: pid and user (a name, or a uid) exactly, proc the comm exactly, cgroup a part of the path or the container's name. */
+export function ownerMatches(owner: Owner | null | undefined, what: OwnerTerm, value: string): boolean {
+  if (!owner) return false;
+  switch (what) {
+    case 'pid':
+      return String(owner.pid) === value;
+    case 'proc':
+      return owner.comm === value;
+    case 'cgroup':
+      return (owner.cgroup?.includes(value) ?? false) || owner.container === value;
+    case 'user':
+      return /^\d+$/.test(value) ? String(owner.uid) === value : owner.user === value;
+  }
+}
 
 /** One flow object as a one-row FilterRows. */
 class OneFlow implements FilterRows {
@@ -56,6 +113,9 @@ class OneFlow implements FilterRows {
   }
   ifname(): string {
     return this.flow.ifname;
+  }
+  ownerOf(): Owner | null {
+    return this.flow.owner ?? null;
   }
   addressIn(_: number, which: 'src' | 'dst', prefix: Prefix): boolean {
     // An address the collector could not have produced never matches.
@@ -143,15 +203,20 @@ function compile(filter: Filter): Predicate {
       const name = filter.name;
       return (set, i) => set.ifname(i) === name;
     }
+    case 'owner': {
+      const { what, value } = filter;
+      return (set, i) => ownerMatches(set.ownerOf?.(i), what, value);
+    }
   }
 }
 
-/** The rows of the set that pass the filter, in row order. */
-export function matchingRows(filter: Filter, set: FlowSet): Int32Array {
+/** The rows of the set that pass the filter, in row order; owner terms read `owners` (the tick's). */
+export function matchingRows(filter: Filter, set: FlowSet, owners?: OwnerColumn): Int32Array {
   const rows = new Int32Array(set.length);
   let n = 0;
   const test = predicate(filter);
-  for (let i = 0; i < set.length; i++) if (test(set, i)) rows[n++] = i;
+  const read: FilterRows = owners ? new RowsWithOwners(set, owners) : set;
+  for (let i = 0; i < set.length; i++) if (test(read, i)) rows[n++] = i;
   return rows.subarray(0, n);
 }
 
@@ -186,5 +251,7 @@ export function filterToString(filter: Filter): string {
       return filter.dir;
     case 'iface':
       return `iface ${filter.name}`;
+    case 'owner':
+      return `${filter.what} ${filter.value}`;
   }
 }

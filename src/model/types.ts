@@ -5,6 +5,7 @@
  */
 
 import type { FlowSet } from './flow-set.js';
+import type { Owner, OwnerSample } from './owners.js';
 import type { RateTable } from './rate-table.js';
 import type { Totals } from './rates.js';
 
@@ -66,6 +67,8 @@ export interface Snapshot {
   readonly maxFlows: number;
   /** Flows deleted from the map by tc-top itself (idle expiry), cumulative. */
   readonly flowsDeleted: number;
+  /** The sockets' owners as the owner programs recorded them (owners.ts); absent with --no-processes. */
+  readonly owners?: OwnerSample | undefined;
 }
 
 /** The rate windows, in seconds: iftop's three averages. */
@@ -97,6 +100,8 @@ export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   readonly bps: number;
   /** True when the flow was not in the previous snapshot. */
   readonly isNew: boolean;
+  /** The local process behind the flow, null for none; absent when the snapshot has no owners (--no-processes). */
+  readonly owner?: Owner | null | undefined;
 }
 
 /** What one tick of the sampler gives every view: a snapshot and what the model made of it. */

@@ -148,11 +148,12 @@ export function shownData(s: UiState): Data {
 }
 
 export function currentLayout(s: UiState): Layout {
-  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none');
+  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none', shownData(s).tick?.table.owners !== undefined);
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative }, s.sort);
+  const owners = shownData(s).tick?.table.owners !== undefined;
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative, owners }, s.sort);
 }
 
 export function shownRows(s: UiState): RowSource {
