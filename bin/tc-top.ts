@@ -90,8 +90,8 @@ async function startCollector(opts: Options, kernel: typeof import('../src/colle
     ifnames = [def];
   }
   try {
-    const { hook, xdpMode, tcMode, map, maxFlows } = opts;
-    return { collector: kernel.KernelCollector.start({ interfaces: ifnames, hook, xdpMode, tcMode, map, maxFlows }), ifnames };
+    const { hook, xdpMode, tcMode, map, maxFlows, processes } = opts;
+    return { collector: kernel.KernelCollector.start({ interfaces: ifnames, hook, xdpMode, tcMode, map, maxFlows, processes }), ifnames };
   } catch (err) {
     const e = err as Error & { log?: string };
     if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');

@@ -18,6 +18,7 @@ describe('parseArgs', () => {
       tcMode: 'auto',
       map: 'mmap',
       maxFlows: 65536,
+      processes: true,
       intervalS: 1,
       count: undefined,
       sort: 'bps',
@@ -58,6 +59,12 @@ describe('parseArgs', () => {
     assert.deepEqual([o.window, o.aggregate], [40, 'conversation']);
     assert.throws(() => parseArgs(['--window', '5'], false), /Invalid values: Argument: window, Given: 5, Choices: 2, 10, 40/);
     assert.throws(() => parseArgs(['--aggregate', 'talk'], false), /Argument: aggregate, Given: "talk"/);
+  });
+
+  it('takes --no-processes and --aggregate process|cgroup', () => {
+    assert.equal(opts(['--no-processes']).processes, false);
+    assert.equal(opts(['--aggregate', 'process']).aggregate, 'process');
+    assert.equal(opts(['--aggregate', 'cgroup']).aggregate, 'cgroup');
   });
 
   it('takes --cleanup and --no-drop-privileges', () => {

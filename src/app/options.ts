@@ -15,6 +15,8 @@ export interface Options {
   readonly tcMode: 'auto' | 'tcx' | 'legacy';
   readonly map: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
+  /** The local process behind each flow (the owner programs); --no-processes: off, nothing more loaded. */
+  readonly processes: boolean;
   readonly intervalS: number;
   readonly count: number | undefined;
   readonly sort: SortField;

@@ -28,6 +28,8 @@ import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } fro
 import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
+import { OwnerProbe } from './owners.js';
+import type { OwnerSample } from '../model/owners.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
 
@@ -49,7 +51,15 @@ export interface KernelCollectorOptions {
   /** Attach nothing (for tests that drive the programs with BPF_PROG_TEST_RUN). */
   readonly attach?: boolean;
   readonly readMethod?: ReadMethod;
+  /**
+   * Load the owner object too (the process behind each flow: bpf/tc_top_owner.bpf.o, on the cgroup
+   * v2 root); the command line's default, off with --no-processes. Only with `attach`.
+   */
+  readonly processes?: boolean;
 }
+
+/** What a snapshot says when owners were asked for and the kernel took none of the hooks: every flow '-'. */
+const NO_OWNERS: OwnerSample = { table: [], byTuple: new Map(), local: new Set() };
 
 /** The object tc-top ships, bpf/tc_top.bpf.o at the package root; never a path from the user. */
 export function bundledObjectPath(): string {
@@ -88,6 +98,9 @@ export class KernelCollector implements Collector {
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
+  /** The owner object, when asked for (processes) and the kernel took some of it. */
+  private owners: OwnerProbe | undefined;
+  private readonly ownersAsked: boolean;
   /** Flows in the previous read: the next read's columns start that large. */
   private lastCount = 0;
   private closed = false;
@@ -95,6 +108,7 @@ export class KernelCollector implements Collector {
   private constructor(opts: KernelCollectorOptions, private readonly ifaces: readonly Iface[]) {
     this.mapKind = opts.map;
     this.maxFlows = opts.maxFlows;
+    this.ownersAsked = opts.processes === true && opts.attach !== false;
     for (const i of ifaces) this.names.set(i.index, i.name);
     this.cpus = numPossibleCpus();
 
@@ -152,6 +166,8 @@ export class KernelCollector implements Collector {
       }
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
 
+      // Owners first: sockets are known before the first packet is counted.
+      if (this.ownersAsked) this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg));
       if (opts.attach !== false) this.attachAll(opts, ifaces);
     } catch (err) {
       this.teardown.run();
@@ -259,6 +275,7 @@ export class KernelCollector implements Collector {
       counters: decodeCounters(this.counterBuf, this.cpus, this.counterSlot),
       maxFlows: this.maxFlows,
       flowsDeleted: this.deleted,
+      ...(this.ownersAsked ? { owners: this.owners?.read() ?? NO_OWNERS } : {}),
     };
   }
 
