@@ -66,12 +66,13 @@ function commandLine(argv: readonly string[]) {
     })
     .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the least recently seen flows are evicted beyond it)' })
     .option('tcp-stats', { type: 'boolean', default: true, description: 'RTT, retransmits and drops per flow (per-event kernel hooks); --no-tcp-stats loads none of them' })
+    .option('processes', { type: 'boolean', default: true, description: "The local process and cgroup behind each flow (PROC, pid/comm/uid/cgroup in JSON), from programs on the cgroup v2 root; --no-processes loads none of them" })
     .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })
     .option('reverse', { type: 'boolean', default: false, description: 'Sort ascending' })
     .option('window', { choices: WINDOWS, default: 2 as Window, description: 'Seconds the rates are averaged over, for RATE, PPS and --sort bps|pps (keys 1 2 3 in the view)' })
-    .option('aggregate', { choices: AGGREGATE_MODES, default: 'flow' as AggregateMode, description: 'One row per flow or per group; conversation: both directions of a 5-tuple in one row' })
+    .option('aggregate', { choices: AGGREGATE_MODES, default: 'flow' as AggregateMode, description: 'One row per flow or per group; conversation: both directions of a 5-tuple in one row; process, cgroup: by the local process or its cgroup' })
     .option('idle-timeout', { type: 'string', default: '30', description: 'Seconds without packets after which a flow is expired and removed' })
     .option('filter', { alias: 'f', type: 'string', default: '', description: "Show only flows matching a pcap-like expression, e.g. 'tcp and port 443'" })
     .option('top', { type: 'string', description: 'Show at most this many flows per update (--json, --batch)' })
@@ -184,6 +185,7 @@ function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options
     map: args.map,
     maxFlows,
     tcpStats: args['tcp-stats'],
+    processes: args.processes,
     intervalS,
     count,
     sort: args.sort,

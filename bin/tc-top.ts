@@ -90,8 +90,8 @@ async function startCollector(opts: Options, kernel: typeof import('../src/colle
     ifnames = [def];
   }
   try {
-    const { hook, xdpMode, tcMode, map, maxFlows, tcpStats } = opts;
-    return { collector: kernel.KernelCollector.start({ interfaces: ifnames, hook, xdpMode, tcMode, map, maxFlows, tcpStats }), ifnames };
+    const { hook, xdpMode, tcMode, map, maxFlows, tcpStats, processes } = opts;
+    return { collector: kernel.KernelCollector.start({ interfaces: ifnames, hook, xdpMode, tcMode, map, maxFlows, tcpStats, processes }), ifnames };
   } catch (err) {
     const e = err as Error & { log?: string };
     if (e.log && process.env.TC_TOP_DEBUG) process.stderr.write(e.log + '\n');

@@ -19,6 +19,7 @@ describe('parseArgs', () => {
       map: 'mmap',
       maxFlows: 65536,
       tcpStats: true,
+      processes: true,
       intervalS: 1,
       count: undefined,
       sort: 'bps',
@@ -73,6 +74,12 @@ describe('parseArgs', () => {
     assert.deepEqual([o.window, o.aggregate], [40, 'conversation']);
     assert.throws(() => parseArgs(['--window', '5'], false), /Invalid values: Argument: window, Given: 5, Choices: 2, 10, 40/);
     assert.throws(() => parseArgs(['--aggregate', 'talk'], false), /Argument: aggregate, Given: "talk"/);
+  });
+
+  it('takes --no-processes and --aggregate process|cgroup', () => {
+    assert.equal(opts(['--no-processes']).processes, false);
+    assert.equal(opts(['--aggregate', 'process']).aggregate, 'process');
+    assert.equal(opts(['--aggregate', 'cgroup']).aggregate, 'cgroup');
   });
 
   it('takes --cleanup and --no-drop-privileges', () => {

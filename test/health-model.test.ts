@@ -85,7 +85,7 @@ describe('health on a tick', () => {
   it("filters on the tick's columns", () => {
     const filter = parseFilter('rtt > 10ms');
     assert.ok(filter.ok);
-    assert.deepEqual(Array.from(matchingRows(filter.filter, t!.table.flows, t!.table.health)), [0]);
+    assert.deepEqual(Array.from(matchingRows(filter.filter, t!.table.flows, { health: t!.table.health })), [0]);
     assert.deepEqual(Array.from(matchingRows(filter.filter, t!.table.flows)), [], 'without health, no flow has an RTT');
   });
 

@@ -10,6 +10,8 @@ apt-get update -qq
 # The BPF toolchain checks the committed objects against their sources (npm run check:bpf).
 apt-get install -y -qq --no-install-recommends \
   libbpf1 bpftool iproute2 python3 tmux clang llvm libbpf-dev linux-libc-dev >/dev/null
+# ping and nsenter: the owner tests (a ping socket's owner; tc-top started with nsenter keeps the cgroup mount).
+apt-get install -y -qq --no-install-recommends iputils-ping util-linux >/dev/null
 # Peers whose packages start a service: policy-rc.d keeps them stopped (Prometheus would listen on
 # 0.0.0.0:9090, nfcapd on a UDP port); the tests start their own instances inside test namespaces.
 policy_added=

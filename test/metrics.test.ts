@@ -294,3 +294,23 @@ describe('parseListenAddress', () => {
     });
   }
 });
+
+describe('the process label', () => {
+  it("labels a top-K flow with its process, comm[pid] ('' for none), and adds no label without owners", async () => {
+    const { addressSortKey } = await import('../src/model/address.js');
+    const { tupleKey } = await import('../src/model/owners.js');
+    const owners = {
+      table: [{ pid: 31, comm: 'curl', uid: 0, user: 'root', cgroup: '/', container: undefined }],
+      byTuple: new Map([[tupleKey(6, addressSortKey('10.0.0.1'), 40001, addressSortKey('192.0.2.1'), 443), 0]]),
+      local: new Set<string>(),
+    };
+    const snaps = [0, 1].map((s) => ({ ...at(s, [tcp(1, 1000 * s, 10 * s), tcp(2, 300 * s, 3 * s)]), owners }));
+    const m = new TcTopMetrics({ topK: 50, hooks: HOOKS });
+    m.update(ticksOf(snaps)[0]!);
+    const s = samples(await text(m));
+    const with_ = (series: string, process: string) => series.replace(/\}$/, `,process="${process}"}`);
+    assert.equal(s.get(`tctop_flow_bytes_total${with_(flowSeries('tcp', '10.0.0.1', '40001', '192.0.2.1', '443'), 'curl[31]')}`), 1000);
+    assert.equal(s.get(`tctop_flow_bytes_total${with_(flowSeries('tcp', '10.0.0.2', '40002', '192.0.2.1', '443'), '')}`), 300);
+    assert.equal(s.get(`tctop_flow_bytes_total${OTHER_OUT}`), 0, 'the other series has no process label');
+  });
+});

@@ -38,10 +38,18 @@ function health(retrans: number, drops: number): HealthSample {
     drops: true,
   };
 }
+import { addressSortKey } from '../src/model/address.js';
+import { tupleKey, type OwnerSample } from '../src/model/owners.js';
 
+// Flow 1's socket has an owner, flow 2 none: the owner members and PROC's sort keys are held to both.
+const OWNERS: OwnerSample = {
+  table: [{ pid: 4242, comm: 'curl', uid: 1000, user: 'ann', cgroup: '/user.slice/app.scope', container: 'app' }],
+  byTuple: new Map([[tupleKey(6, addressSortKey('10.0.0.1'), 40001, addressSortKey('192.0.2.1'), 443), 0]]),
+  local: new Set([addressSortKey('10.0.0.1'), addressSortKey('10.0.0.2')]),
+};
 const [tick] = ticksOf([
-  { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(1, 2) },
-  { ...at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(4, 5) },
+  { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(1, 2), owners: OWNERS },
+  { ...at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(4, 5), owners: OWNERS },
 ]);
 const flows = tick!.rates;
 const [plainTick] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 3000, 3)])]);
@@ -81,12 +89,12 @@ describe('the field registry', () => {
   });
 
   it("is the TUI's counter columns, in its order", () => {
-    const titles = placeColumns('flow', 400, { health: true }).map((c) => c.column.title);
+    const titles = placeColumns('flow', 400, { health: true, owners: true }).map((c) => c.column.title);
     const counters = TUI_COUNTERS.map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
     assert.deepEqual(titles.slice(-counters.length), counters);
     const without = placeColumns('flow', 400).map((c) => c.column.title);
-    const plain = TUI_COUNTERS.filter((f) => !f.tui?.health).map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
-    assert.deepEqual(without.slice(-plain.length), plain, 'without health (--no-tcp-stats) its columns are not there');
+    const plain = TUI_COUNTERS.filter((f) => !f.tui?.health && !f.tui?.owners).map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
+    assert.deepEqual(without.slice(-plain.length), plain, 'without health and owners (--no-tcp-stats, --no-processes) their columns are not there');
   });
 
   it("is the batch table's columns, in its order", () => {
@@ -113,8 +121,8 @@ describe('the field registry', () => {
     const expired = flowJsonOf(flows[0]!, tick!.snapshot);
     assert.equal('pps' in expired, false, 'an expired flow has no rates');
     const plain = plainTick!.rates[0]!;
-    const plainNames = FIELDS.filter((f) => !HEALTH_FIELDS.includes(f.id)).flatMap((f) => (f.json ?? []).filter((m) => m.flow).map((m) => m.name));
-    assert.deepEqual(Object.keys(flowJsonOf(plain, plainTick!.snapshot, plain)), plainNames, 'without health, no health members');
+    const plainNames = FIELDS.filter((f) => !HEALTH_FIELDS.includes(f.id) && !f.tui?.owners).flatMap((f) => (f.json ?? []).filter((m) => m.flow).map((m) => m.name));
+    assert.deepEqual(Object.keys(flowJsonOf(plain, plainTick!.snapshot, plain)), plainNames, 'without health and owners, none of their members');
   });
 
   it("is the README's fields table and --sort list", () => {
@@ -214,5 +222,36 @@ describe('rtt, retrans, drops: health per flow', () => {
     assert.ok(placeColumns('flow', 180, { health: true }).some((c) => c.column.title === 'RTT'), 'where the width allows');
     const narrow = placeColumns('flow', 78, { health: true }, 'rtt').map((c) => c.column.title);
     assert.ok(narrow.includes('RTT') && narrow.includes('RATE'), `the sort column stays: ${narrow.join(' ')}`);
+  });
+});
+
+describe('proc: the local process', () => {
+  const proc = FIELDS.find((f) => f.id === 'proc')!;
+  it("shows comm[pid], '-' for none, and in JSON pid, comm, uid and cgroup (null for none)", () => {
+    assert.equal(proc.tui!.cell(flows[0]!, {}, { units: 'bits', nowNs: 1e9 }), 'curl[4242]');
+    assert.equal(proc.tui!.cell(flows[1]!, {}, { units: 'bits', nowNs: 1e9 }), '-');
+    const own = flowJsonOf(flows[0]!, tick!.snapshot, flows[0]);
+    assert.deepEqual([own.pid, own.comm, own.uid, own.cgroup], [4242, 'curl', 1000, '/user.slice/app.scope']);
+    const none = flowJsonOf(flows[1]!, tick!.snapshot, flows[1]);
+    assert.deepEqual([none.pid, none.comm, none.uid, none.cgroup], [null, null, null, null]);
+    const [mixed] = aggregate(flows, 'proto').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([mixed!.pid, mixed!.cgroup], [null, null], "a group's mixed owners are null");
+    const [byProcess] = aggregate([flows[0]!], 'process').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([byProcess!.key, byProcess!.pid, byProcess!.comm, byProcess!.uid, byProcess!.cgroup], ['4242 curl', 4242, 'curl', 1000, '/user.slice/app.scope']);
+  });
+
+  it('is left out without owners (--no-processes): no column, no JSON members', () => {
+    const [plain] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 10, 1)])]);
+    const row = plain!.rates[0]!;
+    assert.equal('pid' in flowJsonOf(row, plain!.snapshot, row), false);
+    assert.equal('pid' in groupJsonOf(aggregate([row], 'proto')[0]!, plain!.snapshot), false);
+    assert.equal(placeColumns('flow', 400).some((c) => c.column.title === 'PROC'), false);
+  });
+
+  it('goes before PPS and RATE when narrow: at 80 columns the rates stay, at 120 PROC shows too', () => {
+    const at80 = placeColumns('flow', 78, { owners: true }).map((c) => c.column.title);
+    assert.ok(at80.includes('PPS') && at80.includes('RATE') && !at80.includes('PROC'), at80.join(' '));
+    const at120 = placeColumns('flow', 118, { owners: true }).map((c) => c.column.title);
+    assert.ok(at120.includes('PROC') && at120.includes('PPS') && at120.includes('RATE'), at120.join(' '));
   });
 });

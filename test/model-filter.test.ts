@@ -288,3 +288,43 @@ describe('health terms: rtt, retrans, drops', () => {
     assert.match(err('drops >'), /expected a count after '>'/);
   });
 });
+
+describe('owner terms: pid, proc, cgroup, user', () => {
+  const nginx = { pid: 812, comm: 'nginx', uid: 33, user: 'www-data', cgroup: '/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope', container: '0123456789ab' };
+  const ssh = { pid: 90, comm: 'sshd', uid: 0, user: 'root', cgroup: '/system.slice/ssh.service', container: 'ssh' };
+  const rows = {
+    nginx: { ...FLOWS.tcp4!, owner: nginx },
+    ssh: { ...FLOWS.tcp4!, owner: ssh },
+    none: { ...FLOWS.tcp4!, owner: null },
+    unknown: FLOWS.tcp4!,
+  };
+  const cases: [string, string[]][] = [
+    ['pid 812', ['nginx']],
+    ['pid 0812', ['nginx']],
+    ['proc sshd', ['ssh']],
+    ['proc ssh', []],
+    ['cgroup system.slice', ['nginx', 'ssh']],
+    ['cgroup 0123456789ab', ['nginx']],
+    ['cgroup ssh', ['ssh']],
+    ['user www-data', ['nginx']],
+    ['user 0', ['ssh']],
+    ['not pid 812', ['ssh', 'none', 'unknown']],
+    ['tcp and user root', ['ssh']],
+  ];
+  for (const [text, want] of cases) {
+    it(text, () => {
+      const filter = parse(text);
+      assert.deepEqual(Object.entries(rows).filter(([, r]) => matches(filter, r)).map(([name]) => name), want);
+      assert.deepEqual(parse(filterToString(filter)), filter, 'prints back as it parses');
+    });
+  }
+  for (const [text, error] of [
+    ['pid', "expected a process id after 'pid' at column 4"],
+    ['pid nginx', "expected a process id after 'pid' at column 5, found 'nginx'"],
+    ['proc and tcp', "expected a process name (its comm) after 'proc' at column 6, found 'and'"],
+    ['cgroup', "expected a part of a cgroup path or a container name after 'cgroup' at column 7"],
+    ['user )', "expected a user name or uid after 'user' at column 6, found ')'"],
+  ] as const) {
+    it(`rejects ${JSON.stringify(text)}`, () => assert.deepEqual(parseFilter(text), { ok: false, error }));
+  }
+});

@@ -17,6 +17,8 @@ export interface Options {
   readonly maxFlows: number;
   /** RTT, retransmits and drops per flow (the health programs); --no-tcp-stats: off, nothing more loaded. */
   readonly tcpStats: boolean;
+  /** The local process behind each flow (the owner programs); --no-processes: off, nothing more loaded. */
+  readonly processes: boolean;
   readonly intervalS: number;
   readonly count: number | undefined;
   readonly sort: SortField;

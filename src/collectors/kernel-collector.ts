@@ -30,6 +30,8 @@ import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
 import { HealthProbe } from './health.js';
 import type { HealthSample } from '../model/health.js';
+import { OwnerProbe } from './owners.js';
+import type { OwnerSample } from '../model/owners.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
 
@@ -60,10 +62,18 @@ export interface KernelCollectorOptions {
   readonly object?: 'live' | 'replay';
   /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
   readonly interfaceNames?: ReadonlyMap<number, string>;
+  /**
+   * Load the owner object too (the process behind each flow: bpf/tc_top_owner.bpf.o, on the cgroup
+   * v2 root); the command line's default, off with --no-processes. Only with `attach`.
+   */
+  readonly processes?: boolean;
 }
 
 /** What a snapshot says when health was asked for and the kernel took none of it: every column '-'. */
 const NO_HEALTH: HealthSample = { entries: [], rtt: false, retrans: false, drops: false };
+
+/** What a snapshot says when owners were asked for and the kernel took none of the hooks: every flow '-'. */
+const NO_OWNERS: OwnerSample = { table: [], byTuple: new Map(), local: new Set() };
 
 /** An object tc-top ships, bpf/tc_top.bpf.o (or its replay build) at the package root; never a path from the user. */
 export function bundledObjectPath(object: 'live' | 'replay' = 'live'): string {
@@ -106,6 +116,9 @@ export class KernelCollector implements Collector {
   /** The health object, when asked for (tcpStats) and the kernel took some of it. */
   private health: HealthProbe | undefined;
   private readonly healthAsked: boolean;
+  /** The owner object, when asked for (processes) and the kernel took some of it. */
+  private owners: OwnerProbe | undefined;
+  private readonly ownersAsked: boolean;
   /** Flows in the previous read: the next read's columns start that large. */
   private lastCount = 0;
   private closed = false;
@@ -114,6 +127,7 @@ export class KernelCollector implements Collector {
     this.mapKind = opts.map;
     this.maxFlows = opts.maxFlows;
     this.healthAsked = opts.tcpStats === true && opts.attach !== false;
+    this.ownersAsked = opts.processes === true && opts.attach !== false;
     for (const i of ifaces) this.names.set(i.index, i.name);
     for (const [index, name] of opts.interfaceNames ?? []) this.names.set(index, name);
     this.cpus = numPossibleCpus();
@@ -172,6 +186,8 @@ export class KernelCollector implements Collector {
       }
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
 
+      // Owners first: sockets are known before the first packet is counted.
+      if (this.ownersAsked) this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg));
       if (opts.attach !== false) this.attachAll(opts, ifaces);
       if (this.healthAsked) this.health = HealthProbe.start(ifaces, this.teardown, (msg) => this.notices.push(msg));
     } catch (err) {
@@ -281,6 +297,7 @@ export class KernelCollector implements Collector {
       maxFlows: this.maxFlows,
       flowsDeleted: this.deleted,
       ...(this.healthAsked ? { health: this.health?.read() ?? NO_HEALTH } : {}),
+      ...(this.ownersAsked ? { owners: this.owners?.read() ?? NO_OWNERS } : {}),
     };
   }
 

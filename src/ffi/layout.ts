@@ -148,3 +148,46 @@ export const HealthPrograms = {
   drop: 'tctop_drop',
 } as const;
 export const HealthMaps = { health: 'health', drops: 'drops', watched: 'watched', rodata: '.rodata', bss: '.bss' } as const;
+/** bpf/tc_top_owner.h: struct owner_key, 40 bytes (the key of `owners`). */
+export const OwnerKey = {
+  size: 40,
+  family: 0,
+  proto: 1,
+  lport: 2,
+  rport: 4,
+  laddr: 8,
+  raddr: 24,
+} as const;
+
+/** struct owner_value, 40 bytes. */
+export const OwnerValue = {
+  size: 40,
+  tgid: 0,
+  uid: 4,
+  cgroupId: 8,
+  comm: 16,
+  recorded: 32,
+} as const;
+
+/** struct owner_config, the owner object's .rodata, 8 bytes. */
+export const OwnerConfig = { size: 8, netnsCookie: 0 } as const;
+
+/** The owner object's .bss: __u64 owners_written. */
+export const OwnerBss = { size: 8, written: 0 } as const;
+
+/** The owner object's programs (each attached to the cgroup v2 root, but the iterator) and maps. */
+export const OwnerPrograms = [
+  'tctop_own_create',
+  'tctop_own_bind4',
+  'tctop_own_bind6',
+  'tctop_own_conn4',
+  'tctop_own_conn6',
+  'tctop_own_send4',
+  'tctop_own_send6',
+  'tctop_own_recv4',
+  'tctop_own_recv6',
+  'tctop_own_tcp',
+  'tctop_own_egress',
+] as const;
+export const OwnerIterator = 'tctop_own_iter';
+export const OwnerMaps = { owners: 'owners', sockOwners: 'sock_owners', rodata: '.rodata', bss: '.bss' } as const;

@@ -106,6 +106,8 @@ const f = bindAll(() => ({
   programSetAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
   programAttach: lib.func('void *bpf_program__attach(void *prog)'),
   linkDestroy: lib.func('int bpf_link__destroy(void *link)'),
+  programExpectedAttachType: lib.func('int bpf_program__expected_attach_type(void *prog)'),
+  iterCreate: lib.func('int bpf_iter_create(int link_fd)'),
   linkCreate: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const tctop_link_create_opts *opts)'),
   xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
   xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
@@ -148,7 +150,7 @@ function bindAll<T>(bind: () => T): T {
 
 // bpf_map_type and bpf_attach_type values used here (UAPI, stable).
 export const MapType = { HASH: 1, LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;
-export const AttachType = { XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
+export const AttachType = { CGROUP_INET_EGRESS: 1, CGROUP_SOCK_OPS: 3, TRACE_ITER: 28, XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
 export const XdpFlags = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16 } as const;
 export const TcAttachPoint = { INGRESS: 1, EGRESS: 2 } as const;
 
@@ -243,13 +245,18 @@ export class BpfObject {
     };
   }
 
-  programFd(name: string): number {
-    return check(`bpf_program__fd(${name})`, f.programFd(this.program(name)) as number);
+  /** The attach type libbpf gave the program from its section name (cgroup/connect4, sockops, ...). */
+  expectedAttachType(program: string): number {
+    return f.programExpectedAttachType(this.program(program)) as number;
   }
 
-  /** Leave a program out of load() (a variant the running kernel cannot take). */
+  /** Leave a program out of the load (one the kernel refused when loaded alone, or a variant it cannot take). */
   setAutoload(program: string, autoload: boolean): void {
     check(`bpf_program__set_autoload(${program})`, f.programSetAutoload(this.program(program), autoload) as number);
+  }
+
+  programFd(name: string): number {
+    return check(`bpf_program__fd(${name})`, f.programFd(this.program(name)) as number);
   }
 
   /**
@@ -310,6 +317,11 @@ export function mapMmap(fd: number, length: number): SharedMapping {
 export function linkCreate(progFd: number, ifindex: number, attachType: number, flags = 0): number {
   const opts = { sz: koffi.sizeof(LinkCreateOpts), flags };
   return check('bpf_link_create', f.linkCreate(progFd, ifindex, attachType, flags ? opts : null) as number);
+}
+
+/** bpf_iter_create: an fd whose reads run the iterator link's program over its objects. */
+export function iterCreate(linkFd: number): number {
+  return check('bpf_iter_create', f.iterCreate(linkFd) as number);
 }
 
 /** Netlink XDP attach (kernels without XDP links); refuses to replace an existing program. */

@@ -12,6 +12,7 @@
 import type { AggRow, Traffic } from './aggregate.js';
 import { hasPorts, protoName, tcpFlagsString } from './format.js';
 import { addressSortKey } from './address.js';
+import { procText, type Owner } from './owners.js';
 import { monoToWallMs } from './rates.js';
 import type { RateTable } from './rate-table.js';
 import { formatBytes, formatCount, formatDuration, formatPps, formatRate, type Units } from './text.js';
@@ -28,6 +29,8 @@ export interface FieldView {
   readonly cumulative?: boolean | undefined;
   /** The tick has health (RTT, retransmits, drops): their columns are shown. */
   readonly health?: boolean | undefined;
+  /** Whether the tick carries owners (the owner programs run): the owner columns are shown only then. */
+  readonly owners?: boolean | undefined;
 }
 
 /** What a cell needs besides its row and view. */
@@ -70,6 +73,8 @@ export interface TuiColumn {
   readonly conversation?: number;
   /** Shown only when the tick has health (not with --no-tcp-stats, nor on scripted input without it). */
   readonly health?: boolean;
+  /** Shown only when the tick has owners (not with --no-processes). */
+  readonly owners?: boolean;
   readonly title?: (v: FieldView) => string;
   readonly cell: (r: Row, v: FieldView, ctx: CellContext) => string;
 }
@@ -220,6 +225,20 @@ export const FIELDS: readonly Field[] = [
     description: 'interface',
     batch: { right: false, cell: (r) => r.ifname ?? '*' },
     json: [label('ifname', 'ifname')],
+  },
+  {
+    id: 'proc',
+    title: 'PROC',
+    description: "the local process behind the flow, comm[pid] ('-': forwarded, the kernel's own or injected)",
+    sort: labelSort((r) => procSortKey(r.owner), (t, i) => (t.owners ? procSortKey(t.owners.owner(i)) : undefined)),
+    // Dropped after the cumulative counters and before DIR, PPS and RATE: at 80 columns the rates keep priority.
+    tui: { align: 'left', width: 16, drop: 3.5, counter: true, owners: true, cell: (r) => procText(r.owner) },
+    json: [
+      ownerMember('pid', (o) => o.pid),
+      ownerMember('comm', (o) => o.comm),
+      ownerMember('uid', (o) => o.uid),
+      { name: 'cgroup', flow: (_f, r) => (r && 'owner' in r ? (r.owner?.cgroup ?? null) : undefined), group: (g) => ('owner' in g ? (g.cgroup ?? null) : undefined) },
+    ],
   },
   {
     id: 'flows',
@@ -442,6 +461,20 @@ function rttJson(h: HealthRow): unknown {
 
 function dropsJson(h: HealthRow): unknown {
   return h.drops === undefined ? null : Object.fromEntries(h.dropReasons);
+}
+
+/** 'comm[pid]' for sorting; none and a group's mixed owners sort last. */
+function procSortKey(owner: Owner | null | undefined): SortValue {
+  return owner ? `${owner.comm}[${owner.pid}]` : undefined;
+}
+
+/** An owner's member of a flow's and a group's JSON: null without one (or mixed), absent without owners at all. */
+function ownerMember(name: string, read: (o: Owner) => unknown): JsonMember {
+  return {
+    name,
+    flow: (_f, r) => (r && 'owner' in r ? (r.owner ? read(r.owner) : null) : undefined),
+    group: (g) => ('owner' in g ? (g.owner ? read(g.owner) : null) : undefined),
+  };
 }
 
 function directionRate(row: Row, dir: 'ingress' | 'egress', v: FieldView, ctx: CellContext): string {

@@ -10,11 +10,16 @@
  *              | [src|dst] port N | [src|dst] portrange N-M
  *              | inbound | ingress | outbound | egress | iface NAME
  *              | rtt CMP DURATION | retrans [CMP N] | drops [CMP N]
+ *              | pid N | proc NAME | cgroup TEXT | user NAME|UID
  *   CMP       := > | >= | < | <= | =      DURATION := N (ms) | Nus | Nms | Ns
  *
  * The health terms read what --no-tcp-stats leaves out: rtt is the socket's smoothed RTT (the last
  * of the interval), retrans and drops count since the flow entered the map; 'retrans' alone is
  * 'retrans > 0'. A flow with nothing known (no RTT, the hook refused) matches no comparison.
+ *
+ * The owner terms read the local process behind a flow (what --no-processes leaves out): pid and
+ * proc (its comm) exactly, cgroup a part of its cgroup path or its container's short name, user a
+ * name or a uid. A flow without an owner matches none of them.
  *
  * Primitives are joined explicitly ('tcp port 80' is not juxtaposition: as in pcap, a port protocol
  * may qualify a following port/portrange/src/dst primitive, and ip/ip6 a following
@@ -54,6 +59,7 @@ const KEYWORDS = new Set([
   ...DIRECTIONS.keys(),
   ...['ip', 'ip6', 'proto', 'host', 'net', 'port', 'portrange', 'src', 'dst', 'iface'],
   ...['rtt', 'retrans', 'drops'],
+  ...['pid', 'proc', 'cgroup', 'user'],
 ]);
 
 const COMPARISONS = new Set<string>(['>', '>=', '<', '<=', '=', '==']);
@@ -255,6 +261,17 @@ class Parser {
       case 'retrans':
       case 'drops':
         return this.health(tok, kw);
+      case 'pid': {
+        const arg = this.argument(tok, 'a process id');
+        if (!/^\d{1,10}$/.test(arg.text)) fail(`expected a process id after '${tok.text}'`, arg.col, arg);
+        return { kind: 'owner', what: 'pid', value: String(Number(arg.text)) };
+      }
+      case 'proc':
+        return { kind: 'owner', what: 'proc', value: this.argument(tok, 'a process name (its comm)').text };
+      case 'cgroup':
+        return { kind: 'owner', what: 'cgroup', value: this.argument(tok, 'a part of a cgroup path or a container name').text };
+      case 'user':
+        return { kind: 'owner', what: 'user', value: this.argument(tok, 'a user name or uid').text };
     }
     // Unreachable: unary() only calls primitive() on a keyword handled above.
     return fail(`expected a filter primitive`, tok.col, tok);

@@ -9,6 +9,7 @@
  */
 import type { FlowSet } from './flow-set.js';
 import { healthRow, type HealthColumns, type HealthRow } from './health.js';
+import type { Owner, OwnerColumn } from './owners.js';
 import type { FlowRate, FlowRecord, Peaks, WindowRates } from './types.js';
 
 /** The per-row numbers of a tick, beyond the snapshot's own counters. */
@@ -65,6 +66,8 @@ export class RateTable {
   private source: RateSource;
   /** The flows' RTT, retransmits and drops, when the snapshot has them (set once, like the source). */
   health: HealthColumns | undefined;
+  /** The flows' owners, when the snapshot has them (set once, like the source). */
+  owners: OwnerColumn | undefined;
   private readonly cache = new Map<RateColumn, Float64Array>();
   private readonly built: (FlowRate | undefined)[] = [];
   private everything: FlowRate[] | undefined;
@@ -209,6 +212,8 @@ export class RateTable {
     };
     // Only with health, so that rows without it have no member for it at all.
     if (this.health) (rate as { health?: HealthRow }).health = healthRow(this.health, i);
+    // Only with owners, so that rows without them have no member for it at all.
+    if (this.owners) (rate as { owner?: Owner | null }).owner = this.owners.owner(i);
     return rate;
   }
 }

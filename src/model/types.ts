@@ -6,6 +6,7 @@
 
 import type { FlowSet } from './flow-set.js';
 import type { HealthRow, HealthSample } from './health.js';
+import type { Owner, OwnerSample } from './owners.js';
 import type { RateTable } from './rate-table.js';
 import type { Totals } from './rates.js';
 
@@ -69,6 +70,8 @@ export interface Snapshot {
   readonly flowsDeleted: number;
   /** RTT, retransmits and drops of the flows with events (health.ts); absent with --no-tcp-stats. */
   readonly health?: HealthSample | undefined;
+  /** The sockets' owners as the owner programs recorded them (owners.ts); absent with --no-processes. */
+  readonly owners?: OwnerSample | undefined;
 }
 
 /** The rate windows, in seconds: iftop's three averages. */
@@ -102,6 +105,8 @@ export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   readonly isNew: boolean;
   /** RTT, retransmits and drops; absent when the snapshot has no health (--no-tcp-stats). */
   readonly health?: HealthRow | undefined;
+  /** The local process behind the flow, null for none; absent when the snapshot has no owners (--no-processes). */
+  readonly owner?: Owner | null | undefined;
 }
 
 /** What one tick of the sampler gives every view: a snapshot and what the model made of it. */

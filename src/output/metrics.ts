@@ -23,7 +23,7 @@ export interface MetricsOptions {
   readonly hooks: readonly HookView[];
 }
 
-const FLOW_LABELS = ['interface', 'direction', 'proto', 'src', 'sport', 'dst', 'dport'] as const;
+const FLOW_LABELS = ['interface', 'direction', 'proto', 'src', 'sport', 'dst', 'dport', 'process'] as const;
 type FlowLabel = (typeof FLOW_LABELS)[number];
 type Labels<L extends string> = Partial<Record<L, string>>;
 
@@ -55,6 +55,8 @@ function flowLabels(f: FlowRate): Labels<FlowLabel> {
     sport: ports ? String(f.sport) : '',
     dst: f.dst,
     dport: ports || f.dport !== 0 ? String(f.dport) : '',
+    // The local process, comm[pid] ('' for none); no label at all with --no-processes. One per top-K series: bounded.
+    ...('owner' in f ? { process: f.owner ? `${f.owner.comm}[${f.owner.pid}]` : '' } : {}),
   };
 }
 

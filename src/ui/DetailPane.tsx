@@ -25,6 +25,7 @@ import {
 import type { Theme } from './theme.js';
 import { flowCount, type Row } from '../model/rows.js';
 import { dropReasonsText, formatRttUs, type HealthRow } from '../model/health.js';
+import { procText, type Owner } from '../model/owners.js';
 
 export interface DetailPaneProps {
   /** Undefined when the table is empty. */
@@ -50,6 +51,24 @@ function identity(row: Row, ctx: CellContext): string {
   const port = 'port' in row && row.port !== undefined ? `  service port ${portName(row.port, ctx.services)}` : '';
   const group = 'flows' in row ? `  ·  ${flows} flow${flows === 1 ? '' : 's'}` : '';
   return `${row.proto === undefined ? '*' : protoName(row.proto)}  ${src} → ${dst}  ${dir} on ${row.ifname ?? '*'}${port}${group}`;
+}
+
+/**
+ * The local process: comm[pid], its user, its cgroup (and container), then its command line, read
+ * once when first shown. Absent without owners (--no-processes).
+ */
+function ownerLines(row: Row): Segment[][] {
+  if (!('owner' in row)) return [];
+  const owner: Owner | null | undefined = row.owner;
+  if (owner === undefined) return [[{ text: 'process *  (the flows of this group belong to several)' }], []];
+  if (owner === null) return [[{ text: "process -  (no local socket: forwarded, the kernel's own, or injected)" }], []];
+  const user = owner.user ? `${owner.user} (${owner.uid})` : String(owner.uid);
+  const cgroup = owner.cgroup ? `${owner.cgroup}${owner.container ? ` (${owner.container})` : ''}` : '?';
+  const cmdline = owner.cmdline?.();
+  return [
+    [{ text: `process ${procText(owner)}  ·  pid ${owner.pid}  ·  comm ${owner.comm}  ·  user ${user}  ·  cgroup ${cgroup}` }],
+    [{ text: `command ${cmdline ?? '(gone)'}`, dim: cmdline === undefined }],
+  ];
 }
 
 function protocolLine(row: Row): string {
@@ -96,6 +115,7 @@ function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][
   const peak = 'peakBps' in row ? `  ·  peak ${formatRate(row.peakBps, ctx.units)} ${formatPps(row.peakPps)} pkt/s` : '';
   return [
     [{ text: identity(row, ctx), bold: true }],
+    ...ownerLines(row),
     [
       {
         text:

@@ -10,6 +10,7 @@ import type { SortField } from '../model/sort.js';
 import { portName } from '../names/services.js';
 import { fit, fitKeepingTail, formatCount, type Align, type Units } from '../model/text.js';
 import { flowCount, type Row } from '../model/rows.js';
+import { containerName, procText } from '../model/owners.js';
 
 export interface CellContext {
   readonly units: Units;
@@ -92,6 +93,8 @@ const LABELS = {
     cell: (r, ctx) => ('port' in r && r.port !== undefined ? portName(r.port, ctx.services) : '-'),
   },
   flows: { title: 'FLOWS', align: 'right', width: 6, cell: (r) => formatCount(flowCount(r)) },
+  proc: { title: 'PROCESS', align: 'left', sort: 'proc', cell: (r) => procText(r.owner) },
+  cgroup: { title: 'CGROUP', align: 'left', cell: (r) => cgroupText(r) },
 } satisfies Record<string, Column>;
 
 type LabelId = keyof typeof LABELS;
@@ -118,13 +121,25 @@ const BY_MODE: Record<AggregateMode, readonly LabelId[]> = {
   proto: ['proto', 'flows'],
   conversation: ['proto', 'local', 'remote'],
   'host-conversation': ['localHost', 'remoteHost', 'flows'],
+  process: ['proc', 'flows'],
+  cgroup: ['cgroup', 'flows'],
 };
+
+/** A group's cgroup path with its container's name: '-' for none, '*' where its flows differ. */
+function cgroupText(r: Row): string {
+  const path = 'flows' in r ? r.cgroup : r.owner?.cgroup;
+  if (path === undefined) return 'flows' in r ? '*' : '-';
+  if (path === null) return '-';
+  const name = containerName(path);
+  return name ? `${name}  ${path}` : path;
+}
 
 /** A view's columns, left to right: its labels, then the registry's counters (a conversation's own). */
 function columnsFor(mode: AggregateMode, v: ColumnView): readonly Column[] {
   const conversation = mode === 'conversation' || mode === 'host-conversation';
   const counters = conversation ? TUI_CONVERSATION : TUI_COUNTERS;
-  const shown = v.health ? counters : counters.filter((f) => !f.tui?.health);
+  // Health columns only with health; PROC only with owners, and not beside the process view's own PROCESS column.
+  const shown = counters.filter((f) => (!f.tui?.health || v.health) && (!f.tui?.owners || (v.owners && mode !== 'process')));
   return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...shown.map((f) => counterColumn(f, v))];
 }
 

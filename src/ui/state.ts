@@ -148,12 +148,16 @@ export function shownData(s: UiState): Data {
 }
 
 export function currentLayout(s: UiState): Layout {
-  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none', shownData(s).tick?.snapshot.health !== undefined);
+  const tick = shownData(s).tick;
+  const extra = (tick?.snapshot.health !== undefined ? 2 : 0) + (tick?.table.owners !== undefined ? 2 : 0);
+  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none', extra);
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  const health = shownData(s).tick?.snapshot.health !== undefined;
-  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative, health }, s.sort);
+  const tick = shownData(s).tick;
+  const health = tick?.snapshot.health !== undefined;
+  const owners = tick?.table.owners !== undefined;
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative, health, owners }, s.sort);
 }
 
 export function shownRows(s: UiState): RowSource {
