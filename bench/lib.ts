@@ -89,6 +89,8 @@ export const TOOLS: readonly Tool[] = [
   { cmd: 'iftop', pkg: 'iftop' },
   { cmd: 'taskset', pkg: 'util-linux' },
   { cmd: 'ip', pkg: 'iproute2' },
+  { cmd: 'iperf3', pkg: 'iperf3' },
+  { cmd: 'nft', pkg: 'nftables' },
 ];
 
 export function hasCommand(cmd: string): boolean {

@@ -8,12 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { benchCapture } from './capture.js';
 import { benchDataplane } from './dataplane.js';
 import { benchE2e } from './e2e.js';
 import { killChildren, missingTools, nowNs, progress } from './lib.js';
 import { benchReader } from './reader.js';
 import { type Machine, type Results, render } from './report.js';
 import { benchTick } from './tick.js';
+import { benchHealth } from './health.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -65,6 +67,12 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: missing ${missing.map((t) => t.cmd).join(', ')}: install with \`${hint}\`\n`);
     return 1;
   }
+  if (process.argv.includes('--only=capture')) {
+    // One case alone (tc-top -r), printed, nothing written.
+    const c = await benchCapture();
+    for (const r of c.rows) process.stdout.write(`tc-top -r, ${r.hook}: ${c.frames} frames in ${r.seconds.toFixed(2)} s = ${Math.round(r.fps)} frames/s (counted ${r.counted})\n`);
+    return 0;
+  }
   const t0 = nowNs();
   const m = await machine();
   progress(`${m.kernel}, ${m.cpuModel} x ${m.cpus}, Node ${m.node}, libbpf ${m.libbpf}`);
@@ -72,7 +80,9 @@ async function main(): Promise<number> {
   const reader = await benchReader();
   const tick = await benchTick();
   const e2e = await benchE2e();
-  const results: Results = { machine: m, dataplane, e2e, reader, tick, seconds: (nowNs() - t0) / 1e9 };
+  const capture = await benchCapture();
+  const health = await benchHealth();
+  const results: Results = { machine: m, dataplane, e2e, reader, tick, capture, health, seconds: (nowNs() - t0) / 1e9 };
   writeFileSync(RAW, JSON.stringify(results, null, 1) + '\n');
   write(results);
   return 0;

@@ -11,6 +11,7 @@ import { WINDOWS } from '../src/model/windows.js';
 import { parseFilter } from '../src/model/filter.js';
 import { parseListenAddress, type ListenAddress } from '../src/output/listen-address.js';
 import type { Options } from '../src/app/options.js';
+import { parseCollectorAddress } from '../src/output/ipfix-exporter.js';
 
 export type { Options };
 
@@ -49,11 +50,11 @@ function numberArg(name: string, raw: string | string[] | undefined, o: { intege
   return value;
 }
 
-export function parseArgs(argv: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
-  let printed = '';
-  const parser = yargs([...argv])
+/** The command line's definition: options, their help, and what conflicts. */
+function commandLine(argv: readonly string[]) {
+  return yargs([...argv])
     .scriptName('tc-top')
-    .usage('$0 [-i IFACE]... [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
+    .usage('$0 [-i IFACE]... [options]\n$0 -r FILE [options]\n\nA top-like view of the flows crossing an interface, counted in the kernel by eBPF.')
     .option('interface', { alias: 'i', type: 'string', array: true, description: 'Interface to watch (repeatable); default: the interface of the default route' })
     .option('hook', { choices: ['tc', 'xdp', 'both'] as const, default: 'tc' as const, description: 'tc: TC ingress+egress; xdp: XDP ingress; both: XDP ingress + TC egress. TC counts a GSO/GRO super-packet as its segments, bytes skb->len (headers once); XDP: see --xdp-mode' })
     .option('xdp-mode', { choices: ['auto', 'native', 'generic'] as const, default: 'auto' as const, description: 'XDP attach mode; auto tries native, then generic. native: each frame before GRO (a packet per segment); generic: after GRO, a GSO/GRO super-packet counts as one packet (XDP cannot see its segments), bytes as TC counts them' })
@@ -64,24 +65,32 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
       description: 'Flow map. mmap: slots shared with tc-top by mmap, read without a system call; lru: one LRU hash, atomic adds; percpu: a per-CPU LRU hash',
     })
     .option('max-flows', { type: 'string', default: '65536', description: 'Capacity of the flow map (the least recently seen flows are evicted beyond it)' })
+    .option('tcp-stats', { type: 'boolean', default: true, description: 'RTT, retransmits and drops per flow (per-event kernel hooks); --no-tcp-stats loads none of them' })
+    .option('processes', { type: 'boolean', default: true, description: "The local process and cgroup behind each flow (PROC, pid/comm/uid/cgroup in JSON), from programs on the cgroup v2 root; --no-processes loads none of them" })
     .option('interval', { alias: 'd', type: 'string', default: '1', description: 'Seconds between updates' })
     .option('count', { alias: 'n', type: 'string', description: 'Exit after this many updates' })
     .option('sort', { choices: SORT_FIELDS, default: 'bps' as SortField, description: 'Sort flows by this field (descending)' })
     .option('reverse', { type: 'boolean', default: false, description: 'Sort ascending' })
     .option('window', { choices: WINDOWS, default: 2 as Window, description: 'Seconds the rates are averaged over, for RATE, PPS and --sort bps|pps (keys 1 2 3 in the view)' })
-    .option('aggregate', { choices: AGGREGATE_MODES, default: 'flow' as AggregateMode, description: 'One row per flow or per group; conversation: both directions of a 5-tuple in one row' })
+    .option('aggregate', { choices: AGGREGATE_MODES, default: 'flow' as AggregateMode, description: 'One row per flow or per group; conversation: both directions of a 5-tuple in one row; process, cgroup: by the local process or its cgroup' })
     .option('idle-timeout', { type: 'string', default: '30', description: 'Seconds without packets after which a flow is expired and removed' })
     .option('filter', { alias: 'f', type: 'string', default: '', description: "Show only flows matching a pcap-like expression, e.g. 'tcp and port 443'" })
     .option('top', { type: 'string', description: 'Show at most this many flows per update (--json, --batch)' })
     .option('json', { type: 'boolean', description: 'Print one JSON object per update (JSON lines)' })
     .option('batch', { alias: 'b', type: 'boolean', description: 'Print plain text tables, like top -b' })
+    .option('read', { alias: 'r', type: 'string', description: "Count a capture (pcap or pcapng; '-': standard input) with tc-top's own program, run on each frame by BPF_PROG_TEST_RUN; frame times drive the clock. Prints the table at the end (--json, --batch)" })
+    .option('follow-time', { type: 'boolean', description: 'With -r: print a table per --interval of capture time, not only at the end' })
     .option('demo', { type: 'boolean', description: 'Try tc-top on a test bed of its own: two network namespaces, a veth pair and a traffic mix, removed on exit' })
     .option('cleanup', { type: 'boolean', description: 'Remove tc-top programs left by a killed run from the interfaces (all when no -i), then exit' })
     .option('drop-privileges', { type: 'boolean', default: true, description: 'Once attached, run as the sudo user (or nobody) without capabilities; --no-drop-privileges keeps them' })
     .option('dashboard', { type: 'boolean', description: 'Full-screen dashboard: rate history per interface, top talkers, protocol mix, flows, events' })
     .option('metrics', { type: 'string', description: 'Serve Prometheus/OpenMetrics metrics at http://ADDR:PORT/metrics (default 127.0.0.1:9464)' })
     .option('metrics-top', { type: 'string', default: '50', description: 'Per-flow metric series for at most this many flows by rate; the rest are summed as proto="other"' })
-    .option('ui', { type: 'boolean', default: true, description: '--no-ui: no view, only the --metrics exporter' })
+    .option('ipfix', { type: 'string', description: 'Export IPFIX flow records over UDP to the collector at ADDR:PORT (IPv4, or [IPv6]:PORT)' })
+    .option('ipfix-active-timeout', { type: 'string', default: '60', description: 'Seconds after which a flow that stays gets an IPFIX record (delta counts), and again every as many' })
+    .option('ipfix-domain', { type: 'string', default: '0', description: 'IPFIX observation domain id' })
+    .option('ipfix-template-refresh', { type: 'string', default: '600', description: 'Seconds between sendings of the IPFIX templates (a restarted collector decodes records only after the next)' })
+    .option('ui', { type: 'boolean', default: true, description: '--no-ui: no view, only the --metrics and --ipfix exporters' })
     .conflicts('json', 'batch')
     .conflicts('dashboard', ['json', 'batch'])
     .strict()
@@ -94,11 +103,24 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     .fail((msg, err) => {
       throw new UsageError((err?.message ?? msg).replace(/\s*\n\s*/g, ' ').trim());
     });
-  const args = parser.parseSync([...argv], {}, (_err, _argv, output) => {
+}
+
+type Args = ReturnType<ReturnType<typeof commandLine>['parseSync']>;
+
+export function parseArgs(argv0: readonly string[], isTty: boolean): Options | { exit: 'help' | 'version'; text: string } {
+  // yargs takes a lone '-' after a long option for an argument of its own: `--read -` is `--read=-`.
+  const argv = argv0.flatMap((a, i) => (a === '-' && (argv0[i - 1] === '--read' || argv0[i - 1] === '-r') ? [] : (a === '--read' || a === '-r') && argv0[i + 1] === '-' ? [`${a}=-`] : [a]));
+  let printed = '';
+  const args = commandLine(argv).parseSync([...argv], {}, (_err, _argv, output) => {
     printed = output;
   });
   if (args.help) return { exit: 'help', text: printed };
   if (args.version) return { exit: 'version', text: printed };
+  return toOptions(args, argv, isTty);
+}
+
+/** The parsed arguments checked together and made into options; a combination that cannot run is a UsageError. */
+function toOptions(args: Args, argv: readonly string[], isTty: boolean): Options {
 
   const maxFlows = numberArg('max-flows', args['max-flows'], { integer: true, min: 1, max: 16_777_216 })!;
   const intervalS = numberArg('interval', args.interval, { integer: false, min: 0.05, max: 3600 })!;
@@ -113,7 +135,24 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     if (!listen.ok) throw new UsageError(`--metrics: ${listen.error}`);
     metrics = listen.address;
   }
-  if (!args.ui && !metrics) throw new UsageError('--no-ui needs --metrics ADDR:PORT (without a view, tc-top would show nothing)');
+  let ipfix: Options['ipfix'];
+  const ipfixGiven = (name: string): boolean => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (args.ipfix !== undefined) {
+    if (Array.isArray(args.ipfix)) throw new UsageError('--ipfix is given more than once');
+    const collector = parseCollectorAddress(args.ipfix);
+    if (!collector.ok) throw new UsageError(`--ipfix: ${collector.error}`);
+    ipfix = {
+      collector: collector.address,
+      activeTimeoutS: numberArg('ipfix-active-timeout', args['ipfix-active-timeout'], { integer: false, min: 1, max: 86_400 })!,
+      domainId: numberArg('ipfix-domain', args['ipfix-domain'], { integer: true, min: 0, max: 4_294_967_295 })!,
+      templateRefreshS: numberArg('ipfix-template-refresh', args['ipfix-template-refresh'], { integer: false, min: 1, max: 86_400 })!,
+    };
+  } else {
+    for (const name of ['ipfix-active-timeout', 'ipfix-domain', 'ipfix-template-refresh']) {
+      if (ipfixGiven(name)) throw new UsageError(`--${name} needs --ipfix ADDR:PORT`);
+    }
+  }
+  if (!args.ui && !metrics && !ipfix) throw new UsageError('--no-ui needs --metrics ADDR:PORT or --ipfix ADDR:PORT (without a view or an exporter, tc-top would do nothing)');
   if (!args.ui && (args.json || args.batch || args.dashboard)) throw new UsageError('--no-ui runs no view: leave out --json, --batch and --dashboard');
   if (args.dashboard && !isTty) throw new UsageError('--dashboard needs a terminal: use --batch or --json when the output is not one');
   if (args.hook === 'tc' && args['xdp-mode'] !== 'auto') throw new UsageError('--xdp-mode needs --hook xdp or --hook both');
@@ -124,6 +163,19 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
   if (args.demo && interfaces.length > 0) throw new UsageError('--demo watches its own veth: leave out -i');
   if (args.demo && args.cleanup) throw new UsageError('--demo and --cleanup do not go together');
   if (new Set(interfaces).size !== interfaces.length) throw new UsageError('an interface is given twice with -i');
+  const read = args.read;
+  if (Array.isArray(read)) throw new UsageError('-r is given more than once');
+  if (read !== undefined) {
+    if (read === '') throw new UsageError("-r needs a file name ('-' for standard input)");
+    if (interfaces.length > 0) throw new UsageError('-r reads a capture and watches no interface: leave out -i');
+    if (args.demo || args.cleanup) throw new UsageError('-r does not go with --demo or --cleanup');
+    if (args.hook === 'both') throw new UsageError('-r runs the frames through one kind of program: --hook tc (ingress and egress by the direction the capture gives) or --hook xdp');
+    if (args['xdp-mode'] !== 'auto' || args['tc-mode'] !== 'auto') throw new UsageError('-r attaches nothing: leave out --xdp-mode and --tc-mode');
+    if (metrics) throw new UsageError('-r prints the capture\'s tables and exits: --metrics serves a running tc-top, leave it out');
+    if (count !== undefined && !args['follow-time']) throw new UsageError('-n counts the tables of --follow-time; without it, -r prints one table, at the end');
+  } else if (args['follow-time']) {
+    throw new UsageError('--follow-time needs -r FILE');
+  }
 
   return {
     interfaces,
@@ -132,6 +184,8 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     tcMode: args['tc-mode'],
     map: args.map,
     maxFlows,
+    tcpStats: args['tcp-stats'],
+    processes: args.processes,
     intervalS,
     count,
     sort: args.sort,
@@ -144,9 +198,12 @@ export function parseArgs(argv: readonly string[], isTty: boolean): Options | { 
     top,
     metrics,
     metricsTop,
+    ipfix,
     cleanup: args.cleanup ?? false,
     dropPrivileges: args['drop-privileges'],
     demo: args.demo ?? false,
     idleTimeoutGiven: argv.some((a) => a === '--idle-timeout' || a.startsWith('--idle-timeout=')),
+    read,
+    followTime: args['follow-time'] ?? false,
   };
 }

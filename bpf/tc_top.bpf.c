@@ -394,8 +394,10 @@ failed:
 	c->update_failed += pkts;
 }
 
-/* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. */
-static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir, __u64 len, __u64 pkts)
+/* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. The replay
+ * build (TC_TOP_REPLAY) stamps it with frame_ns, the capture's time of the frame; the live one
+ * ignores frame_ns and reads the clock. */
+static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir, __u64 len, __u64 pkts, __u64 frame_ns)
 {
 	struct flow_key k = {};
 	struct flow_value *v;
@@ -424,9 +426,13 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 	}
 	k.dir = dir;
 	k.ifindex = ifindex;
+#ifdef TC_TOP_REPLAY
+	now = frame_ns;
+#else
 	/* The coarse clock (CLOCK_MONOTONIC_COARSE, one jiffy behind at most) costs half as much per
 	 * packet as bpf_ktime_get_ns(); first/last seen need no better than milliseconds. */
 	now = bpf_ktime_get_coarse_ns();
+#endif
 
 	if (config.map_mode == TC_TOP_MAP_MMAP) {
 		count_slot(&k, c, len, pkts, tcp_flags, now);
@@ -463,8 +469,17 @@ int tctop_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+#ifdef TC_TOP_REPLAY
+	/* The frame's time and length come in the metadata before it (BPF_PROG_TEST_RUN puts the
+	 * first xdp_md.data bytes of the input there); without it, the frame is not counted. */
+	struct tc_top_replay_meta *m = (void *)(long)ctx->data_meta;
 
-	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1);
+	if ((void *)(m + 1) > data)
+		return XDP_PASS;
+	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, m->len, 1, m->time_ns);
+#else
+	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1, 0);
+#endif
 	return XDP_PASS;
 }
 
@@ -480,7 +495,14 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 dir)
 		data = (void *)(long)skb->data;
 		end = (void *)(long)skb->data_end;
 	}
-	count(data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1);
+#ifdef TC_TOP_REPLAY
+	/* The frame's time and length, from the test run's __sk_buff (tc_top.h). */
+	count(data, end, skb->ifindex, dir, skb->cb[TC_TOP_REPLAY_CB_LEN],
+	      segs > 1 ? segs : 1,
+	      (__u64)skb->cb[TC_TOP_REPLAY_CB_TIME_HI] << 32 | skb->cb[TC_TOP_REPLAY_CB_TIME_LO]);
+#else
+	count(data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1, 0);
+#endif
 }
 
 SEC("tc")

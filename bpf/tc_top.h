@@ -132,7 +132,27 @@ struct tc_top_config {
 	__u32 slots;    /* flow_slots' max_entries (mmap mode) */
 };
 
+/*
+ * The replay build (tc_top_replay.bpf.o: the same source with -DTC_TOP_REPLAY) counts frames of a
+ * capture run through it with BPF_PROG_TEST_RUN. Each frame brings its capture time (ns on the
+ * clock of the snapshots) and the length to count (the frame's length on the wire, which can be
+ * more than the bytes given when the capture cut it or the frame is larger than a test run takes):
+ *   TC:  in the __sk_buff context: cb[0] time low 32 bits, cb[1] time high 32 bits, cb[2] length.
+ *   XDP: in the 16 bytes of metadata before the frame (xdp_md.data = 16): this struct.
+ * The live build reads the clock and the frame's own length instead, at no cost per packet.
+ */
+#define TC_TOP_REPLAY_CB_TIME_LO 0
+#define TC_TOP_REPLAY_CB_TIME_HI 1
+#define TC_TOP_REPLAY_CB_LEN 2
+
+struct tc_top_replay_meta {
+	__u64 time_ns;
+	__u32 len;
+	__u32 pad;
+};
+
 #ifdef __bpf__
+_Static_assert(sizeof(struct tc_top_replay_meta) == 16, "replay meta layout");
 _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
 _Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");

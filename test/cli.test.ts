@@ -18,6 +18,8 @@ describe('parseArgs', () => {
       tcMode: 'auto',
       map: 'mmap',
       maxFlows: 65536,
+      tcpStats: true,
+      processes: true,
       intervalS: 1,
       count: undefined,
       sort: 'bps',
@@ -30,11 +32,26 @@ describe('parseArgs', () => {
       top: undefined,
       metrics: undefined,
       metricsTop: 50,
+      ipfix: undefined,
       cleanup: false,
       dropPrivileges: true,
       demo: false,
       idleTimeoutGiven: false,
+      read: undefined,
+      followTime: false,
     });
+  });
+
+  it('turns the health hooks (RTT, retransmits, drops) off with --no-tcp-stats', () => {
+    assert.equal(opts(['--no-tcp-stats']).tcpStats, false);
+    assert.equal(opts(['--tcp-stats']).tcpStats, true);
+  });
+
+  it('takes -r FILE (and - for standard input) with --follow-time, --hook xdp and -n', () => {
+    assert.deepEqual([opts(['-r', 'x.pcap']).read, opts(['-r', 'x.pcap']).followTime], ['x.pcap', false]);
+    assert.equal(opts(['--read', '-']).read, '-');
+    const o = opts(['-r', 'x.pcapng', '--follow-time', '-n', '3', '--hook', 'xdp', '--json']);
+    assert.deepEqual([o.followTime, o.count, o.hook, o.output], [true, 3, 'xdp', 'json']);
   });
 
   it('chooses the TUI on a terminal, batch elsewhere, and honours --json/--batch', () => {
@@ -59,9 +76,25 @@ describe('parseArgs', () => {
     assert.throws(() => parseArgs(['--aggregate', 'talk'], false), /Argument: aggregate, Given: "talk"/);
   });
 
+  it('takes --no-processes and --aggregate process|cgroup', () => {
+    assert.equal(opts(['--no-processes']).processes, false);
+    assert.equal(opts(['--aggregate', 'process']).aggregate, 'process');
+    assert.equal(opts(['--aggregate', 'cgroup']).aggregate, 'cgroup');
+  });
+
   it('takes --cleanup and --no-drop-privileges', () => {
     assert.equal(opts(['--cleanup']).cleanup, true);
     assert.equal(opts(['--no-drop-privileges']).dropPrivileges, false);
+  });
+
+  it('takes --ipfix with an IPv4 or bracketed IPv6 collector, and its options with their defaults', () => {
+    assert.deepEqual(opts(['--ipfix', '192.0.2.10:4739']).ipfix, { collector: { host: '192.0.2.10', port: 4739 }, activeTimeoutS: 60, domainId: 0, templateRefreshS: 600 });
+    assert.deepEqual(
+      opts(['--ipfix', '[2001:db8::10]:2055', '--ipfix-active-timeout', '5', '--ipfix-domain', '4294967295', '--ipfix-template-refresh', '2']).ipfix,
+      { collector: { host: '2001:db8::10', port: 2055 }, activeTimeoutS: 5, domainId: 4294967295, templateRefreshS: 2 },
+    );
+    // --no-ui runs with an exporter of either kind.
+    assert.equal(opts(['--ipfix', '127.0.0.1:4739', '--no-ui']).output, 'none');
   });
 
   it('answers --help and --version without running anything', () => {
@@ -87,6 +120,26 @@ describe('parseArgs', () => {
     [['-i', 'eth0', '-i', 'eth0'], /^an interface is given twice with -i$/],
     [['--bogus'], /Unknown argument: bogus/],
     [['--sort', 'colour'], /Invalid values/],
+    [['--ipfix', 'nowhere'], /^--ipfix: 'nowhere' is not ADDR:PORT: use ADDR:PORT with an IP address, e\.g\. 192\.0\.2\.10:4739 or \[2001:db8::10\]:4739$/],
+    [['--ipfix', 'collector.example:4739'], /^--ipfix: 'collector\.example:4739' has no IP address \(a host name is not taken\): use ADDR:PORT/],
+    [['--ipfix', '192.0.2.10:70000'], /^--ipfix: '192\.0\.2\.10:70000' has a port out of range \('70000', 1-65535\)/],
+    [['--ipfix', '192.0.2.10:0'], /has a port out of range \('0', 1-65535\)/],
+    [['--ipfix', '192.0.2.10'], /^--ipfix: '192\.0\.2\.10' has no port: /],
+    [['--ipfix', '2001:db8::10'], /has no port \(an IPv6 address goes in brackets before it\)/],
+    [['--ipfix', '2001:db8::10:4739'], /has no port \(an IPv6 address goes in brackets/],
+    [['--ipfix', '[192.0.2.10]:4739'], /has no IPv6 address in its brackets/],
+    [['--ipfix', '192.0.2.10:4739', '--ipfix-active-timeout', '0'], /^--ipfix-active-timeout must be a number from 1 to 86400, got '0'$/],
+    [['--ipfix', '192.0.2.10:4739', '--ipfix-domain', '-1'], /^--ipfix-domain must be an integer from 0 to 4294967295, got '-1'$/],
+    [['--ipfix-domain', '3'], /^--ipfix-domain needs --ipfix ADDR:PORT$/],
+    [['--no-ui'], /^--no-ui needs --metrics ADDR:PORT or --ipfix ADDR:PORT/],
+    [['-r', 'x.pcap', '-i', 'eth0'], /^-r reads a capture and watches no interface: leave out -i$/],
+    [['-r', 'x.pcap', '--hook', 'both'], /^-r runs the frames through one kind of program/],
+    [['-r', 'x.pcap', '--hook', 'xdp', '--xdp-mode', 'native'], /^-r attaches nothing: leave out --xdp-mode and --tc-mode$/],
+    [['-r', 'x.pcap', '-n', '2'], /^-n counts the tables of --follow-time/],
+    [['-r', 'x.pcap', '--metrics'], /^-r prints the capture's tables and exits/],
+    [['-r', 'x.pcap', '--demo'], /^-r does not go with --demo or --cleanup$/],
+    [['-r', ''], /^-r needs a file name/],
+    [['--follow-time'], /^--follow-time needs -r FILE$/],
   ];
   for (const [argv, message] of BAD) {
     it(`rejects ${argv.join(' ')}`, () => {

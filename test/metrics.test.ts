@@ -128,6 +128,35 @@ describe('TcTopMetrics', () => {
     assert.deepEqual(flowLines, [`tctop_flow_bytes_total${OTHER_IN} 0`, `tctop_flow_bytes_total${OTHER_OUT} 500`]);
   });
 
+  it('counts drops by interface and reason from the load on, and gauges the RTT of the top-K flows that have one', async () => {
+    const health = (drops: number, rtt: number) => ({
+      entries: [
+        { id: 's', flows: ['f1'], rtt: { last: rtt, min: rtt, max: rtt }, retrans: 0 },
+        { id: 'd1', flows: ['f2'], ifname: 'eth0', drops: new Map([['NETFILTER_DROP', drops], ['NO_SOCKET', 2]]) },
+        { id: 'd2', flows: ['not-in-the-table'], ifname: 'eth1', drops: new Map([['SOCKET_RCVBUFF', drops]]) },
+      ],
+      rtt: true,
+      retrans: true,
+      drops: true,
+    });
+    const m = new TcTopMetrics({ topK: 1, hooks: HOOKS });
+    const ticks = ticksOf([
+      { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0)]), health: health(1, 1000) },
+      { ...at(1, [tcp(1, 900, 9), tcp(2, 100, 1)]), health: health(4, 2500) },
+      { ...at(2, [tcp(1, 1800, 18), tcp(2, 200, 2)]), health: { ...health(0, 3000), entries: health(0, 3000).entries.slice(0, 1) } },
+      { ...at(3, [tcp(1, 2700, 27), tcp(2, 300, 3)]), health: health(5, 2000) },
+    ]);
+    for (const tick of ticks) m.update(tick);
+    const s = samples(await text(m));
+    // The ticks after the first read (the baseline here): 1 -> 4 is 3, then the entries went
+    // (evicted) and came back with 5: 3 + 5.
+    assert.equal(s.get('tctop_drops_total{interface="eth0",reason="NETFILTER_DROP"}'), 8);
+    assert.equal(s.get('tctop_drops_total{interface="eth0",reason="NO_SOCKET"}'), 2);
+    assert.equal(s.get('tctop_drops_total{interface="eth1",reason="SOCKET_RCVBUFF"}'), 8, 'a drop in no flow of the table counts too');
+    assert.equal(s.get(`tctop_flow_rtt_seconds${flowSeries('tcp', '10.0.0.1', '40001', '192.0.2.1', '443')}`), 0.002);
+    assert.equal([...s.keys()].filter((k) => k.startsWith('tctop_flow_rtt_seconds')).length, 1, 'only the top K');
+  });
+
   const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
   it('passes promtool\'s naming lint', promtool || process.env.CI === 'true' ? {} : { skip: 'promtool (Debian package prometheus) is not installed' }, async () => {
     const m = new TcTopMetrics({ topK: 2, hooks: HOOKS });
@@ -264,4 +293,24 @@ describe('parseListenAddress', () => {
       }
     });
   }
+});
+
+describe('the process label', () => {
+  it("labels a top-K flow with its process, comm[pid] ('' for none), and adds no label without owners", async () => {
+    const { addressSortKey } = await import('../src/model/address.js');
+    const { tupleKey } = await import('../src/model/owners.js');
+    const owners = {
+      table: [{ pid: 31, comm: 'curl', uid: 0, user: 'root', cgroup: '/', container: undefined }],
+      byTuple: new Map([[tupleKey(6, addressSortKey('10.0.0.1'), 40001, addressSortKey('192.0.2.1'), 443), 0]]),
+      local: new Set<string>(),
+    };
+    const snaps = [0, 1].map((s) => ({ ...at(s, [tcp(1, 1000 * s, 10 * s), tcp(2, 300 * s, 3 * s)]), owners }));
+    const m = new TcTopMetrics({ topK: 50, hooks: HOOKS });
+    m.update(ticksOf(snaps)[0]!);
+    const s = samples(await text(m));
+    const with_ = (series: string, process: string) => series.replace(/\}$/, `,process="${process}"}`);
+    assert.equal(s.get(`tctop_flow_bytes_total${with_(flowSeries('tcp', '10.0.0.1', '40001', '192.0.2.1', '443'), 'curl[31]')}`), 1000);
+    assert.equal(s.get(`tctop_flow_bytes_total${with_(flowSeries('tcp', '10.0.0.2', '40002', '192.0.2.1', '443'), '')}`), 300);
+    assert.equal(s.get(`tctop_flow_bytes_total${OTHER_OUT}`), 0, 'the other series has no process label');
+  });
 });

@@ -244,6 +244,29 @@ describe('sorting aggregated rows', () => {
   });
 
   it('AGGREGATE_MODES cycles through every mode once, flow first', () => {
-    assert.deepEqual(AGGREGATE_MODES, ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation']);
+    assert.deepEqual(AGGREGATE_MODES, ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation', 'process', 'cgroup']);
+  });
+});
+
+describe('aggregate: by process and by cgroup', () => {
+  const a = { pid: 10, comm: 'curl', uid: 0, user: 'root', cgroup: '/user.slice/u.scope', container: 'u' };
+  const b = { pid: 11, comm: 'wget', uid: 0, user: 'root', cgroup: '/user.slice/u.scope', container: 'u' };
+  const rows = [
+    rate({ key: '1', owner: a, bytes: 100 }),
+    rate({ key: '2', owner: a, bytes: 10 }),
+    rate({ key: '3', owner: b, bytes: 1 }),
+    rate({ key: '4', owner: null, bytes: 1000 }),
+  ];
+  it('process: one group per process, flows without an owner in "-"', () => {
+    const groups = aggregate(rows, 'process');
+    assert.deepEqual(groups.map((g) => [g.key, g.flows, g.bytes, g.owner?.pid ?? g.owner]), [['10 curl', 2, 110, 10], ['11 wget', 1, 1, 11], ['-', 1, 1000, null]]);
+  });
+  it('cgroup: one group per cgroup path, its processes mixed', () => {
+    const groups = aggregate(rows, 'cgroup');
+    assert.deepEqual(groups.map((g) => [g.key, g.flows, g.cgroup, g.owner]), [['/user.slice/u.scope', 3, '/user.slice/u.scope', undefined], ['-', 1, null, null]]);
+  });
+  it('rows without owners (--no-processes) give groups without them', () => {
+    const [g] = aggregate([rate({ key: '1' })], 'proto');
+    assert.equal('owner' in g!, false);
   });
 });

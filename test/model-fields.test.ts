@@ -24,12 +24,36 @@ import { WINDOWS } from '../src/model/windows.js';
 import { batchText } from '../src/output/plain.js';
 import { placeColumns } from '../src/ui/columns.js';
 import { at, tcp, ticksOf } from './helpers/ui-fixtures.js';
+import type { HealthSample } from '../src/model/health.js';
 
+/** Health for flow f1 (an RTT, retransmits, drops); f2 has none: both kinds of row are in the tick. */
+function health(retrans: number, drops: number): HealthSample {
+  return {
+    entries: [
+      { id: 's1', flows: ['f1'], rtt: { last: 1200, min: 900, max: 1500 }, retrans },
+      { id: 'd1', flows: ['f1'], ifname: 'eth0', drops: new Map([['NETFILTER_DROP', drops]]) },
+    ],
+    rtt: true,
+    retrans: true,
+    drops: true,
+  };
+}
+import { addressSortKey } from '../src/model/address.js';
+import { tupleKey, type OwnerSample } from '../src/model/owners.js';
+
+// Flow 1's socket has an owner, flow 2 none: the owner members and PROC's sort keys are held to both.
+const OWNERS: OwnerSample = {
+  table: [{ pid: 4242, comm: 'curl', uid: 1000, user: 'ann', cgroup: '/user.slice/app.scope', container: 'app' }],
+  byTuple: new Map([[tupleKey(6, addressSortKey('10.0.0.1'), 40001, addressSortKey('192.0.2.1'), 443), 0]]),
+  local: new Set([addressSortKey('10.0.0.1'), addressSortKey('10.0.0.2')]),
+};
 const [tick] = ticksOf([
-  at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
-  at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]),
+  { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(1, 2), owners: OWNERS },
+  { ...at(1, [tcp(1, 3000, 3), tcp(2, 1200, 10, { dir: 'ingress', src: '192.0.2.1', dst: '10.0.0.2', sport: 443, dport: 40002 })]), health: health(4, 5), owners: OWNERS },
 ]);
 const flows = tick!.rates;
+const [plainTick] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 3000, 3)])]);
+const HEALTH_FIELDS = ['rtt', 'retrans', 'drops'];
 
 describe('the field registry', () => {
   it('names each field once', () => {
@@ -65,9 +89,12 @@ describe('the field registry', () => {
   });
 
   it("is the TUI's counter columns, in its order", () => {
-    const titles = placeColumns('flow', 400).map((c) => c.column.title);
+    const titles = placeColumns('flow', 400, { health: true, owners: true }).map((c) => c.column.title);
     const counters = TUI_COUNTERS.map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
     assert.deepEqual(titles.slice(-counters.length), counters);
+    const without = placeColumns('flow', 400).map((c) => c.column.title);
+    const plain = TUI_COUNTERS.filter((f) => !f.tui?.health && !f.tui?.owners).map((f) => (f.tui?.title ? f.tui.title({ window: undefined }) : f.title));
+    assert.deepEqual(without.slice(-plain.length), plain, 'without health and owners (--no-tcp-stats, --no-processes) their columns are not there');
   });
 
   it("is the batch table's columns, in its order", () => {
@@ -93,6 +120,9 @@ describe('the field registry', () => {
     assert.deepEqual(Object.keys(groupJsonOf(aggregate(flows, 'proto')[0]!, tick!.snapshot)), ['key', 'flows', ...groupNames]);
     const expired = flowJsonOf(flows[0]!, tick!.snapshot);
     assert.equal('pps' in expired, false, 'an expired flow has no rates');
+    const plain = plainTick!.rates[0]!;
+    const plainNames = FIELDS.filter((f) => !HEALTH_FIELDS.includes(f.id) && !f.tui?.owners).flatMap((f) => (f.json ?? []).filter((m) => m.flow).map((m) => m.name));
+    assert.deepEqual(Object.keys(flowJsonOf(plain, plainTick!.snapshot, plain)), plainNames, 'without health and owners, none of their members');
   });
 
   it("is the README's fields table and --sort list", () => {
@@ -144,5 +174,84 @@ describe('avg: the average packet size', () => {
     assert.ok(!placeColumns('flow', 78).some((c) => c.column.title === 'AVG'), 'the first to go when narrow');
     assert.ok(BATCH_FIELDS.some((f) => f.title === 'AVG'));
     assert.ok(SORT_FIELD_IDS.includes('avg'));
+  });
+});
+
+describe('rtt, retrans, drops: health per flow', () => {
+  const [first, second] = ticksOf([
+    { ...at(0, [tcp(1, 0, 0), tcp(2, 0, 0)]), health: health(0, 0) },
+    { ...at(1, [tcp(1, 3000, 3), tcp(2, 1000, 1)]), health: health(3, 2) },
+    { ...at(2, [tcp(1, 6000, 6), tcp(2, 2000, 2)]), health: health(10, 2) },
+  ]);
+  const field = (id: string) => FIELDS.find((f) => f.id === id)!;
+  const ctx = { units: 'bits' as const, nowNs: 2e9 };
+
+  it('shows the RTT, the retransmits and drops since start, or of the interval with c; - where nothing is known', () => {
+    const [f1, f2] = second!.rates;
+    assert.equal(field('rtt').tui!.cell(f1!, {}, ctx), '1.20ms');
+    assert.equal(field('rtt').tui!.cell(f2!, {}, ctx), '-');
+    assert.equal(field('retrans').tui!.cell(f1!, {}, ctx), '10');
+    assert.equal(field('retrans').tui!.cell(f1!, { cumulative: false }, ctx), '7');
+    assert.equal(field('drops').tui!.cell(f1!, {}, ctx), '2');
+    assert.equal(field('drops').tui!.cell(f1!, { cumulative: false }, ctx), '0');
+    assert.equal(field('retrans').tui!.cell(f2!, {}, ctx), '0', 'a flow without events: none counted');
+    assert.equal(first!.rates[0]!.health?.deltaRetrans, 3);
+  });
+
+  it('writes rtt_us {last, min, max}, retrans and drops {reason: count} in --json; a flow without RTT has null', () => {
+    const [f1, f2] = second!.rates;
+    const j1 = flowJsonOf(f1!, second!.snapshot, f1);
+    assert.deepEqual([j1.rtt_us, j1.retrans, j1.drops], [{ last: 1200, min: 900, max: 1500 }, 10, { NETFILTER_DROP: 2 }]);
+    const j2 = flowJsonOf(f2!, second!.snapshot, f2);
+    assert.deepEqual([j2.rtt_us, j2.retrans, j2.drops], [null, 0, {}]);
+    const g = groupJsonOf(aggregate(second!.rates, 'proto')[0]!, second!.snapshot);
+    assert.deepEqual([g.rtt_us, g.retrans, g.drops], [{ last: 1200, min: 900, max: 1500 }, 10, { NETFILTER_DROP: 2 }]);
+  });
+
+  it('sorts by them, flows without a value last; drop ranks keep every layout without them, PPS and RATE first', () => {
+    assert.deepEqual(Array.from(sortColumnOf('rtt', second!.table)), [1200, NaN]);
+    assert.equal(fieldSortKey('retrans', 2, false), 'deltaRetrans');
+    assert.equal(fieldSortKey('drops', 2, true), 'drops');
+    for (const id of HEALTH_FIELDS) assert.ok(SORT_FIELD_IDS.includes(id));
+    for (const width of [78, 100, 120, 140]) {
+      const titles = (health: boolean) => placeColumns('flow', width, { health }).map((c) => c.column.title);
+      const others = titles(true).filter((t) => !['RTT', 'RETR', 'DROPS'].includes(t));
+      assert.deepEqual(others, titles(false), `at ${width} columns the health columns are the first to go`);
+    }
+    assert.deepEqual(placeColumns('flow', 78, { health: true }).map((c) => c.column.title), placeColumns('flow', 78).map((c) => c.column.title), 'none at 80');
+    assert.ok(placeColumns('flow', 180, { health: true }).some((c) => c.column.title === 'RTT'), 'where the width allows');
+    const narrow = placeColumns('flow', 78, { health: true }, 'rtt').map((c) => c.column.title);
+    assert.ok(narrow.includes('RTT') && narrow.includes('RATE'), `the sort column stays: ${narrow.join(' ')}`);
+  });
+});
+
+describe('proc: the local process', () => {
+  const proc = FIELDS.find((f) => f.id === 'proc')!;
+  it("shows comm[pid], '-' for none, and in JSON pid, comm, uid and cgroup (null for none)", () => {
+    assert.equal(proc.tui!.cell(flows[0]!, {}, { units: 'bits', nowNs: 1e9 }), 'curl[4242]');
+    assert.equal(proc.tui!.cell(flows[1]!, {}, { units: 'bits', nowNs: 1e9 }), '-');
+    const own = flowJsonOf(flows[0]!, tick!.snapshot, flows[0]);
+    assert.deepEqual([own.pid, own.comm, own.uid, own.cgroup], [4242, 'curl', 1000, '/user.slice/app.scope']);
+    const none = flowJsonOf(flows[1]!, tick!.snapshot, flows[1]);
+    assert.deepEqual([none.pid, none.comm, none.uid, none.cgroup], [null, null, null, null]);
+    const [mixed] = aggregate(flows, 'proto').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([mixed!.pid, mixed!.cgroup], [null, null], "a group's mixed owners are null");
+    const [byProcess] = aggregate([flows[0]!], 'process').map((g) => groupJsonOf(g, tick!.snapshot));
+    assert.deepEqual([byProcess!.key, byProcess!.pid, byProcess!.comm, byProcess!.uid, byProcess!.cgroup], ['4242 curl', 4242, 'curl', 1000, '/user.slice/app.scope']);
+  });
+
+  it('is left out without owners (--no-processes): no column, no JSON members', () => {
+    const [plain] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 10, 1)])]);
+    const row = plain!.rates[0]!;
+    assert.equal('pid' in flowJsonOf(row, plain!.snapshot, row), false);
+    assert.equal('pid' in groupJsonOf(aggregate([row], 'proto')[0]!, plain!.snapshot), false);
+    assert.equal(placeColumns('flow', 400).some((c) => c.column.title === 'PROC'), false);
+  });
+
+  it('goes before PPS and RATE when narrow: at 80 columns the rates stay, at 120 PROC shows too', () => {
+    const at80 = placeColumns('flow', 78, { owners: true }).map((c) => c.column.title);
+    assert.ok(at80.includes('PPS') && at80.includes('RATE') && !at80.includes('PROC'), at80.join(' '));
+    const at120 = placeColumns('flow', 118, { owners: true }).map((c) => c.column.title);
+    assert.ok(at120.includes('PROC') && at120.includes('PPS') && at120.includes('RATE'), at120.join(' '));
   });
 });

@@ -239,3 +239,92 @@ describe('parseFilter: rejected expressions', () => {
     }
   });
 });
+
+describe('health terms: rtt, retrans, drops', () => {
+  const h = (rtt: number | undefined, retrans: number | undefined, drops: number | undefined) => ({
+    rttUs: rtt === undefined ? undefined : { last: rtt },
+    retrans,
+    deltaRetrans: 0,
+    drops,
+    deltaDrops: 0,
+    dropReasons: new Map<string, number>(),
+  });
+  const rows: Record<string, FlowRecord & { health?: ReturnType<typeof h> }> = {
+    slow: { ...flow({ key: 'slow' }), health: h(25_000, 3, 0) },
+    fast: { ...flow({ key: 'fast' }), health: h(800, 0, 2) },
+    none: { ...flow({ key: 'none' }), health: h(undefined, 0, 0) },
+    off: flow({ key: 'off' }),
+  };
+  const pick = (text: string) => Object.keys(rows).filter((k) => matches(parse(text), rows[k]!));
+  const cases: [string, string[], string][] = [
+    ['rtt > 10ms', ['slow'], 'rtt > 10ms'],
+    ['rtt>10ms', ['slow'], 'rtt > 10ms'],
+    ['rtt <= 1ms', ['fast'], 'rtt <= 1ms'],
+    ['rtt < 900us', ['fast'], 'rtt < 900us'],
+    ['rtt >= 0.025s', ['slow'], 'rtt >= 25ms'],
+    ['rtt > 5', ['slow'], 'rtt > 5ms'],
+    ['retrans', ['slow'], 'retrans'],
+    ['drops', ['fast'], 'drops'],
+    ['drops >= 2 or retrans > 2', ['slow', 'fast'], 'drops >= 2 or retrans > 2'],
+    ['tcp and not retrans', ['fast', 'none', 'off'], 'tcp and not retrans'],
+    ['retrans == 0', ['fast', 'none'], 'retrans = 0'],
+  ];
+  for (const [text, want, canonical] of cases) {
+    it(`${text} → ${want.join(', ') || 'none'}`, () => {
+      assert.deepEqual(pick(text), want);
+      assert.equal(filterToString(parse(text)), canonical);
+    });
+  }
+
+  it('says what is missing', () => {
+    const err = (text: string) => {
+      const r = parseFilter(text);
+      assert.ok(!r.ok);
+      return r.error;
+    };
+    assert.match(err('rtt'), /expected a comparison .* after 'rtt' at column 4 \(like 'rtt > 10ms'\)/);
+    assert.match(err('rtt > fast'), /expected a duration like 10ms, 500us or 1s after 'rtt >' at column 7, found 'fast'/);
+    assert.match(err('retrans > x'), /expected a count after 'retrans >'/);
+    assert.match(err('drops >'), /expected a count after '>'/);
+  });
+});
+
+describe('owner terms: pid, proc, cgroup, user', () => {
+  const nginx = { pid: 812, comm: 'nginx', uid: 33, user: 'www-data', cgroup: '/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope', container: '0123456789ab' };
+  const ssh = { pid: 90, comm: 'sshd', uid: 0, user: 'root', cgroup: '/system.slice/ssh.service', container: 'ssh' };
+  const rows = {
+    nginx: { ...FLOWS.tcp4!, owner: nginx },
+    ssh: { ...FLOWS.tcp4!, owner: ssh },
+    none: { ...FLOWS.tcp4!, owner: null },
+    unknown: FLOWS.tcp4!,
+  };
+  const cases: [string, string[]][] = [
+    ['pid 812', ['nginx']],
+    ['pid 0812', ['nginx']],
+    ['proc sshd', ['ssh']],
+    ['proc ssh', []],
+    ['cgroup system.slice', ['nginx', 'ssh']],
+    ['cgroup 0123456789ab', ['nginx']],
+    ['cgroup ssh', ['ssh']],
+    ['user www-data', ['nginx']],
+    ['user 0', ['ssh']],
+    ['not pid 812', ['ssh', 'none', 'unknown']],
+    ['tcp and user root', ['ssh']],
+  ];
+  for (const [text, want] of cases) {
+    it(text, () => {
+      const filter = parse(text);
+      assert.deepEqual(Object.entries(rows).filter(([, r]) => matches(filter, r)).map(([name]) => name), want);
+      assert.deepEqual(parse(filterToString(filter)), filter, 'prints back as it parses');
+    });
+  }
+  for (const [text, error] of [
+    ['pid', "expected a process id after 'pid' at column 4"],
+    ['pid nginx', "expected a process id after 'pid' at column 5, found 'nginx'"],
+    ['proc and tcp', "expected a process name (its comm) after 'proc' at column 6, found 'and'"],
+    ['cgroup', "expected a part of a cgroup path or a container name after 'cgroup' at column 7"],
+    ['user )', "expected a user name or uid after 'user' at column 6, found ')'"],
+  ] as const) {
+    it(`rejects ${JSON.stringify(text)}`, () => assert.deepEqual(parseFilter(text), { ok: false, error }));
+  }
+});

@@ -35,7 +35,7 @@ describe('tc-top in a real terminal (tmux)', tmuxTest(), () => {
         assert.match(rows(s)[rows(s).length - 1]!, /10\.200\.0\.1:5001 /);
 
         keys('r', '>');
-        s = await waitFor((x) => /AGE▼/.test(x) || /AGE ▼/.test(x), 'the sort column moved right');
+        s = await waitFor((x) => /AVG▼/.test(x), 'the sort column moved right (to AVG, next to RATE)');
 
         keys('/');
         await waitFor((x) => /filter: /.test(x), 'the filter prompt');

@@ -48,9 +48,9 @@ describe('layout', () => {
     assert.match(lines[0]!, /^tc-top  eth0: tc ingress\+egress \(tcx\) +up 0:00:01$/);
     assert.match(lines[1]!, /^in 0 b\/s 0\.0 pkt\/s   out 48 kbit\/s 60 pkt\/s   peak 48 kbit\/s   total 56 kB   █$/);
     assert.match(lines[2]!, /^flows 3   map lru 3\/65536 \(0\.0%\)   evicted 0   failed 0/);
-    assert.match(lines[3]!, /^ {2}PROTO  SOURCE {13}DESTINATION {8}DIR   PACKETS   BYTES {4}2s RATE▼$/);
-    assert.match(lines[4]!, /^>\+tcp {4}10\.0\.0\.1:40001 {5}192\.0\.2\.1:443 {6}out {8}10 {4}3 kB {3}24 kbit\/s$/);
-    assert.match(lines[6]!, /^ \+udp    10\.0\.0\.3:40003     192\.0\.2\.1:53 .* 51 kB /);
+    assert.match(lines[3]!, /^ {2}PROTO  SOURCE {14}DESTINATION {9}DIR    BYTES    PPS    2s RATE▼$/, 'PPS and RATE side by side at 80 columns');
+    assert.match(lines[4]!, /^>\+tcp {4}10\.0\.0\.1:40001 {6}192\.0\.2\.1:443 {7}out {5}3 kB {5}10 {3}24 kbit\/s$/);
+    assert.match(lines[6]!, /^ \+udp    10\.0\.0\.3:40003 +192\.0\.2\.1:53 .* 51 kB /);
     assert.match(lines[22]!, /^filter none {3}group flow {3}sort 2s RATE▼ {3}1-3 of 3 +\? help  > sort/);
   });
 
@@ -77,7 +77,7 @@ describe('layout', () => {
     ]);
     const app = await renderApp(storeOf());
     await app.dispatch({ type: 'tick', tick: tick! });
-    assert.match(app.lines()[4]!, /\[2001:db8:…\]:40001 \[2001:db8::1\]:443 /);
+    assert.match(app.lines()[4]!, /\[2001:db8:a…\]:40001 \[2001:db8::1\]:443 /);
   });
 });
 
@@ -88,8 +88,9 @@ describe('sorting keys', () => {
     { keys: ['b'], order: ['>3', '1', '2'], title: /BYTES▼/ },
     { keys: ['p'], order: ['>2', '3', '1'], title: /PACKETS▼/ },
     { keys: ['p', 't'], order: ['>1', '2', '3'], title: /RATE▼/ },
-    { keys: ['<'], order: ['>3', '1', '2'], title: /BYTES▼/ },
-    { keys: ['<', '<', '>'], order: ['>3', '1', '2'], title: /BYTES▼/ },
+    { keys: ['<'], order: ['>2', '3', '1'], title: /PPS▼/ },
+    { keys: ['<', '<', '>'], order: ['>2', '3', '1'], title: /PPS▼/ },
+    { keys: ['<', '<'], order: ['>3', '1', '2'], title: /BYTES▼/ },
     { keys: ['r'], order: ['>3', '2', '1'], title: /RATE▲/ },
     { keys: ['b', 'r'], order: ['>2', '1', '3'], title: /BYTES▲/ },
   ];
@@ -264,6 +265,24 @@ describe('views and panes', () => {
     assert.match(app.frame(), /^tcp flags SA {2}·  IPv4$/m);
   });
 
+  it('the detail pane lists RTT, retransmits and the drop reasons with their counts', async () => {
+    const health = (retrans: number, drops: number) => ({
+      entries: [
+        { id: 's', flows: ['f1'], rtt: { last: 1200, min: 900, max: 1500 }, retrans },
+        { id: 'd', flows: ['f1'], ifname: 'eth0', drops: new Map([['NETFILTER_DROP', drops], ['NO_SOCKET', 1]]) },
+      ],
+      rtt: true,
+      retrans: true,
+      drops: true,
+    });
+    const [tick] = ticksOf([{ ...at(0, [tcp(1, 0, 0)]), health: health(2, 1) }, { ...at(1, [tcp(1, 100, 2)]), health: health(5, 4) }]);
+    const app = await renderApp(storeOf());
+    await app.dispatch({ type: 'tick', tick: tick! });
+    await app.press(KEY.enter);
+    const frame = app.frame();
+    assert.match(frame, /^rtt 1\.20ms \(900us\.\.1\.50ms\) {2}·  retransmits 5 \(\+3\)\ndrops 5 \(\+3\): NETFILTER_DROP 4, NO_SOCKET 1\nrate, last minute/m);
+  });
+
   it('e shows flows created and expired, newest first', async () => {
     const [t1, t2] = ticksOf([
       at(0, [tcp(1, 0, 0)]),
@@ -289,7 +308,7 @@ describe('views and panes', () => {
     await app.dispatch({ type: 'names', names: new Map([['192.0.2.1', 'www.example.org']]) });
     assert.doesNotMatch(app.frame(), /www\.example\.org/, 'names are off until n');
     await app.press('n');
-    assert.match(app.lines()[4]!, /192\.0\.2\.1|www\.example…:https /, 'a long name is cut before the port');
+    assert.match(app.lines()[4]!, /www\.example\.?…:https /, 'a long name is cut before the port');
     assert.doesNotMatch(app.lines()[4]!, /192\.0\.2\.1/);
   });
 
@@ -318,12 +337,14 @@ describe('rate windows, counts, steady order, conversations', () => {
 
   it('c shows the last interval’s packets and bytes instead of the totals since start', async () => {
     const app = await started();
-    assert.match(app.lines()[6]!, /^ \+udp .* {7}25 {3}51 kB /);
+    assert.match(app.lines()[6]!, /^ \+udp .* {4}51 kB {5}20 /);
     await app.press('c');
-    assert.match(app.lines()[3]!, / {5}\+PKTS  \+BYTES /);
-    assert.match(app.lines()[6]!, /^ \+udp .* {7}20 {4}1 kB /);
+    assert.match(app.lines()[3]!, / {3}\+BYTES {4}PPS /, 'at 80 columns, BYTES and the rates');
+    assert.match(app.lines()[6]!, /^ \+udp .* {5}1 kB {5}20 /);
+    await app.press('p');
+    assert.match(app.lines()[3]!, / \+PKTS▼ /, 'sorted by packets, PACKETS shows');
     await app.press('c');
-    assert.match(app.lines()[3]!, / PACKETS {3}BYTES /);
+    assert.match(app.lines()[3]!, / PACKETS▼ /);
   });
 
   it('o says in the status line that the order is frozen', async () => {

@@ -1,3 +1,4 @@
+import { fitParts } from '../src/ui/Header.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import stringWidth from 'string-width';
@@ -105,9 +106,9 @@ describe('columns', () => {
     }
   }
 
-  it('addresses get at least 18 columns at 80, PPS and AGE going first', () => {
+  it('addresses get at least 18 columns at 80, with PPS and RATE side by side; AVG, AGE and PACKETS go first', () => {
     const titles = (w: number) => placeColumns('flow', w - GUTTER).map((c) => `${c.column.title}:${c.width}`);
-    assert.deepEqual(titles(80), ['PROTO:6', 'SOURCE:18', 'DESTINATION:18', 'DIR:4', 'PACKETS:8', 'BYTES:7', 'RATE:11']);
+    assert.deepEqual(titles(80), ['PROTO:6', 'SOURCE:19', 'DESTINATION:19', 'DIR:4', 'BYTES:7', 'PPS:6', 'RATE:11']);
     assert.deepEqual(titles(100), ['PROTO:6', 'SOURCE:21', 'DESTINATION:21', 'DIR:4', 'PACKETS:8', 'BYTES:7', 'PPS:6', 'RATE:11', 'AGE:6']);
     assert.deepEqual(titles(300).slice(1, 3), ['SOURCE:64', 'DESTINATION:64'], 'capped');
   });
@@ -130,4 +131,19 @@ describe('layout and header', () => {
       'eth0: xdp (generic), tc egress (clsact)  eth1: no hooks',
     );
   });
+});
+
+describe('fitParts: a header line that sheds gaps, then idle parts, then the least important', () => {
+  const part = (text: string, o: { drop?: number; idle?: boolean } = {}) => ({ segments: [{ text }], ...o });
+  const parts = [part('in 44.3 Mbit/s'), part('out 53 kbit/s'), part('peak 44 Mbit/s', { drop: 2 }), part('total 24 MB', { drop: 1 }), part('failed 0', { idle: true })];
+  const cases: { width: number; want: string }[] = [
+    { width: 80, want: 'in 44.3 Mbit/s   out 53 kbit/s   peak 44 Mbit/s   total 24 MB   failed 0' },
+    { width: 70, want: 'in 44.3 Mbit/s  out 53 kbit/s  peak 44 Mbit/s  total 24 MB  failed 0' },
+    { width: 67, want: 'in 44.3 Mbit/s   out 53 kbit/s   peak 44 Mbit/s   total 24 MB' },
+    { width: 60, want: 'in 44.3 Mbit/s  out 53 kbit/s  peak 44 Mbit/s  total 24 MB' },
+    { width: 45, want: 'in 44.3 Mbit/s  out 53 kbit/s  peak 44 Mbit/s' },
+    { width: 30, want: 'in 44.3 Mbit/s   out 53 kbit/s' },
+    { width: 20, want: 'in 44.3 Mbit/s out 53 kbit/s' },
+  ];
+  for (const c of cases) it(`at ${c.width}`, () => assert.equal(fitParts(parts, c.width).map((s) => s.text).join(''), c.want));
 });

@@ -5,6 +5,7 @@
 import type { AggregateMode } from '../model/aggregate.js';
 import type { SortField } from '../model/sort.js';
 import type { Window } from '../model/types.js';
+import type { CollectorAddress } from '../output/ipfix-exporter.js';
 import type { ListenAddress } from '../output/listen-address.js';
 
 export interface Options {
@@ -14,6 +15,10 @@ export interface Options {
   readonly tcMode: 'auto' | 'tcx' | 'legacy';
   readonly map: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
+  /** RTT, retransmits and drops per flow (the health programs); --no-tcp-stats: off, nothing more loaded. */
+  readonly tcpStats: boolean;
+  /** The local process behind each flow (the owner programs); --no-processes: off, nothing more loaded. */
+  readonly processes: boolean;
   readonly intervalS: number;
   readonly count: number | undefined;
   readonly sort: SortField;
@@ -30,6 +35,15 @@ export interface Options {
   readonly metrics: ListenAddress | undefined;
   /** Per-flow metric series for at most this many flows (--metrics-top). */
   readonly metricsTop: number;
+  /** Export IPFIX flow records to a collector (--ipfix and its options); undefined: no export. */
+  readonly ipfix:
+    | {
+        readonly collector: CollectorAddress;
+        readonly activeTimeoutS: number;
+        readonly domainId: number;
+        readonly templateRefreshS: number;
+      }
+    | undefined;
   /** Remove tc-top programs left by a killed run, then exit. */
   readonly cleanup: boolean;
   /** Give up root and capabilities once the hooks are attached. */
@@ -38,4 +52,8 @@ export interface Options {
   readonly demo: boolean;
   /** Whether --idle-timeout was given (the demo shortens the default). */
   readonly idleTimeoutGiven: boolean;
+  /** Read this capture (pcap or pcapng; '-': standard input) instead of watching interfaces (-r). */
+  readonly read: string | undefined;
+  /** With read: print a table per --interval of capture time, not only at the end. */
+  readonly followTime: boolean;
 }

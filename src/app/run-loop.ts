@@ -9,8 +9,13 @@
  * detach() closes the hooks early (the TUI's D): the loop stops ticking, and run() waits for stop()
  * or the signal, so that a view can go on showing what it last had. A pause is a view's own: the
  * loop keeps ticking (the exporter and the counts go on) while a paused view holds its tick.
+ *
+ * A collector with a clock of its own (a capture file, tc-top -r) is not slept on: the loop moves
+ * its clock by one interval of its time per tick, as fast as it goes, and takes a last tick at the
+ * end of its frames. Intervals without frames are skipped (one tick covers the gap, its deltas
+ * zero), unless every interval is wanted (--follow-time). The same Sampler, the same ticks.
  */
-import type { Collector } from '../collectors/collector.js';
+import type { Collector, CollectorClock } from '../collectors/collector.js';
 import type { Meta, Tick } from '../model/types.js';
 import { Sampler } from './sampler.js';
 
@@ -35,6 +40,10 @@ export interface RunLoopOptions {
   readonly count?: number | undefined;
   /** Aborting ends the run (signals). */
   readonly signal?: AbortSignal | undefined;
+  /** A collector with a clock: a tick at every interval of its time, also those without frames. */
+  readonly everyInterval?: boolean;
+  /** A collector with a clock: once its frames end, wait for stop() or the signal (a view stays open on the last tick). */
+  readonly holdAtEnd?: boolean;
 }
 
 export class RunLoop {
@@ -125,6 +134,7 @@ export class RunLoop {
   }
 
   private async loop(): Promise<void> {
+    if (this.o.collector.clock) return this.replay(this.o.collector.clock);
     const intervalMs = this.o.intervalS * 1000;
     try {
       if (this.o.signal?.aborted) this.ended = true;
@@ -137,6 +147,35 @@ export class RunLoop {
         if (this.ended) break;
         this.step();
       }
+    } catch (error) {
+      this.stop(error);
+    }
+    this.ended = true;
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** The schedule of a collector with a clock: its time, one interval per tick, as fast as it goes. */
+  private async replay(clock: CollectorClock): Promise<void> {
+    const intervalNs = this.o.intervalS * 1e9;
+    const more = (): boolean => !this.ended && (this.o.count === undefined || this.ticks < this.o.count);
+    try {
+      if (this.o.signal?.aborted) this.ended = true;
+      const first = this.ended ? undefined : await clock.start();
+      if (!this.ended) this.prime();
+      if (first !== undefined) {
+        for (let n = 1; more(); n++) {
+          if (!(await clock.advanceTo(first + n * intervalNs))) break;
+          if (this.ended) break;
+          this.step();
+          const next = clock.nextNs;
+          // No frame until `next`: one tick at the last boundary before it covers the gap.
+          if (!this.o.everyInterval && next !== undefined) n = Math.max(n, Math.floor((next - first) / intervalNs) - 1);
+        }
+      }
+      // The frames after the last full interval, up to the end of the capture.
+      if (more() && !this.closed) this.step();
+      if (clock.error) throw clock.error;
+      if (this.o.holdAtEnd) while (!this.ended) await this.sleep(Infinity);
     } catch (error) {
       this.stop(error);
     }

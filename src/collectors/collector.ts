@@ -15,4 +15,21 @@ export interface Collector {
   deleteFlows(keys: readonly string[]): number;
   /** Detach everything; one line per hook detached. Idempotent. */
   close(): string[];
+  /** Present when the collector keeps its own time (a capture file): the run loop moves it instead of sleeping. */
+  readonly clock?: CollectorClock;
+}
+
+/**
+ * The time of a collector whose snapshots are at moments it decides (tc-top -r: the capture's
+ * clock), in ns on the snapshots' monoNs clock. read() is at the time of the last advanceTo().
+ */
+export interface CollectorClock {
+  /** Gets the first frame ready: its time, or undefined for a capture without frames. */
+  start(): Promise<number | undefined>;
+  /** Counts every frame before `ns`; false when none is left (read() is then at the last frame). */
+  advanceTo(ns: number): Promise<boolean>;
+  /** The time of the next frame not yet counted; undefined when none is known. */
+  readonly nextNs: number | undefined;
+  /** Why the frames ended before the file did (a truncated file); the frames before were counted. */
+  readonly error: Error | undefined;
 }

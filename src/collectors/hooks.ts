@@ -38,8 +38,8 @@ export interface HookInfo {
   readonly ifindex: number;
   readonly kind: 'xdp' | 'tc';
   readonly dir: Direction;
-  /** xdp: native or generic; tc: tcx (a link) or clsact (a legacy netlink filter). */
-  readonly mode: 'native' | 'generic' | 'tcx' | 'clsact';
+  /** xdp: native or generic; tc: tcx (a link) or clsact (a legacy netlink filter); test-run: frames of a capture (tc-top -r), nothing attached. */
+  readonly mode: 'native' | 'generic' | 'tcx' | 'clsact' | 'test-run';
   /** True when the kernel owns the detach (a BPF link). */
   readonly link: boolean;
 }

@@ -28,6 +28,10 @@ import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } fro
 import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
+import { HealthProbe } from './health.js';
+import type { HealthSample } from '../model/health.js';
+import { OwnerProbe } from './owners.js';
+import type { OwnerSample } from '../model/owners.js';
 import { Teardown } from './teardown.js';
 import type { Collector } from './collector.js';
 
@@ -49,13 +53,34 @@ export interface KernelCollectorOptions {
   /** Attach nothing (for tests that drive the programs with BPF_PROG_TEST_RUN). */
   readonly attach?: boolean;
   readonly readMethod?: ReadMethod;
+  /**
+   * Load the health object too (RTT, retransmits, drops: bpf/tc_top_health.bpf.o); the command
+   * line's default, off with --no-tcp-stats. Only with `attach`.
+   */
+  readonly tcpStats?: boolean;
+  /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, stamped with each frame's time (tc-top -r). */
+  readonly object?: 'live' | 'replay';
+  /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
+  readonly interfaceNames?: ReadonlyMap<number, string>;
+  /**
+   * Load the owner object too (the process behind each flow: bpf/tc_top_owner.bpf.o, on the cgroup
+   * v2 root); the command line's default, off with --no-processes. Only with `attach`.
+   */
+  readonly processes?: boolean;
 }
 
-/** The object tc-top ships, bpf/tc_top.bpf.o at the package root; never a path from the user. */
-export function bundledObjectPath(): string {
+/** What a snapshot says when health was asked for and the kernel took none of it: every column '-'. */
+const NO_HEALTH: HealthSample = { entries: [], rtt: false, retrans: false, drops: false };
+
+/** What a snapshot says when owners were asked for and the kernel took none of the hooks: every flow '-'. */
+const NO_OWNERS: OwnerSample = { table: [], byTuple: new Map(), local: new Set() };
+
+/** An object tc-top ships, bpf/tc_top.bpf.o (or its replay build) at the package root; never a path from the user. */
+export function bundledObjectPath(object: 'live' | 'replay' = 'live'): string {
+  const file = object === 'replay' ? 'tc_top_replay.bpf.o' : 'tc_top.bpf.o';
   // Run from src/ (tsx) or from dist/src/ (compiled): the package root is two or three levels up.
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [resolve(here, '../../bpf/tc_top.bpf.o'), resolve(here, '../../../bpf/tc_top.bpf.o')];
+  const candidates = [resolve(here, `../../bpf/${file}`), resolve(here, `../../../bpf/${file}`)];
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
@@ -88,6 +113,12 @@ export class KernelCollector implements Collector {
   private readonly counterBuf: Buffer;
   private readonly names = new Map<number, string>();
   private deleted = 0;
+  /** The health object, when asked for (tcpStats) and the kernel took some of it. */
+  private health: HealthProbe | undefined;
+  private readonly healthAsked: boolean;
+  /** The owner object, when asked for (processes) and the kernel took some of it. */
+  private owners: OwnerProbe | undefined;
+  private readonly ownersAsked: boolean;
   /** Flows in the previous read: the next read's columns start that large. */
   private lastCount = 0;
   private closed = false;
@@ -95,10 +126,13 @@ export class KernelCollector implements Collector {
   private constructor(opts: KernelCollectorOptions, private readonly ifaces: readonly Iface[]) {
     this.mapKind = opts.map;
     this.maxFlows = opts.maxFlows;
+    this.healthAsked = opts.tcpStats === true && opts.attach !== false;
+    this.ownersAsked = opts.processes === true && opts.attach !== false;
     for (const i of ifaces) this.names.set(i.index, i.name);
+    for (const [index, name] of opts.interfaceNames ?? []) this.names.set(index, name);
     this.cpus = numPossibleCpus();
 
-    this.obj = BpfObject.open(bundledObjectPath());
+    this.obj = BpfObject.open(bundledObjectPath(opts.object));
     this.teardown.defer('closed the BPF object', () => this.obj.close(), true);
     try {
       const percpu = opts.map === 'percpu';
@@ -152,7 +186,10 @@ export class KernelCollector implements Collector {
       }
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
 
+      // Owners first: sockets are known before the first packet is counted.
+      if (this.ownersAsked) this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg));
       if (opts.attach !== false) this.attachAll(opts, ifaces);
+      if (this.healthAsked) this.health = HealthProbe.start(ifaces, this.teardown, (msg) => this.notices.push(msg));
     } catch (err) {
       this.teardown.run();
       throw err;
@@ -259,6 +296,8 @@ export class KernelCollector implements Collector {
       counters: decodeCounters(this.counterBuf, this.cpus, this.counterSlot),
       maxFlows: this.maxFlows,
       flowsDeleted: this.deleted,
+      ...(this.healthAsked ? { health: this.health?.read() ?? NO_HEALTH } : {}),
+      ...(this.ownersAsked ? { owners: this.owners?.read() ?? NO_OWNERS } : {}),
     };
   }
 
@@ -309,6 +348,7 @@ export class KernelCollector implements Collector {
         if (this.slotReader.free(slot.readUInt32LE(), key, () => mapDeleteElem(this.indexFd, key))) n++;
       } else if (mapDeleteElem(this.indexFd, key)) n++;
     }
+    this.health?.deleteFlows(keys);
     this.deleted += n;
     return n;
   }

@@ -59,6 +59,22 @@ export const Config = {
   slots: 4,
 } as const;
 
+/**
+ * The replay build's per-frame inputs (tc_top.h): TC reads them from the test run's __sk_buff
+ * (cb[0], cb[1]: time, low and high 32 bits; cb[2]: the length to count), XDP from 16 bytes of
+ * metadata before the frame (struct tc_top_replay_meta).
+ */
+export const Replay = {
+  /** offsetof(struct __sk_buff, cb): the context given to a TC run ends with cb[2]. */
+  skbCb: 48,
+  skbCtxSize: 48 + 3 * 4,
+  /** struct xdp_md as a test run takes it: data (the metadata's length), data_end, the rest 0. */
+  xdpCtxSize: 24,
+  metaSize: 16,
+  metaTimeNs: 0,
+  metaLen: 8,
+} as const;
+
 /** enum tc_top_map_mode. */
 export const MapMode = { lru: 0, percpu: 1, mmap: 2 } as const;
 
@@ -81,3 +97,97 @@ export const Bss = {
 export function perCpuSlot(valueSize: number): number {
   return Math.ceil(valueSize / 8) * 8;
 }
+
+/** bpf/tc_top_health.h: struct health_key, 40 bytes (a TCP socket from its own side). */
+export const HealthKey = {
+  size: 40,
+  family: 0,
+  proto: 1,
+  local: 4,
+  remote: 20,
+  lport: 36,
+  rport: 38,
+} as const;
+
+/** struct health_value, 56 bytes, one per CPU: retransmits, the latest RTT, two interval banks. */
+export const HealthValue = {
+  size: 56,
+  retrans: 0,
+  rttNs: 8,
+  rttLastUs: 16,
+  bank: 24,
+  /** struct rtt_bank, 16 bytes each. */
+  bankSize: 16,
+  bankEpoch: 0,
+  bankMinUs: 4,
+  bankMaxUs: 8,
+  bankSamples: 12,
+} as const;
+
+/** struct drop_key, 56 bytes: a flow_key (dir 0) then the drop reason. The value is a __u64. */
+export const DropKey = {
+  size: 56,
+  flow: 0,
+  reason: 48,
+} as const;
+
+/** struct health_config, the health object's .rodata, 16 bytes. */
+export const HealthConfig = {
+  size: 16,
+  netnsIno: 0,
+  reasonNotDropped: 4,
+  reasonConsumed: 8,
+  reasonNotSpecified: 12,
+} as const;
+
+/** The health object's programs and maps (bpf/tc_top_health.bpf.c). */
+export const HealthPrograms = {
+  rtt: 'tctop_rtt',
+  retrans: 'tctop_retrans',
+  retransErr: 'tctop_retrans_err',
+  drop: 'tctop_drop',
+} as const;
+export const HealthMaps = { health: 'health', drops: 'drops', watched: 'watched', rodata: '.rodata', bss: '.bss' } as const;
+/** bpf/tc_top_owner.h: struct owner_key, 40 bytes (the key of `owners`). */
+export const OwnerKey = {
+  size: 40,
+  family: 0,
+  proto: 1,
+  lport: 2,
+  rport: 4,
+  laddr: 8,
+  raddr: 24,
+} as const;
+
+/** struct owner_value, 40 bytes. */
+export const OwnerValue = {
+  size: 40,
+  tgid: 0,
+  uid: 4,
+  cgroupId: 8,
+  comm: 16,
+  recorded: 32,
+} as const;
+
+/** struct owner_config, the owner object's .rodata, 8 bytes. */
+export const OwnerConfig = { size: 8, netnsCookie: 0 } as const;
+
+/** The owner object's .bss: __u64 owners_written. */
+export const OwnerBss = { size: 8, written: 0 } as const;
+
+/** The owner object's programs (each attached to the cgroup v2 root, but the iterator) and maps. */
+export const OwnerPrograms = [
+  'tctop_own_create',
+  'tctop_own_bind4',
+  'tctop_own_bind6',
+  'tctop_own_conn4',
+  'tctop_own_conn6',
+  'tctop_own_send4',
+  'tctop_own_send6',
+  'tctop_own_recv4',
+  'tctop_own_recv6',
+  'tctop_own_tcp',
+  'tctop_own_egress',
+] as const;
+export const OwnerIterator = 'tctop_own_iter';
+export const OwnerMaps = { owners: 'owners', sockOwners: 'sock_owners', rodata: '.rodata', bss: '.bss' } as const;

@@ -103,6 +103,11 @@ const f = bindAll(() => ({
   mapType: lib.func('int bpf_map__type(void *map)'),
   programFd: lib.func('int bpf_program__fd(void *prog)'),
   programSetExpectedAttachType: lib.func('int bpf_program__set_expected_attach_type(void *prog, int type)'),
+  programSetAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+  programAttach: lib.func('void *bpf_program__attach(void *prog)'),
+  linkDestroy: lib.func('int bpf_link__destroy(void *link)'),
+  programExpectedAttachType: lib.func('int bpf_program__expected_attach_type(void *prog)'),
+  iterCreate: lib.func('int bpf_iter_create(int link_fd)'),
   linkCreate: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const tctop_link_create_opts *opts)'),
   xdpAttach: lib.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
   xdpDetach: lib.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const tctop_xdp_attach_opts *opts)'),
@@ -121,6 +126,7 @@ const f = bindAll(() => ({
   mapDeleteBatch: lib.func('int bpf_map_delete_batch(int fd, const void *keys, void *count, void *opts)'),
   mapGetNextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
   progTestRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ bpf_test_run_opts *opts)'),
+  progTestRunRaw: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
   progQuery: lib.func('int bpf_prog_query_opts(int target, int type, _Inout_ tctop_prog_query_opts *opts)'),
   progGetFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
   objGetInfoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, void *info_len)'),
@@ -144,7 +150,7 @@ function bindAll<T>(bind: () => T): T {
 
 // bpf_map_type and bpf_attach_type values used here (UAPI, stable).
 export const MapType = { HASH: 1, LRU_HASH: 9, LRU_PERCPU_HASH: 10 } as const;
-export const AttachType = { XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
+export const AttachType = { CGROUP_INET_EGRESS: 1, CGROUP_SOCK_OPS: 3, TRACE_ITER: 28, XDP: 37, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
 export const XdpFlags = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4, HW_MODE: 8, REPLACE: 16 } as const;
 export const TcAttachPoint = { INGRESS: 1, EGRESS: 2 } as const;
 
@@ -239,8 +245,30 @@ export class BpfObject {
     };
   }
 
+  /** The attach type libbpf gave the program from its section name (cgroup/connect4, sockops, ...). */
+  expectedAttachType(program: string): number {
+    return f.programExpectedAttachType(this.program(program)) as number;
+  }
+
+  /** Leave a program out of the load (one the kernel refused when loaded alone, or a variant it cannot take). */
+  setAutoload(program: string, autoload: boolean): void {
+    check(`bpf_program__set_autoload(${program})`, f.programSetAutoload(this.program(program), autoload) as number);
+  }
+
   programFd(name: string): number {
     return check(`bpf_program__fd(${name})`, f.programFd(this.program(name)) as number);
+  }
+
+  /**
+   * Attach a tracing program where its section says (tp_btf/...): a BPF link, which the kernel
+   * releases if the process dies. Returns the function that detaches it.
+   */
+  attach(program: string): () => void {
+    let link: Ptr = checkPtr(`bpf_program__attach(${program})`, f.programAttach(this.program(program)), libbpfLog);
+    return () => {
+      if (link !== null) f.linkDestroy(link);
+      link = null;
+    };
   }
 
   load(): void {
@@ -289,6 +317,11 @@ export function mapMmap(fd: number, length: number): SharedMapping {
 export function linkCreate(progFd: number, ifindex: number, attachType: number, flags = 0): number {
   const opts = { sz: koffi.sizeof(LinkCreateOpts), flags };
   return check('bpf_link_create', f.linkCreate(progFd, ifindex, attachType, flags ? opts : null) as number);
+}
+
+/** bpf_iter_create: an fd whose reads run the iterator link's program over its objects. */
+export function iterCreate(linkFd: number): number {
+  return check('bpf_iter_create', f.iterCreate(linkFd) as number);
 }
 
 /** Netlink XDP attach (kernels without XDP links); refuses to replace an existing program. */
@@ -472,4 +505,54 @@ export function progTestRun(progFd: number, data: Buffer, repeat = 1, ctx?: Buff
   };
   check('bpf_prog_test_run_opts', f.progTestRun(progFd, opts) as number, libbpfLog);
   return { retval: opts.retval | 0, durationNs: opts.duration };
+}
+
+/**
+ * BPF_PROG_TEST_RUN for a stream of frames (tc-top -r): frames and their contexts are written into
+ * native memory that this process owns (`bytes`), and each run points the one options struct at
+ * them, so that a run costs one call and no marshalling. Free it with free().
+ */
+export class FrameRunner {
+  /** The native block, as a Buffer: write frames and contexts here, then run() them by offset. */
+  readonly bytes: Buffer;
+  private readonly block: Ptr;
+  private readonly base: bigint;
+  private readonly opts: Buffer;
+  private readonly optsPtr: Ptr;
+  private freed = false;
+
+  constructor(size: number) {
+    const optsSize = koffi.sizeof(TestRunOpts);
+    this.block = koffi.alloc('uint8_t', size);
+    this.optsPtr = koffi.alloc('uint8_t', optsSize);
+    this.bytes = Buffer.from(koffi.view(this.block, size));
+    this.opts = Buffer.from(koffi.view(this.optsPtr, optsSize));
+    this.opts.fill(0);
+    this.opts.writeBigUInt64LE(BigInt(optsSize), 0);
+    this.opts.writeInt32LE(1, koffi.offsetof(TestRunOpts, 'repeat'));
+    this.base = koffi.address(this.block) as bigint;
+  }
+
+  /** Run the program on the frame at [dataAt, dataAt + dataLen) with the context at [ctxAt, ctxAt + ctxLen) (ctxLen 0: none); returns its verdict. */
+  run(progFd: number, dataAt: number, dataLen: number, ctxAt: number, ctxLen: number): number {
+    const o = this.opts;
+    o.writeBigUInt64LE(this.base + BigInt(dataAt), 8);
+    o.writeUInt32LE(dataLen, 24);
+    // libbpf writes the sizes the kernel reports back into the options: a data_size_out left from
+    // a smaller frame would make the next run fail with ENOSPC.
+    o.writeUInt32LE(0, 28);
+    o.writeUInt32LE(0, 52);
+    o.writeBigUInt64LE(ctxLen > 0 ? this.base + BigInt(ctxAt) : 0n, 32);
+    o.writeUInt32LE(ctxLen, 48);
+    const ret = f.progTestRunRaw(progFd, this.optsPtr) as number;
+    if (ret < 0) check('bpf_prog_test_run_opts', ret, libbpfLog);
+    return o.readInt32LE(56);
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    koffi.free(this.block);
+    koffi.free(this.optsPtr);
+  }
 }

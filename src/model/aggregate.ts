@@ -4,6 +4,8 @@
  * it, so a group never shows a value that is true of some of its flows only.
  */
 import { formatEndpoint, hasPorts, protoName } from './format.js';
+import { combineHealth, type HealthRow } from './health.js';
+import type { Owner } from './owners.js';
 import type { Direction, FlowRate, FlowRecord, WindowRates } from './types.js';
 
 /**
@@ -16,11 +18,13 @@ import type { Direction, FlowRate, FlowRecord, WindowRates } from './types.js';
  * - conversation: both directions of a 5-tuple in one row, seen from the local side (see local):
  *   src and sport are the local end, dst and dport the remote one (ports only where they are ports).
  * - host-conversation: the same for host pairs.
+ * - process: by the local process (pid and comm); flows without an owner in one group, '-'.
+ * - cgroup: by the local process's cgroup v2 path (its container); flows without an owner in '-'.
  */
-export type AggregateMode = 'flow' | 'src' | 'dst' | 'pair' | 'port' | 'proto' | 'conversation' | 'host-conversation';
+export type AggregateMode = 'flow' | 'src' | 'dst' | 'pair' | 'port' | 'proto' | 'conversation' | 'host-conversation' | 'process' | 'cgroup';
 
 /** Cycle order of the view key. */
-export const AGGREGATE_MODES: readonly AggregateMode[] = ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation'];
+export const AGGREGATE_MODES: readonly AggregateMode[] = ['flow', 'src', 'dst', 'pair', 'port', 'proto', 'conversation', 'host-conversation', 'process', 'cgroup'];
 
 /** What adds up across flows. */
 export interface Traffic extends WindowRates {
@@ -54,6 +58,15 @@ export interface AggRow extends Traffic {
   readonly firstSeenNs: number;
   readonly lastSeenNs: number;
   readonly tcpFlags: number;
+  /** The members' RTT (its range), retransmits and drops (summed); absent without health. */
+  readonly health?: HealthRow | undefined;
+  /**
+   * The members' owner where they share it (null: none of them has one), undefined where they
+   * differ; the member is absent when the flows carry no owners (--no-processes).
+   */
+  readonly owner?: Owner | null | undefined;
+  /** The members' cgroup path where they share it (null: no owner, or no path known), undefined where they differ. */
+  readonly cgroup?: string | null | undefined;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -83,7 +96,7 @@ export function fromLocal(row: Pick<FlowRecord, 'dir' | 'src' | 'dst' | 'sport' 
 }
 
 /** A group's id from any of its flows (the columnar aggregation makes it from the group's first). */
-export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'>, ends: Ends, mode: AggregateMode): string {
+export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> & Pick<FlowRate, 'owner'>, ends: Ends, mode: AggregateMode): string {
   switch (mode) {
     case 'flow':
       return row.key;
@@ -100,6 +113,10 @@ export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src
     }
     case 'proto':
       return protoName(row.proto);
+    case 'process':
+      return row.owner ? `${row.owner.pid} ${row.owner.comm}` : '-';
+    case 'cgroup':
+      return row.owner?.cgroup ?? '-';
     case 'conversation': {
       const ports = hasPorts(row.proto);
       const local = formatEndpoint(ends.src, ends.sport, row.family, ports);
@@ -192,6 +209,12 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
         lastSeenNs: row.lastSeenNs,
         tcpFlags: row.tcpFlags,
       });
+      if (row.health) (groups.get(key) as Mutable<AggRow>).health = row.health;
+      if ('owner' in row) {
+        const g = groups.get(key) as Mutable<AggRow>;
+        g.owner = row.owner ?? null;
+        g.cgroup = row.owner?.cgroup ?? null;
+      }
       continue;
     }
     // A member's labels are always defined, so a label once cleared stays cleared.
@@ -207,6 +230,11 @@ export function aggregate(rows: readonly FlowRate[], mode: AggregateMode): AggRo
     group.firstSeenNs = Math.min(group.firstSeenNs, row.firstSeenNs);
     group.lastSeenNs = Math.max(group.lastSeenNs, row.lastSeenNs);
     group.tcpFlags |= row.tcpFlags;
+    if (row.health) group.health = combineHealth(group.health, row.health);
+    if ('owner' in group) {
+      if (group.owner !== (row.owner ?? null)) group.owner = undefined;
+      if (group.cgroup !== (row.owner?.cgroup ?? null)) group.cgroup = undefined;
+    }
   }
   return [...groups.values()];
 }

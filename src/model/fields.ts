@@ -12,11 +12,13 @@
 import type { AggRow, Traffic } from './aggregate.js';
 import { hasPorts, protoName, tcpFlagsString } from './format.js';
 import { addressSortKey } from './address.js';
+import { procText, type Owner } from './owners.js';
 import { monoToWallMs } from './rates.js';
 import type { RateTable } from './rate-table.js';
 import { formatBytes, formatCount, formatDuration, formatPps, formatRate, type Units } from './text.js';
 import type { FlowRate, FlowRecord, Snapshot, Window, WindowRates } from './types.js';
 import { windowRate, WINDOWS } from './windows.js';
+import { formatRttUs, type HealthRow } from './health.js';
 
 /** A table row: one flow, or a group of flows. */
 export type Row = FlowRate | AggRow;
@@ -25,6 +27,10 @@ export type Row = FlowRate | AggRow;
 export interface FieldView {
   readonly window?: Window | undefined;
   readonly cumulative?: boolean | undefined;
+  /** The tick has health (RTT, retransmits, drops): their columns are shown. */
+  readonly health?: boolean | undefined;
+  /** Whether the tick carries owners (the owner programs run): the owner columns are shown only then. */
+  readonly owners?: boolean | undefined;
 }
 
 /** What a cell needs besides its row and view. */
@@ -56,12 +62,19 @@ export interface TuiColumn {
   readonly align: 'left' | 'right';
   /** Room for the values and the title with a sort mark. */
   readonly width: number;
-  /** Hidden, lowest first, while the columns do not fit; absent: always shown. */
+  /**
+   * Hidden, lowest first, while the columns do not fit; absent: always shown. At 80 columns a flow
+   * row keeps its packet and byte rates side by side (PPS and RATE) and its bytes.
+   */
   readonly drop?: number;
   /** Among the counter columns of the flow and group views (in the registry's order). */
   readonly counter?: boolean;
   /** Its place among a conversation's counter columns; absent: not there. */
   readonly conversation?: number;
+  /** Shown only when the tick has health (not with --no-tcp-stats, nor on scripted input without it). */
+  readonly health?: boolean;
+  /** Shown only when the tick has owners (not with --no-processes). */
+  readonly owners?: boolean;
   readonly title?: (v: FieldView) => string;
   readonly cell: (r: Row, v: FieldView, ctx: CellContext) => string;
 }
@@ -214,6 +227,20 @@ export const FIELDS: readonly Field[] = [
     json: [label('ifname', 'ifname')],
   },
   {
+    id: 'proc',
+    title: 'PROC',
+    description: "the local process behind the flow, comm[pid] ('-': forwarded, the kernel's own or injected)",
+    sort: labelSort((r) => procSortKey(r.owner), (t, i) => (t.owners ? procSortKey(t.owners.owner(i)) : undefined)),
+    // Dropped after the cumulative counters and before DIR, PPS and RATE: at 80 columns the rates keep priority.
+    tui: { align: 'left', width: 16, drop: 3.5, counter: true, owners: true, cell: (r) => procText(r.owner) },
+    json: [
+      ownerMember('pid', (o) => o.pid),
+      ownerMember('comm', (o) => o.comm),
+      ownerMember('uid', (o) => o.uid),
+      { name: 'cgroup', flow: (_f, r) => (r && 'owner' in r ? (r.owner?.cgroup ?? null) : undefined), group: (g) => ('owner' in g ? (g.cgroup ?? null) : undefined) },
+    ],
+  },
+  {
     id: 'flows',
     title: 'FLOWS',
     description: 'flows in the group',
@@ -232,6 +259,7 @@ export const FIELDS: readonly Field[] = [
     tui: {
       align: 'right',
       width: 8,
+      drop: 2,
       counter: true,
       title: (v) => (cumulativeOr(v) ? 'PACKETS' : '+PKTS'),
       cell: (r, v) => formatCount(cumulativeOr(v) ? r.packets : r.deltaPackets),
@@ -252,7 +280,7 @@ export const FIELDS: readonly Field[] = [
     tui: {
       align: 'right',
       width: 7,
-      drop: 4,
+      drop: 3,
       counter: true,
       conversation: 4,
       title: (v) => (cumulativeOr(v) ? 'BYTES' : '+BYTES'),
@@ -287,7 +315,7 @@ export const FIELDS: readonly Field[] = [
       row: (r, key) => r[key as 'pps'],
       column: (t, key) => t[key as 'pps'],
     },
-    tui: { align: 'right', width: 6, drop: 2, counter: true, conversation: 5, cell: (r, v) => formatPps(rateIn(r, v.window).pps) },
+    tui: { align: 'right', width: 6, drop: 5, counter: true, conversation: 5, cell: (r, v) => formatPps(rateIn(r, v.window).pps) },
     batch: { right: true, cell: (r, w) => windowRate(r, w).pps.toFixed(1) },
     json: [{ name: 'pps', flow: (_f, r) => (r ? round(r.pps) : undefined), group: (g) => round(g.pps) }],
   },
@@ -367,7 +395,87 @@ export const FIELDS: readonly Field[] = [
     description: 'TCP flags seen, as letters (F S R P A U E C)',
     json: [{ name: 'tcp_flags', flow: (f) => tcpFlagsString(f.tcpFlags), group: (g) => tcpFlagsString(g.tcpFlags) }],
   },
+  // Health (--no-tcp-stats leaves it out): counted per event by bpf/tc_top_health.bpf.c. Their
+  // columns go first when narrow (drop ranks below AVG's), so that every layout without them is
+  // kept and PPS and RATE keep priority.
+  {
+    id: 'rtt',
+    title: 'RTT',
+    description: "TCP: the socket's smoothed RTT (the last of the interval; min and max in --json and the details)",
+    sort: { row: (r) => r.health?.rttUs?.last ?? NaN, column: (t) => healthColumn(t, (h) => h.rttLast) },
+    tui: { align: 'right', width: 7, drop: -1, counter: true, health: true, cell: (r) => formatRttUs(r.health?.rttUs?.last) },
+    json: [{ name: 'rtt_us', flow: (_f, r) => healthJson(r?.health, rttJson), group: (g) => healthJson(g.health, rttJson) }],
+  },
+  {
+    id: 'retrans',
+    title: 'RETR',
+    description: 'TCP: retransmitted segments since the flow entered the map (c: of the last interval)',
+    sort: {
+      key: (_w, cumulative) => (cumulative ? 'retrans' : 'deltaRetrans'),
+      keys: ['retrans', 'deltaRetrans'],
+      row: (r, key) => healthCount(r.health, key === 'retrans', 'retrans') ?? NaN,
+      column: (t, key) => healthColumn(t, (h) => (key === 'retrans' ? h.retrans : h.deltaRetrans)),
+    },
+    tui: { align: 'right', width: 6, drop: -2, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'retrans')) },
+    json: [{ name: 'retrans', flow: (_f, r) => healthJson(r?.health, (h) => h.retrans ?? null), group: (g) => healthJson(g.health, (h) => h.retrans ?? null) }],
+  },
+  {
+    id: 'drops',
+    title: 'DROPS',
+    description: 'packets the kernel dropped, with a reason (c: of the last interval; reasons in --json and the details)',
+    sort: {
+      key: (_w, cumulative) => (cumulative ? 'drops' : 'deltaDrops'),
+      keys: ['drops', 'deltaDrops'],
+      row: (r, key) => healthCount(r.health, key === 'drops', 'drops') ?? NaN,
+      column: (t, key) => healthColumn(t, (h) => (key === 'drops' ? h.drops : h.deltaDrops)),
+    },
+    tui: { align: 'right', width: 6, drop: -3, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'drops')) },
+    json: [{ name: 'drops', flow: (_f, r) => healthJson(r?.health, dropsJson), group: (g) => healthJson(g.health, dropsJson) }],
+  },
 ];
+
+/** A health count of a row under the view: since start, or of the last interval. */
+function healthCount(h: HealthRow | undefined, cumulative: boolean, total: 'retrans' | 'drops'): number | undefined {
+  if (!h) return undefined;
+  return total === 'retrans' ? (cumulative ? h.retrans : h.deltaRetrans) : cumulative ? h.drops : h.deltaDrops;
+}
+
+/** A health column of the tick, NaN everywhere when it has none. */
+function healthColumn(t: RateTable, pick: (h: NonNullable<RateTable['health']>) => Float64Array): Float64Array {
+  return t.health ? pick(t.health) : new Float64Array(t.length).fill(NaN);
+}
+
+function countCell(n: number | undefined): string {
+  return n === undefined ? '-' : formatCount(n);
+}
+
+/** A health count as a JSON member: the number, null where the kernel refused the hook. */
+function healthJson(h: HealthRow | undefined, value: (h: HealthRow) => unknown): unknown {
+  return h ? value(h) : undefined;
+}
+
+function rttJson(h: HealthRow): unknown {
+  const r = h.rttUs;
+  return r ? { last: r.last, min: r.min ?? null, max: r.max ?? null } : null;
+}
+
+function dropsJson(h: HealthRow): unknown {
+  return h.drops === undefined ? null : Object.fromEntries(h.dropReasons);
+}
+
+/** 'comm[pid]' for sorting; none and a group's mixed owners sort last. */
+function procSortKey(owner: Owner | null | undefined): SortValue {
+  return owner ? `${owner.comm}[${owner.pid}]` : undefined;
+}
+
+/** An owner's member of a flow's and a group's JSON: null without one (or mixed), absent without owners at all. */
+function ownerMember(name: string, read: (o: Owner) => unknown): JsonMember {
+  return {
+    name,
+    flow: (_f, r) => (r && 'owner' in r ? (r.owner ? read(r.owner) : null) : undefined),
+    group: (g) => ('owner' in g ? (g.owner ? read(g.owner) : null) : undefined),
+  };
+}
 
 function directionRate(row: Row, dir: 'ingress' | 'egress', v: FieldView, ctx: CellContext): string {
   return 'flows' in row ? formatRate(rateIn(row[dir], v.window).bps, ctx.units) : '-';
@@ -436,7 +544,10 @@ export function flowJsonOf(f: FlowRecord, snap: Snapshot, rates?: FlowRate): Rec
 /** A group's JSON object: its key and member count, then the registry's members. */
 export function groupJsonOf(g: AggRow, snap: Snapshot): Record<string, unknown> {
   const out: Record<string, unknown> = { key: g.key, flows: g.flows };
-  for (const m of JSON_GROUP) out[m.name] = m.group!(g, snap);
+  for (const m of JSON_GROUP) {
+    const value = m.group!(g, snap);
+    if (value !== undefined) out[m.name] = value;
+  }
   return out;
 }
 

@@ -9,13 +9,24 @@
  *              | ip | ip6 | [src|dst] host ADDR | src|dst ADDR | [src|dst] net ADDR/LEN
  *              | [src|dst] port N | [src|dst] portrange N-M
  *              | inbound | ingress | outbound | egress | iface NAME
+ *              | rtt CMP DURATION | retrans [CMP N] | drops [CMP N]
+ *              | pid N | proc NAME | cgroup TEXT | user NAME|UID
+ *   CMP       := > | >= | < | <= | =      DURATION := N (ms) | Nus | Nms | Ns
+ *
+ * The health terms read what --no-tcp-stats leaves out: rtt is the socket's smoothed RTT (the last
+ * of the interval), retrans and drops count since the flow entered the map; 'retrans' alone is
+ * 'retrans > 0'. A flow with nothing known (no RTT, the hook refused) matches no comparison.
+ *
+ * The owner terms read the local process behind a flow (what --no-processes leaves out): pid and
+ * proc (its comm) exactly, cgroup a part of its cgroup path or its container's short name, user a
+ * name or a uid. A flow without an owner matches none of them.
  *
  * Primitives are joined explicitly ('tcp port 80' is not juxtaposition: as in pcap, a port protocol
  * may qualify a following port/portrange/src/dst primitive, and ip/ip6 a following
  * proto/host/net/src/dst one; both mean "qualifier and primitive"). Keywords are case-insensitive.
  */
 import { parseAddress, parsePrefix } from './address.js';
-import type { Filter, ParseResult, Side } from './filter.js';
+import type { Comparison, Filter, HealthMetric, ParseResult, Side } from './filter.js';
 import { hasPorts, protoNumber } from './format.js';
 import type { Direction } from './types.js';
 
@@ -47,7 +58,19 @@ const KEYWORDS = new Set([
   ...SIMPLE_PROTOS.keys(),
   ...DIRECTIONS.keys(),
   ...['ip', 'ip6', 'proto', 'host', 'net', 'port', 'portrange', 'src', 'dst', 'iface'],
+  ...['rtt', 'retrans', 'drops'],
+  ...['pid', 'proc', 'cgroup', 'user'],
 ]);
+
+const COMPARISONS = new Set<string>(['>', '>=', '<', '<=', '=', '==']);
+
+/** '10ms', '850us', '1.5s', '10' (ms) in microseconds. */
+function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s)?$/i.exec(text);
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  return Number(m[1]) * (unit === 'us' ? 1 : unit === 'ms' ? 1000 : 1e6);
+}
 
 /** Never taken as a keyword's argument, so 'iface and' is a missing name, not an interface. */
 const OPERATORS = new Set(['and', 'or', 'not', '&&', '||', '!', '(', ')']);
@@ -78,11 +101,13 @@ function tokenize(text: string): Token[] {
       continue;
     }
     let len = 1;
-    if (ch === '&' || ch === '|') {
+    if (ch === '<' || ch === '>' || ch === '=') {
+      len = text[i + 1] === '=' ? 2 : 1;
+    } else if (ch === '&' || ch === '|') {
       if (text[i + 1] !== ch) fail(`unexpected '${ch}'`, i + 1, undefined, `use '${ch}${ch}' or '${ch === '&' ? 'and' : 'or'}'`);
       len = 2;
     } else if (ch !== '(' && ch !== ')' && ch !== '!') {
-      while (i + len < text.length && !/[\s()!&|]/.test(text[i + len] as string)) len++;
+      while (i + len < text.length && !/[\s()!&|<>=]/.test(text[i + len] as string)) len++;
     }
     const part = text.slice(i, i + len);
     tokens.push({ text: part, word: part.toLowerCase(), col: i + 1 });
@@ -232,9 +257,40 @@ class Parser {
         const arg = this.argument(tok, 'an interface name');
         return { kind: 'iface', name: arg.text };
       }
+      case 'rtt':
+      case 'retrans':
+      case 'drops':
+        return this.health(tok, kw);
+      case 'pid': {
+        const arg = this.argument(tok, 'a process id');
+        if (!/^\d{1,10}$/.test(arg.text)) fail(`expected a process id after '${tok.text}'`, arg.col, arg);
+        return { kind: 'owner', what: 'pid', value: String(Number(arg.text)) };
+      }
+      case 'proc':
+        return { kind: 'owner', what: 'proc', value: this.argument(tok, 'a process name (its comm)').text };
+      case 'cgroup':
+        return { kind: 'owner', what: 'cgroup', value: this.argument(tok, 'a part of a cgroup path or a container name').text };
+      case 'user':
+        return { kind: 'owner', what: 'user', value: this.argument(tok, 'a user name or uid').text };
     }
     // Unreachable: unary() only calls primitive() on a keyword handled above.
     return fail(`expected a filter primitive`, tok.col, tok);
+  }
+
+  /** rtt CMP DURATION; retrans or drops, alone (> 0) or CMP N. */
+  private health(keyword: Token, what: HealthMetric): Filter {
+    const op = this.peek();
+    if (!op || !COMPARISONS.has(op.word)) {
+      if (what === 'rtt') fail(`expected a comparison (>, >=, <, <=, =) after 'rtt'`, this.col(), op, `like 'rtt > 10ms'`);
+      return { kind: 'health', what, op: '>', value: 0 };
+    }
+    this.pos++;
+    const cmp = (op.word === '==' ? '=' : op.word) as Comparison;
+    const what2 = what === 'rtt' ? 'a duration like 10ms, 500us or 1s' : 'a count';
+    const arg = this.argument(op, what2);
+    const value = what === 'rtt' ? parseDuration(arg.text) : /^\d+$/.test(arg.text) ? Number(arg.text) : undefined;
+    if (value === undefined) fail(`expected ${what2} after '${keyword.text} ${op.text}'`, arg.col, arg);
+    return { kind: 'health', what, op: cmp, value };
   }
 
   /** The word after a keyword; operators and parentheses are never an argument. */

@@ -4,7 +4,9 @@
  * first read, zero-length interval, and counters that went backwards because a flow was evicted
  * and recreated (or the programs reloaded).
  */
+import { joinHealth } from './health.js';
 import type { FlowSet } from './flow-set.js';
+import { OwnerColumn } from './owners.js';
 import { RateTable } from './rate-table.js';
 import type { FlowRate, FlowRecord, Peaks, Snapshot, WindowRates } from './types.js';
 
@@ -69,6 +71,8 @@ export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old:
   const f = cur.flows;
   const seconds = prev ? intervalSeconds(prev, cur) : (i: number) => Math.max((cur.monoNs - (f.firstSeenNs[i] as number)) / 1e9, MIN_FIRST_READ_S);
   const t = new RateTable(f, seconds);
+  if (cur.health) t.health = joinHealth(f, cur.health, prev?.health);
+  if (cur.owners) t.owners = OwnerColumn.join(cur, f, cur.owners, cur.monoNs, prev, old);
   const { deltaPackets, deltaBytes, isNew } = t;
   const packets = f.packets;
   const bytes = f.bytes;

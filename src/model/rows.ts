@@ -206,7 +206,7 @@ function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest
 
 /** Row numbers of the tick's flows the filter keeps (undefined: every row), once per tick and filter. */
 export const keptRows = cached((tick: TickData, filter: Filter): Int32Array | undefined =>
-  filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows),
+  filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows, { health: tick.table.health, owners: tick.table.owners }),
 );
 
 const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): RowSource => {

@@ -4,6 +4,7 @@
  */
 import prettyBytes from 'pretty-bytes';
 import stringWidth from 'string-width';
+import type { ExportStatus } from './types.js';
 
 const ELLIPSIS = '…';
 
@@ -164,4 +165,9 @@ export function segmentsWidth(segments: readonly Segment[]): number {
 export function rule(title: string, width: number): string {
   const head = `── ${title} `;
   return truncate(head + '─'.repeat(Math.max(0, width - textWidth(head))), width);
+}
+
+/** A flow exporter in a header: 'ipfix 120 rec', then its failed sends when there are any. */
+export function exportText(e: ExportStatus): string {
+  return `${e.kind} ${formatCount(e.records)} rec` + (e.sendErrors > 0 ? ` ${formatCount(e.sendErrors)} send errors${e.lastError ? ` (${e.lastError})` : ''}` : '');
 }

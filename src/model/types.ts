@@ -5,6 +5,8 @@
  */
 
 import type { FlowSet } from './flow-set.js';
+import type { HealthRow, HealthSample } from './health.js';
+import type { Owner, OwnerSample } from './owners.js';
 import type { RateTable } from './rate-table.js';
 import type { Totals } from './rates.js';
 
@@ -66,6 +68,10 @@ export interface Snapshot {
   readonly maxFlows: number;
   /** Flows deleted from the map by tc-top itself (idle expiry), cumulative. */
   readonly flowsDeleted: number;
+  /** RTT, retransmits and drops of the flows with events (health.ts); absent with --no-tcp-stats. */
+  readonly health?: HealthSample | undefined;
+  /** The sockets' owners as the owner programs recorded them (owners.ts); absent with --no-processes. */
+  readonly owners?: OwnerSample | undefined;
 }
 
 /** The rate windows, in seconds: iftop's three averages. */
@@ -97,6 +103,10 @@ export interface FlowRate extends FlowRecord, WindowRates, Peaks {
   readonly bps: number;
   /** True when the flow was not in the previous snapshot. */
   readonly isNew: boolean;
+  /** RTT, retransmits and drops; absent when the snapshot has no health (--no-tcp-stats). */
+  readonly health?: HealthRow | undefined;
+  /** The local process behind the flow, null for none; absent when the snapshot has no owners (--no-processes). */
+  readonly owner?: Owner | null | undefined;
 }
 
 /** What one tick of the sampler gives every view: a snapshot and what the model made of it. */
@@ -127,4 +137,18 @@ export interface Meta {
   readonly hooks: readonly HookView[];
   readonly mapKind: 'mmap' | 'lru' | 'percpu';
   readonly maxFlows: number;
+}
+
+/** How a flow exporter (--ipfix) is doing: what the views show of it in their headers and JSON. */
+export interface ExportStatus {
+  /** 'ipfix' */
+  readonly kind: string;
+  /** Where the records go, as HOST:PORT. */
+  readonly collector: string;
+  /** Flow records and messages handed to the socket, and the sends that failed. */
+  readonly records: number;
+  readonly messages: number;
+  readonly sendErrors: number;
+  /** The latest failure (an errno name such as ECONNREFUSED), if any. */
+  readonly lastError: string | undefined;
 }

@@ -23,7 +23,7 @@ export interface MetricsOptions {
   readonly hooks: readonly HookView[];
 }
 
-const FLOW_LABELS = ['interface', 'direction', 'proto', 'src', 'sport', 'dst', 'dport'] as const;
+const FLOW_LABELS = ['interface', 'direction', 'proto', 'src', 'sport', 'dst', 'dport', 'process'] as const;
 type FlowLabel = (typeof FLOW_LABELS)[number];
 type Labels<L extends string> = Partial<Record<L, string>>;
 
@@ -55,6 +55,8 @@ function flowLabels(f: FlowRate): Labels<FlowLabel> {
     sport: ports ? String(f.sport) : '',
     dst: f.dst,
     dport: ports || f.dport !== 0 ? String(f.dport) : '',
+    // The local process, comm[pid] ('' for none); no label at all with --no-processes. One per top-K series: bounded.
+    ...('owner' in f ? { process: f.owner ? `${f.owner.comm}[${f.owner.pid}]` : '' } : {}),
   };
 }
 
@@ -84,6 +86,10 @@ export class TcTopMetrics {
   private readonly flowPackets: Counter<FlowLabel>;
   private readonly flowBytes: Counter<FlowLabel>;
   private readonly hookAttached: Gauge<'interface' | 'hook' | 'direction' | 'mode'>;
+  private readonly drops: Counter<'interface' | 'reason'>;
+  private readonly flowRtt: Gauge<FlowLabel>;
+  /** Drops since start by interface NUL reason, summed from the ticks' deltas. */
+  private readonly dropSums = new Map<string, number>();
   private readonly lastSample: Gauge;
 
   constructor(options: MetricsOptions) {
@@ -112,6 +118,8 @@ export class TcTopMetrics {
     this.flowPackets = counter('tctop_flow_packets_total', `Packets of a top-K flow by rate since it entered the map; proto="${OTHER}": flows outside the top K, summed`, FLOW_LABELS);
     this.flowBytes = counter('tctop_flow_bytes_total', `Bytes of a top-K flow by rate since it entered the map; proto="${OTHER}": flows outside the top K, summed`, FLOW_LABELS);
     this.hookAttached = gauge('tctop_hook_attached', 'A hook tc-top attached (always 1)', ['interface', 'hook', 'direction', 'mode']);
+    this.drops = counter('tctop_drops_total', 'Packets of the watched interfaces the kernel dropped with a reason (skb:kfree_skb), since tc-top started; reason as the kernel names it (enum skb_drop_reason)', ['interface', 'reason']);
+    this.flowRtt = gauge('tctop_flow_rtt_seconds', "Smoothed RTT of a top-K TCP flow's socket (the last of the interval); only flows with a local socket", FLOW_LABELS);
     this.lastSample = gauge('tctop_last_sample_timestamp_seconds', 'Wall-clock time of the kernel read the values come from');
 
     for (const h of options.hooks) {
@@ -168,6 +176,23 @@ export class TcTopMetrics {
     const top = t.rows(topRows);
     this.writeSums();
     this.writeFlows(top);
+    this.writeHealth(tick, top);
+  }
+
+  /** Drops by interface and reason (every entry of the health maps, in a flow or not), the top flows' RTT. */
+  private writeHealth(tick: TickData, top: readonly FlowRate[]): void {
+    const h = tick.table.health;
+    if (!h) return;
+    for (const [key, n] of h.deltaDropsByIface) this.dropSums.set(key, (this.dropSums.get(key) ?? 0) + n);
+    setCounter(this.drops, [...this.dropSums].map(([key, n]) => {
+      const [ifname, reason] = key.split('\u0000') as [string, string];
+      return [{ interface: ifname, reason }, n] as const;
+    }));
+    this.flowRtt.reset();
+    for (const f of top) {
+      const rtt = f.health?.rttUs?.last;
+      if (rtt !== undefined) this.flowRtt.set(flowLabels(f), rtt / 1e6);
+    }
   }
 
   private writeSums(): void {

@@ -11,7 +11,7 @@ import { formatRate, textWidth } from '../model/text.js';
 import type { AggregateMode, AggRow } from '../model/aggregate.js';
 import { BATCH_FIELDS, flowJsonOf, groupJsonOf, round, windowsJson } from '../model/fields.js';
 import type { Totals } from '../model/rates.js';
-import type { FlowRate, FlowRecord, HookView, Meta, Snapshot, Tick, Window } from '../model/types.js';
+import type { ExportStatus, FlowRate, FlowRecord, HookView, Meta, Snapshot, Tick, Window } from '../model/types.js';
 import { windowRate } from '../model/windows.js';
 
 export interface TickView {
@@ -26,6 +26,8 @@ export interface TickView {
   readonly expired: readonly FlowRecord[];
   readonly interfaces: readonly string[];
   readonly hooks: readonly HookView[];
+  /** The flow exporters' counts (--ipfix), as of this tick. */
+  readonly exports?: readonly ExportStatus[];
 }
 
 /** One JSON line (without the newline). Schema documented in the README. */
@@ -67,7 +69,13 @@ export function jsonLine(v: TickView): string {
     },
     ...(v.aggregate === 'flow' ? { flows: rows } : { aggregate: v.aggregate, groups: rows }),
     expired: v.expired.map((f) => flowJsonOf(f, v.snapshot)),
+    ...Object.fromEntries((v.exports ?? []).map((e) => [e.kind, exportJson(e)])),
   });
+}
+
+/** An exporter's member of a JSON line: where to, and what got there or did not. */
+export function exportJson(e: ExportStatus): Record<string, unknown> {
+  return { collector: e.collector, records: e.records, messages: e.messages, send_errors: e.sendErrors, last_error: e.lastError ?? null };
 }
 
 function bits(bps: number): string {
@@ -92,6 +100,7 @@ export function batchText(v: TickView): string {
     `out: ${bits(rout.bps)}  ${rout.pps.toFixed(1)} pkt/s  total ${prettyBytes(t.bytesOut)} ${t.packetsOut} pkts  peak ${bits(t.peakBps)}`,
     `flows: ${t.activeFlows}/${v.snapshot.maxFlows}  expired ${v.snapshot.flowsDeleted}  evicted ${t.evictions}  ` +
       `update-failed ${c.updateFailed}  non-ip ${c.nonIp}  malformed ${c.malformed}`,
+    ...(v.exports ?? []).map((e) => `${e.kind}: to ${e.collector}  records ${e.records}  messages ${e.messages}  send-errors ${e.sendErrors}${e.lastError ? ` (${e.lastError})` : ''}`),
     '',
   ];
   const columns = BATCH_FIELDS.filter((f) => v.aggregate !== 'flow' || !f.batch!.groups);
@@ -112,7 +121,7 @@ export function selectRows(tick: Tick, o: PlainOptions, filter: Filter): (FlowRa
 }
 
 /** Turns each tick into the text --json (a line) or --batch (a block) prints for it. */
-export function plainWriter(o: PlainOptions, meta: Meta): (tick: Tick) => string {
+export function plainWriter(o: PlainOptions, meta: Meta, exports: readonly (() => ExportStatus)[] = []): (tick: Tick) => string {
   // Parsed once: the command line already rejected a filter that does not parse.
   const parsed = parseFilter(o.filter);
   const filter = parsed.ok ? parsed.filter : MATCH_ALL;
@@ -128,6 +137,7 @@ export function plainWriter(o: PlainOptions, meta: Meta): (tick: Tick) => string
       window: o.window,
       interfaces: meta.interfaces,
       hooks: meta.hooks,
+      ...(exports.length > 0 ? { exports: exports.map((status) => status()) } : {}),
     };
     return (o.output === 'json' ? jsonLine(view) : batchText(view)) + '\n';
   };

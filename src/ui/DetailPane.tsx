@@ -24,6 +24,8 @@ import {
 } from '../model/text.js';
 import type { Theme } from './theme.js';
 import { flowCount, type Row } from '../model/rows.js';
+import { dropReasonsText, formatRttUs, type HealthRow } from '../model/health.js';
+import { procText, type Owner } from '../model/owners.js';
 
 export interface DetailPaneProps {
   /** Undefined when the table is empty. */
@@ -51,6 +53,24 @@ function identity(row: Row, ctx: CellContext): string {
   return `${row.proto === undefined ? '*' : protoName(row.proto)}  ${src} → ${dst}  ${dir} on ${row.ifname ?? '*'}${port}${group}`;
 }
 
+/**
+ * The local process: comm[pid], its user, its cgroup (and container), then its command line, read
+ * once when first shown. Absent without owners (--no-processes).
+ */
+function ownerLines(row: Row): Segment[][] {
+  if (!('owner' in row)) return [];
+  const owner: Owner | null | undefined = row.owner;
+  if (owner === undefined) return [[{ text: 'process *  (the flows of this group belong to several)' }], []];
+  if (owner === null) return [[{ text: "process -  (no local socket: forwarded, the kernel's own, or injected)" }], []];
+  const user = owner.user ? `${owner.user} (${owner.uid})` : String(owner.uid);
+  const cgroup = owner.cgroup ? `${owner.cgroup}${owner.container ? ` (${owner.container})` : ''}` : '?';
+  const cmdline = owner.cmdline?.();
+  return [
+    [{ text: `process ${procText(owner)}  ·  pid ${owner.pid}  ·  comm ${owner.comm}  ·  user ${user}  ·  cgroup ${cgroup}` }],
+    [{ text: `command ${cmdline ?? '(gone)'}`, dim: cmdline === undefined }],
+  ];
+}
+
 function protocolLine(row: Row): string {
   const parts: string[] = [];
   if (row.proto === 6 || (row.proto === undefined && row.tcpFlags !== 0)) {
@@ -62,6 +82,21 @@ function protocolLine(row: Row): string {
   }
   parts.push(row.family === undefined ? 'IPv4 and IPv6' : `IPv${row.family}`);
   return parts.join('  ·  ');
+}
+
+/**
+ * 'rtt 1.20ms (900us..1.50ms)  ·  retransmits 10 (+7)', then 'drops 3 (+1): NETFILTER_DROP 2,
+ * NO_SOCKET 1' (every reason, on a line of its own); '-' where nothing is known or the kernel
+ * refused the hook.
+ */
+export function healthLines(h: HealthRow): [string, string] {
+  const r = h.rttUs;
+  const range = r?.min !== undefined && r.max !== undefined ? ` (${formatRttUs(r.min)}..${formatRttUs(r.max)})` : '';
+  const rtt = `rtt ${formatRttUs(r?.last)}${range}`;
+  const retrans = `retransmits ${h.retrans === undefined ? '-' : `${formatCount(h.retrans)} (+${formatCount(h.deltaRetrans ?? 0)})`}`;
+  const reasons = h.dropReasons.size > 0 ? `: ${dropReasonsText(h.dropReasons)}` : '';
+  const drops = `drops ${h.drops === undefined ? '-' : `${formatCount(h.drops)} (+${formatCount(h.deltaDrops ?? 0)})${reasons}`}`;
+  return [`${rtt}  ·  ${retrans}`, drops];
 }
 
 /** '2s 8 kbit/s 10 pkt/s  ·  10s …  ·  40s …', the shown window bold. */
@@ -80,6 +115,7 @@ function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][
   const peak = 'peakBps' in row ? `  ·  peak ${formatRate(row.peakBps, ctx.units)} ${formatPps(row.peakPps)} pkt/s` : '';
   return [
     [{ text: identity(row, ctx), bold: true }],
+    ...ownerLines(row),
     [
       {
         text:
@@ -97,6 +133,7 @@ function lines(row: Row, props: DetailPaneProps, snapshot: Snapshot): Segment[][
       },
     ],
     [{ text: protocolLine(row) }],
+    ...(row.health ? healthLines(row.health).map((text) => [{ text }]) : []),
     [{ text: label }, { text: sparkline(props.rates, width - label.length), color: props.theme.accent }],
   ];
 }

@@ -10,6 +10,7 @@ import type { SortField } from '../model/sort.js';
 import { portName } from '../names/services.js';
 import { fit, fitKeepingTail, formatCount, type Align, type Units } from '../model/text.js';
 import { flowCount, type Row } from '../model/rows.js';
+import { containerName, procText } from '../model/owners.js';
 
 export interface CellContext {
   readonly units: Units;
@@ -84,7 +85,7 @@ const LABELS = {
   remote: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => endpoint(r.dst, ports(r) ? r.dport : undefined, ctx) },
   localHost: { title: 'LOCAL', align: 'left', sort: 'src', cell: (r, ctx) => host(r.src, ctx) },
   remoteHost: { title: 'REMOTE', align: 'left', sort: 'dst', cell: (r, ctx) => host(r.dst, ctx) },
-  dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 3, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
+  dir: { title: 'DIR', align: 'left', width: 4, sort: 'dir', drop: 4, cell: (r) => (r.dir === undefined ? '*' : r.dir === 'ingress' ? 'in' : 'out') },
   port: {
     title: 'PORT',
     align: 'left',
@@ -92,6 +93,8 @@ const LABELS = {
     cell: (r, ctx) => ('port' in r && r.port !== undefined ? portName(r.port, ctx.services) : '-'),
   },
   flows: { title: 'FLOWS', align: 'right', width: 6, cell: (r) => formatCount(flowCount(r)) },
+  proc: { title: 'PROCESS', align: 'left', sort: 'proc', cell: (r) => procText(r.owner) },
+  cgroup: { title: 'CGROUP', align: 'left', cell: (r) => cgroupText(r) },
 } satisfies Record<string, Column>;
 
 type LabelId = keyof typeof LABELS;
@@ -118,13 +121,26 @@ const BY_MODE: Record<AggregateMode, readonly LabelId[]> = {
   proto: ['proto', 'flows'],
   conversation: ['proto', 'local', 'remote'],
   'host-conversation': ['localHost', 'remoteHost', 'flows'],
+  process: ['proc', 'flows'],
+  cgroup: ['cgroup', 'flows'],
 };
+
+/** A group's cgroup path with its container's name: '-' for none, '*' where its flows differ. */
+function cgroupText(r: Row): string {
+  const path = 'flows' in r ? r.cgroup : r.owner?.cgroup;
+  if (path === undefined) return 'flows' in r ? '*' : '-';
+  if (path === null) return '-';
+  const name = containerName(path);
+  return name ? `${name}  ${path}` : path;
+}
 
 /** A view's columns, left to right: its labels, then the registry's counters (a conversation's own). */
 function columnsFor(mode: AggregateMode, v: ColumnView): readonly Column[] {
   const conversation = mode === 'conversation' || mode === 'host-conversation';
   const counters = conversation ? TUI_CONVERSATION : TUI_COUNTERS;
-  return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...counters.map((f) => counterColumn(f, v))];
+  // Health columns only with health; PROC only with owners, and not beside the process view's own PROCESS column.
+  const shown = counters.filter((f) => (!f.tui?.health || v.health) && (!f.tui?.owners || (v.owners && mode !== 'process')));
+  return [...BY_MODE[mode].map((id) => LABELS[id] as Column), ...shown.map((f) => counterColumn(f, v))];
 }
 
 /** What `columns` leave for their flexible ones in `width`, and how many share it. */
@@ -133,10 +149,13 @@ function flexRoom(columns: readonly Column[], width: number): { room: number; fl
   return { room: width - fixed, flexible: columns.filter((c) => c.width === undefined).length };
 }
 
-/** The columns shown for a grouping in `width` columns (the gutter not included), with their widths. */
-export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}): readonly PlacedColumn[] {
+/**
+ * The columns shown for a grouping in `width` columns (the gutter not included), with their widths.
+ * The column of the sort is never the one dropped: what the rows are ordered by stays on screen.
+ */
+export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}, sort?: SortField): readonly PlacedColumn[] {
   let shown = columnsFor(mode, view);
-  const droppable = shown.filter((c) => c.drop !== undefined).sort((a, b) => (a.drop as number) - (b.drop as number));
+  const droppable = shown.filter((c) => c.drop !== undefined && c.sort !== sort).sort((a, b) => (a.drop as number) - (b.drop as number));
   for (const column of droppable) {
     const { room, flexible } = flexRoom(shown, width);
     if (room >= MIN_FLEX * flexible) break;

@@ -8,7 +8,7 @@ export const MIN_COLUMNS = 60;
 export const MIN_ROWS = 12;
 
 const HEADER_ROWS = 3;
-/** The detail pane: a title rule and six lines. */
+/** The detail pane: a title rule and six lines, and two each for health (RTT, retransmits, drops) and the process when the tick has them. */
 const DETAIL_ROWS = 7;
 const EVENTS_MIN_ROWS = 6;
 const MIN_TABLE_ROWS = 3;
@@ -22,11 +22,11 @@ export interface Layout {
   readonly paneRows: number;
 }
 
-export function layout(columns: number, rows: number, pane: Pane, banner: boolean): Layout {
+export function layout(columns: number, rows: number, pane: Pane, banner: boolean, detailExtra = 0): Layout {
   // Ink redraws the whole screen when a frame is as tall as the terminal: leave the last line free.
   const lines = rows - 1;
   const room = lines - HEADER_ROWS - 1 - 1 - (banner ? 1 : 0);
-  const want = pane === 'detail' ? DETAIL_ROWS : pane === 'events' ? Math.max(EVENTS_MIN_ROWS, Math.floor(room / 3)) : 0;
+  const want = pane === 'detail' ? DETAIL_ROWS + detailExtra : pane === 'events' ? Math.max(EVENTS_MIN_ROWS, Math.floor(room / 3)) : 0;
   const paneRows = Math.min(want, Math.max(0, room - MIN_TABLE_ROWS));
   return { tiny: columns < MIN_COLUMNS || rows < MIN_ROWS, tableRows: Math.max(1, room - paneRows), paneRows };
 }

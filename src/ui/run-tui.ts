@@ -7,6 +7,7 @@ import { render } from 'ink';
 import { createElement } from 'react';
 import type { Options } from '../app/options.js';
 import type { RunLoop } from '../app/run-loop.js';
+import type { ExportStatus } from '../model/types.js';
 import { NameResolver } from '../names/resolver.js';
 import { App } from './App.js';
 import { addressesOnScreen, initialState, reducer, type UiStore } from './state.js';
@@ -22,6 +23,8 @@ export interface TuiArgs {
   /** The terminal: process.stdin and process.stdout unless given (tests). */
   readonly stdin?: NodeJS.ReadStream;
   readonly stdout?: NodeJS.WriteStream;
+  /** The flow exporters' counts, read at each tick for the header (--ipfix). */
+  readonly exports?: readonly (() => ExportStatus)[];
 }
 
 /** Runs the loop under the TUI; resolves when it ends (q, Ctrl-C, an abort, its count), once Ink has unmounted; rejects if a tick fails. */
@@ -71,7 +74,9 @@ export async function runTui(args: TuiArgs): Promise<void> {
   };
   const onResize = (): void => store.dispatch({ type: 'resize', columns: stdout.columns, rows: stdout.rows });
 
-  const unsubscribeTicks = loop.subscribe({ tick: (tick) => store.dispatch({ type: 'tick', tick }) });
+  const unsubscribeTicks = loop.subscribe({
+    tick: (tick) => store.dispatch({ type: 'tick', tick, ...(args.exports ? { exports: args.exports.map((status) => status()) } : {}) }),
+  });
   const unsubscribe = store.subscribe(onChange);
   stdout.on('resize', onResize);
   // Ink ends by itself only on a render error.

@@ -9,7 +9,7 @@ import { AGGREGATE_MODES, type AggregateMode } from '../model/aggregate.js';
 import { filterToString, MATCH_ALL, parseFilter, type Filter } from '../model/filter.js';
 import { monoToWallMs } from '../model/rates.js';
 import { sortKey, type SortField, type SortKey } from '../model/sort.js';
-import type { FlowRecord, Meta, Window } from '../model/types.js';
+import type { ExportStatus, FlowRecord, Meta, Window } from '../model/types.js';
 import { GUTTER, placeColumns, sortFields, type PlacedColumn } from './columns.js';
 import { commandFor, type Command, type KeyAction } from './keymap.js';
 import { layout, type Layout, type Pane } from './layout.js';
@@ -42,6 +42,8 @@ export interface Data {
   readonly rowRates: ReadonlyMap<string, readonly Sample[]>;
   /** Newest last, at most MAX_EVENTS. */
   readonly events: readonly FlowEvent[];
+  /** The flow exporters' counts (--ipfix) as of the tick. */
+  readonly exports?: readonly ExportStatus[];
 }
 
 export interface UiState {
@@ -84,7 +86,7 @@ export interface UiState {
 
 export type Action =
   | KeyAction
-  | { readonly type: 'tick'; readonly tick: TickData }
+  | { readonly type: 'tick'; readonly tick: TickData; readonly exports?: readonly ExportStatus[] }
   | { readonly type: 'resize'; readonly columns: number; readonly rows: number }
   | { readonly type: 'names'; readonly names: ReadonlyMap<string, string> }
   | { readonly type: 'detached'; readonly lines: readonly string[] };
@@ -146,11 +148,16 @@ export function shownData(s: UiState): Data {
 }
 
 export function currentLayout(s: UiState): Layout {
-  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none');
+  const tick = shownData(s).tick;
+  const extra = (tick?.snapshot.health !== undefined ? 2 : 0) + (tick?.table.owners !== undefined ? 2 : 0);
+  return layout(s.size.columns, s.size.rows, s.pane, s.detach !== 'none', extra);
 }
 
 export function shownColumns(s: UiState): readonly PlacedColumn[] {
-  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative });
+  const tick = shownData(s).tick;
+  const health = tick?.snapshot.health !== undefined;
+  const owners = tick?.table.owners !== undefined;
+  return placeColumns(s.aggregation, s.size.columns - GUTTER, { window: s.window, cumulative: s.cumulative, health, owners }, s.sort);
 }
 
 export function shownRows(s: UiState): RowSource {
@@ -194,7 +201,7 @@ export function reducer(s: UiState, a: Action): UiState {
   switch (a.type) {
     case 'tick':
       // After a detach the collector is closed; a tick already under way is dropped.
-      return s.detach === 'none' ? recordRowRates(settle({ ...s, live: withTick(s.live, a.tick) })) : s;
+      return s.detach === 'none' ? recordRowRates(settle({ ...s, live: withTick(s.live, a.tick, a.exports) })) : s;
     case 'resize':
       return settle({ ...s, size: { columns: a.columns, rows: a.rows } });
     case 'names':
@@ -207,7 +214,7 @@ export function reducer(s: UiState, a: Action): UiState {
   }
 }
 
-function withTick(d: Data, tick: TickData): Data {
+function withTick(d: Data, tick: TickData, exports: readonly ExportStatus[] | undefined): Data {
   const now = tick.snapshot.monoNs;
   const created = tick.table
     .rows(newRows(tick).slice(-MAX_EVENTS))
@@ -219,6 +226,7 @@ function withTick(d: Data, tick: TickData): Data {
     totalRate: [...recent(d.totalRate, now), { monoNs: now, value: tick.totals.bpsIn + tick.totals.bpsOut }],
     rowRates: d.rowRates,
     events: [...d.events, ...created, ...expired].slice(-MAX_EVENTS),
+    ...(exports ? { exports } : {}),
   };
 }
 

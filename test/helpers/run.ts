@@ -16,9 +16,14 @@ export interface Running {
   exited(): Promise<number | string>;
 }
 
-export function startTcTop(ns: string | undefined, args: readonly string[]): Running {
-  const argv = ns ? ['netns', 'exec', ns, process.execPath, BIN, ...args] : [BIN, ...args];
-  const child = spawn(ns ? 'ip' : process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Start tc-top in a namespace. `ip netns exec` gives it a /sys of its own, without the cgroup
+ * mounts; `enter: 'nsenter'` joins only the network namespace, for runs that need the cgroup v2
+ * hierarchy (the owner programs attach to its root).
+ */
+export function startTcTop(ns: string | undefined, args: readonly string[], enter: 'ip' | 'nsenter' = 'ip'): Running {
+  const argv = !ns ? [BIN, ...args] : enter === 'ip' ? ['netns', 'exec', ns, process.execPath, BIN, ...args] : [`--net=/run/netns/${ns}`, process.execPath, BIN, ...args];
+  const child = spawn(!ns ? process.execPath : enter === 'ip' ? 'ip' : 'nsenter', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let out = '';
   let err = '';

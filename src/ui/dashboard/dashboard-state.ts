@@ -11,9 +11,9 @@ import { monoToWallMs } from '../../model/rates.js';
 import type { SortField } from '../../model/sort.js';
 import { cellText, endpoint, GUTTER, placeColumns, rowText, sortFields, titleText, type CellContext, type PlacedColumn } from '../columns.js';
 import { commandFor, KEYMAP, keyLabel, type Binding, type Command, type KeyAction } from '../keymap.js';
-import type { Meta } from '../../model/types.js';
+import type { ExportStatus, Meta } from '../../model/types.js';
 import type { FlowEvent } from '../state.js';
-import { fit, formatClock, formatRate, truncate } from '../../model/text.js';
+import { exportText, fit, formatClock, formatRate, truncate } from '../../model/text.js';
 import { flowCount, isNewRow, keptRows, newRows, tableRows, type TickData } from '../../model/rows.js';
 import { applySortCommand } from '../sort-commands.js';
 
@@ -56,11 +56,13 @@ export interface DashState {
   readonly filter: Filter;
   readonly help: boolean;
   readonly quit: boolean;
+  /** The flow exporters' counts (--ipfix) as of the last tick. */
+  readonly exports?: readonly ExportStatus[];
 }
 
 export type DashAction =
   | KeyAction
-  | { readonly type: 'tick'; readonly tick: TickData }
+  | { readonly type: 'tick'; readonly tick: TickData; readonly exports?: readonly ExportStatus[] }
   | { readonly type: 'resize'; readonly columns: number; readonly rows: number };
 
 /** The rate chart's span. */
@@ -103,7 +105,7 @@ export function initialDashState(o: DashInit): DashState {
 export function dashReducer(s: DashState, a: DashAction): DashState {
   switch (a.type) {
     case 'tick':
-      return withTick(s, a.tick);
+      return a.exports ? { ...withTick(s, a.tick), exports: a.exports } : withTick(s, a.tick);
     case 'resize':
       return a.columns === s.size.columns && a.rows === s.size.rows ? s : { ...s, size: { columns: a.columns, rows: a.rows } };
     case 'key':
@@ -240,7 +242,7 @@ function inner(r: Rect): { width: number; height: number } {
 }
 
 export function tableColumns(s: DashState): readonly PlacedColumn[] {
-  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER);
+  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER, {}, s.sort);
 }
 
 function cellContext(s: DashState): CellContext {
@@ -252,7 +254,8 @@ export function headerText(s: DashState, hooks: string): string {
   const t = s.tick?.totals;
   const rates = t
     ? `  in ${formatRate(t.bpsIn, 'bits')}  out ${formatRate(t.bpsOut, 'bits')}  flows ${t.activeFlows}/${s.meta.maxFlows}` +
-      (t.evictions > 0 ? `  evicted ${t.evictions}` : '')
+      (t.evictions > 0 ? `  evicted ${t.evictions}` : '') +
+      (s.exports ?? []).map((e) => `  ${exportText(e)}`).join('')
     : '  waiting for the first interval…';
   const keys = '  ? help  q quit';
   const left = `tc-top dashboard  ${hooks}${rates}`;

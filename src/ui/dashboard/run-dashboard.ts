@@ -5,6 +5,7 @@
  */
 import type { Options } from '../../app/options.js';
 import type { RunLoop } from '../../app/run-loop.js';
+import type { ExportStatus } from '../../model/types.js';
 import { DashboardScreen } from './dashboard-screen.js';
 import { dashReducer, initialDashState, type DashAction, type DashState } from './dashboard-state.js';
 
@@ -21,6 +22,8 @@ export interface DashboardArgs {
   readonly terminal?: string;
   /** Called after each draw with the state drawn (tests). */
   readonly onDraw?: (state: DashState, screen: DashboardScreen) => void;
+  /** The flow exporters' counts, read at each tick for the header (--ipfix). */
+  readonly exports?: readonly (() => ExportStatus)[];
 }
 
 /** Runs the loop under the dashboard; resolves when it ends, once the terminal is restored; rejects if a tick fails. */
@@ -61,7 +64,9 @@ export async function runDashboard(args: DashboardArgs): Promise<void> {
     }
   };
 
-  const unsubscribe = loop.subscribe({ tick: (tick) => dispatch({ type: 'tick', tick }) });
+  const unsubscribe = loop.subscribe({
+    tick: (tick) => dispatch({ type: 'tick', tick, ...(args.exports ? { exports: args.exports.map((status) => status()) } : {}) }),
+  });
   screen.onKey((press) => safely(press));
   screen.screen.on('resize', () => safely({ type: 'resize', ...screen.size() }));
   try {

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract of tc-top's owner object (bpf/tc_top_owner.bpf.c): who owns a socket, keyed by the
+ * socket's addresses and ports. Mirrored in src/ffi/layout.ts (OwnerKey, OwnerValue); tc-top checks
+ * the loaded map's key and value sizes against the mirror. The counter programs (tc_top.h) are not
+ * touched: userspace joins these entries to the flows by the socket's 5-tuple.
+ *
+ * Multi-byte fields are host byte order, except addresses (as on the wire).
+ */
+#ifndef TC_TOP_OWNER_H
+#define TC_TOP_OWNER_H
+
+/*
+ * owners map key, 40 bytes, zero-initialised before filling. A socket as a flow sees it from the
+ * local side: egress flows are local -> remote, ingress flows remote -> local.
+ *
+ *   off size field
+ *     0    1 family   4 or 6 (an IPv4-mapped IPv6 socket address is keyed as family 4)
+ *     1    1 proto    IP protocol (6 tcp, 17 udp, 136 udplite, 1 icmp, 58 icmpv6)
+ *     2    2 lport    local port; 0 for ICMP
+ *     4    2 rport    remote port; 0 for ICMP and for a wildcard entry
+ *     6    2 pad      0
+ *     8   16 laddr    local address (IPv4 in bytes 0..3); all zero: any local address
+ *    24   16 raddr    remote address; all zero with rport 0: any remote (an unconnected UDP socket)
+ */
+struct owner_key {
+	__u8 family;
+	__u8 proto;
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/*
+ * owners map value, 40 bytes: the process that last used the socket in process context (created,
+ * bound, connected, sent or received on it), or that held it when tc-top started.
+ *
+ *   off size field
+ *     0    4 tgid       thread group id (the pid)
+ *     4    4 uid        real uid
+ *     8    8 cgroup_id  cgroup v2 id (the inode number of its directory in the cgroup2 mount)
+ *    16   16 comm       the task's comm, NUL-padded
+ *    32    8 recorded   bpf_ktime_get_coarse_ns() when it was recorded
+ */
+struct owner_value {
+	__u32 tgid;
+	__u32 uid;
+	__u64 cgroup_id;
+	char comm[16];
+	__u64 recorded;
+};
+
+/* Load-time configuration, the object's .rodata. */
+struct owner_config {
+	__u64 netns_cookie; /* only sockets of this network namespace are recorded */
+};
+
+#ifdef __bpf__
+_Static_assert(sizeof(struct owner_key) == 40, "owner_key layout");
+_Static_assert(sizeof(struct owner_value) == 40, "owner_value layout");
+_Static_assert(sizeof(struct owner_config) == 8, "owner_config layout");
+#endif
+
+#endif /* TC_TOP_OWNER_H */
