@@ -1,8 +1,9 @@
 /**
  * The columnar paths against the object paths they replace: the kernel collector's FlowSet over
  * raw key bytes against the records it decodes, filters on columns against matches(), the table's
- * top-N and ranks against topN/sortRows over every row, and window columns against rows. No
- * kernel needed: keys and values are written in the map's layout by hand.
+ * top-N and ranks against topN/sortRows over every row, window columns against rows, and groups on
+ * the columns (with health and owners) against aggregate(). No kernel needed: keys and values are
+ * written in the map's layout by hand.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -31,6 +32,11 @@ import {
   type Step,
 } from '../src/model/index.js';
 import { matchingRows } from '../src/model/filter.js';
+import { addressSortKey } from '../src/model/address.js';
+import { GROUP_HEALTH, type GroupHealth } from '../src/model/group-table.js';
+import type { HealthEntry, HealthRow, HealthSample } from '../src/model/health.js';
+import { candidateKeys, type Owner, type OwnerSample } from '../src/model/owners.js';
+import type { AggRow, FlowRate } from '../src/model/index.js';
 import { withoutKeys } from '../src/model/flow-set.js';
 import { MATCH_ALL } from '../src/model/filter.js';
 import { tableRows } from '../src/model/rows.js';
@@ -280,12 +286,64 @@ describe('ValueColumns', () => {
 });
 
 /**
- * Ticks of random flows over a kernel set's keys: they come, go, count, and a few reorder. With
- * `records`, each read is given as FlowRecords instead (RecordFlowSet, as scripted input is).
+ * Owners that make the process and cgroup groups and labels differ: two owners of one process key
+ * ('100 nginx', other cgroups: the group's owner is mixed), one cgroup of two processes, and an
+ * owner without a cgroup path (in the cgroup group '-' with the flows that have no owner).
+ */
+const OWNER_TABLE: Owner[] = [
+  { pid: 100, comm: 'nginx', uid: 33, user: 'www-data', cgroup: '/system.slice/nginx.service', container: 'nginx' },
+  { pid: 100, comm: 'nginx', uid: 33, user: 'www-data', cgroup: '/system.slice/web.service', container: 'web' },
+  { pid: 200, comm: 'curl', uid: 1000, user: 'ann', cgroup: '/system.slice/nginx.service', container: 'nginx' },
+  { pid: 300, comm: 'dig', uid: 1000, user: 'ann', cgroup: undefined, container: undefined },
+  { pid: 400, comm: 'ssh', uid: 1000, user: 'ann', cgroup: '/user.slice/session-2.scope', container: undefined },
+];
+const DROP_REASONS = ['NO_SOCKET', 'NETFILTER_DROP', 'TCP_CSUM', 'OTHERHOST'];
+
+/** Owners for about half of the flows of `set`: a socket key of each, taken by one of OWNER_TABLE. */
+function ownerSample(set: FlowSet, random: () => number): OwnerSample {
+  const local = new Set(['10.0.0.1', '10.0.0.2', '2001:db8::1'].map(addressSortKey));
+  const byTuple = new Map<string, number>();
+  for (let i = 0; i < set.length; i++) {
+    const keys = candidateKeys(set, i, local);
+    if (keys.length === 0 || random() < 0.4) continue;
+    byTuple.set(keys[Math.floor(random() * keys.length)]!, Math.floor(random() * OWNER_TABLE.length));
+  }
+  return { table: OWNER_TABLE, byTuple, local };
+}
+
+/**
+ * Health entries over the flows of `set`, each joined to one flow or two (a socket's two
+ * directions, or any two): some with an RTT (with or without min and max), some with
+ * retransmits, some with drops by reason; their counts grow tick by tick.
+ */
+function healthEntries(set: FlowSet, random: () => number): { flows: string[]; rtt: boolean; retrans: boolean; drops: string[] }[] {
+  return Array.from({ length: Math.floor(set.length / 3) }, () => {
+    const a = Math.floor(random() * set.length);
+    const b = Math.floor(random() * set.length);
+    return {
+      flows: random() < 0.5 ? [set.keyAt(a)] : [set.keyAt(a), set.keyAt(b)],
+      rtt: random() < 0.6,
+      retrans: random() < 0.5,
+      drops: DROP_REASONS.filter(() => random() < 0.3),
+    };
+  });
+}
+
+/**
+ * Ticks of random flows over a kernel set's keys: they come, go, count, and a few reorder; each
+ * tick has health (a tick without retransmits, one without drops: the kernel refused the hook) and
+ * owners. With `records`, each read is given as FlowRecords instead (RecordFlowSet, as scripted
+ * input is).
  */
 function kernelSteps(n: number, ticks: number, seed: number, records = false): Step[] {
   const random = prng(seed);
-  const { keys } = kernelSet(n, seed);
+  const { keys, set: full } = kernelSet(n, seed);
+  // Their own sequence, so that the flows are those of the same seed without them.
+  const extra = prng(seed + 1000);
+  const owners = ownerSample(full, extra);
+  const entries = healthEntries(full, extra);
+  const retrans = new Float64Array(entries.length);
+  const drops = entries.map(() => new Map<string, number>());
   const packets = new Float64Array(n);
   const steps: Step[] = [];
   let h: RateHistory = NO_HISTORY;
@@ -309,7 +367,21 @@ function kernelSteps(n: number, ticks: number, seed: number, records = false): S
     });
     const read = new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
     const flows: FlowSet = records ? new RecordFlowSet(allRecords(read)) : read;
-    const step = advance(h, { ...snapshot({ monoNs: t * S }), flows } satisfies Snapshot);
+    const health: HealthEntry[] = entries.map((e, x) => {
+      retrans[x] = retrans[x]! + (extra() < 0.3 ? Math.floor(extra() * 4) : 0);
+      for (const reason of e.drops) drops[x]!.set(reason, (drops[x]!.get(reason) ?? 0) + Math.floor(extra() * 5));
+      const last = 100 + Math.floor(extra() * 5000);
+      const rtt = extra() < 0.7 ? { last, min: last - Math.floor(extra() * 100), max: last + Math.floor(extra() * 900) } : { last };
+      return {
+        id: `e${x}`,
+        flows: e.flows,
+        ...(e.rtt ? { rtt } : {}),
+        ...(e.retrans ? { retrans: retrans[x] } : {}),
+        ...(e.drops.length > 0 ? { ifname: 'eth0', drops: new Map(drops[x]) } : {}),
+      };
+    });
+    const sample: HealthSample = { entries: health, rtt: true, retrans: t !== 3, drops: t !== 4 };
+    const step = advance(h, { ...snapshot({ monoNs: t * S, health: sample, owners }), flows } satisfies Snapshot);
     steps.push(step);
     h = step.history;
   }
@@ -360,9 +432,53 @@ describe('the table against every row as an object', () => {
   });
 });
 
+/** A group's health column value as its row has it (NaN: none). */
+function healthValue(r: AggRow, name: GroupHealth): number {
+  const h = r.health;
+  const v = name === 'rttLast' ? h?.rttUs?.last : name === 'rttMin' ? h?.rttUs?.min : name === 'rttMax' ? h?.rttUs?.max : h?.[name];
+  return v ?? NaN;
+}
+
+/**
+ * A group's health from its members' rows, folded here by hand rather than by combineHealth: the
+ * RTT's last and max the highest, its min the lowest, the counts and the drop reasons added.
+ */
+function expectedHealth(members: readonly FlowRate[]): HealthRow | undefined {
+  const hs = members.flatMap((r) => (r.health ? [r.health] : []));
+  if (hs.length <= 1) return hs[0];
+  const defined = (xs: (number | undefined)[]): number[] => xs.filter((x): x is number => x !== undefined);
+  const total = (xs: (number | undefined)[]): number | undefined => {
+    const d = defined(xs);
+    return d.length === 0 ? undefined : d.reduce((a, b) => a + b);
+  };
+  const rtts = hs.flatMap((h) => (h.rttUs ? [h.rttUs] : []));
+  const mins = defined(rtts.map((r) => r.min));
+  const maxes = defined(rtts.map((r) => r.max));
+  const reasons = new Map<string, number>();
+  for (const h of hs) for (const [reason, n] of h.dropReasons) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+  return {
+    rttUs: rtts.length === 0 ? undefined : { last: Math.max(...rtts.map((r) => r.last)), min: mins.length ? Math.min(...mins) : undefined, max: maxes.length ? Math.max(...maxes) : undefined },
+    retrans: total(hs.map((h) => h.retrans)),
+    deltaRetrans: total(hs.map((h) => h.deltaRetrans)),
+    drops: total(hs.map((h) => h.drops)),
+    deltaDrops: total(hs.map((h) => h.deltaDrops)),
+    dropReasons: reasons,
+  };
+}
+
+/** The rows of each group of aggregate(rows, mode), by key (each row's key: its group of one). */
+function membersByKey(rows: readonly FlowRate[], mode: (typeof AGGREGATE_MODES)[number]): Map<string, FlowRate[]> {
+  const out = new Map<string, FlowRate[]>();
+  for (const row of rows) {
+    const key = aggregate([row], mode)[0]!.key;
+    out.set(key, [...(out.get(key) ?? []), row]);
+  }
+  return out;
+}
+
 describe('groups on the columns against aggregate() over every row as an object', () => {
   const filters = [MATCH_ALL, (parseFilter('tcp or net 10.0.0.0/24 or ip6') as { filter: Filter }).filter];
-  const labels = ['family', 'proto', 'src', 'dst', 'sport', 'dport', 'dir', 'ifname'] as const;
+  const labels = ['family', 'proto', 'src', 'dst', 'sport', 'dport', 'dir', 'ifname', 'owner', 'cgroup'] as const;
   for (const kind of ['kernel', 'records'] as const) {
     const steps = kernelSteps(1500, 12, 7, kind === 'records');
     const last = steps.at(-1)!;
@@ -382,7 +498,11 @@ describe('groups on the columns against aggregate() over every row as an object'
       it(`${kind} flows, ${mode}: the same groups in the same order to the last bit, and the same top rows and ranks`, () => {
         for (const filter of filters) {
           const picked = filter === MATCH_ALL ? undefined : matchingRows(filter, last.table.flows);
-          const want = aggregate(picked ? last.table.rows(Array.from(picked)) : last.table.all(), mode);
+          const rows = picked ? last.table.rows(Array.from(picked)) : last.table.all();
+          const want = aggregate(rows, mode);
+          // aggregate()'s health of each group against the members' folded by hand.
+          const members = membersByKey(rows, mode);
+          for (const r of want) assert.deepEqual(r.health, expectedHealth(members.get(r.key)!), `health of ${r.key}`);
           const groups = new GroupTable(last.table, mode, picked);
           // Columns and labels before any row is built, then the rows.
           for (const name of [...GROUP_SUMS, 'flows', 'firstSeenNs', 'lastSeenNs'] as const) {
@@ -390,6 +510,9 @@ describe('groups on the columns against aggregate() over every row as an object'
           }
           for (const label of labels) {
             assert.deepEqual(want.map((_, g) => groups.label(label, g)), want.map((r) => r[label]), label);
+          }
+          for (const name of GROUP_HEALTH) {
+            assert.deepEqual([...groups.healthColumn(name)!], want.map((r) => healthValue(r, name)), name);
           }
           assert.deepEqual(groups.all(), want);
           if (mode !== 'flow') assert.ok(want.some((r) => r.flows > 1) && want.some((r) => r.src === undefined || r.sport === undefined || r.dir === undefined), 'groups merge flows and clear labels');
@@ -412,6 +535,36 @@ describe('groups on the columns against aggregate() over every row as an object'
       });
     }
   }
+});
+
+describe('the random ticks have what a group folds', () => {
+  const steps = kernelSteps(1500, 12, 7);
+  const rates = steps.at(-1)!.table.all();
+  const [nginx, web, curl, dig] = OWNER_TABLE;
+
+  it('health: groups of two or more flows with RTTs that differ, with retransmits, with drops of two reasons; a tick without retransmits, one without drops', () => {
+    const members = [...membersByKey(rates, 'conversation').values()].filter((m) => m.length > 1);
+    assert.ok(members.some((m) => new Set(m.flatMap((r) => (r.health?.rttUs ? [r.health.rttUs.last] : []))).size > 1), 'RTTs that differ');
+    assert.ok(members.some((m) => m.filter((r) => r.health?.rttUs?.min !== undefined).length > 1), 'two mins');
+    assert.ok(members.some((m) => m.filter((r) => (r.health?.deltaRetrans ?? 0) > 0).length > 1), 'two with retransmits');
+    assert.ok(members.some((m) => m.filter((r) => (r.health?.dropReasons.size ?? 0) > 0).length > 1), 'two with drops');
+    const proto = aggregate(rates, 'proto');
+    assert.ok(proto.some((g) => (g.health?.dropReasons.size ?? 0) > 1), 'a group with drops of several reasons');
+    assert.equal(steps[3]!.table.all()[0]!.health!.retrans, undefined);
+    assert.equal(steps[4]!.table.all()[0]!.health!.drops, undefined);
+  });
+
+  it("owners: a process of two owners (mixed), a cgroup of two processes, the ownerless and the pathless in cgroup '-'", () => {
+    const byProcess = new Map(aggregate(rates, 'process').map((g) => [g.key, g]));
+    assert.deepEqual([byProcess.get('100 nginx')!.owner, byProcess.get('100 nginx')!.cgroup], [undefined, undefined]);
+    assert.deepEqual([byProcess.get('200 curl')!.owner, byProcess.get('200 curl')!.cgroup], [curl, curl!.cgroup]);
+    assert.deepEqual([byProcess.get('-')!.owner, byProcess.get('-')!.cgroup], [null, null]);
+    const byCgroup = new Map(aggregate(rates, 'cgroup').map((g) => [g.key, g]));
+    assert.deepEqual([byCgroup.get(nginx!.cgroup!)!.owner, byCgroup.get(nginx!.cgroup!)!.cgroup], [undefined, nginx!.cgroup]);
+    assert.deepEqual([byCgroup.get(web!.cgroup!)!.owner, byCgroup.get(web!.cgroup!)!.flows > 0], [web, true]);
+    assert.deepEqual([byCgroup.get('-')!.owner, byCgroup.get('-')!.cgroup], [undefined, null]);
+    assert.ok(rates.some((r) => r.owner === dig) && rates.some((r) => r.owner === null));
+  });
 });
 
 describe('grouped views make objects of the groups they show only', () => {
@@ -449,6 +602,18 @@ describe('grouped views make objects of the groups they show only', () => {
       const rows = mode === 'flow' ? topN(last.table.all(), key, true, 50) : topN(aggregate(last.table.all(), mode), key, true, 50);
       const view = { snapshot: tick.snapshot, intervalS: tick.intervalS, totals: tick.totals, expired: [], rows, aggregate: mode, window: 2, interfaces: META.interfaces, hooks: META.hooks } as const;
       assert.equal(line, jsonLine(view) + '\n');
+    });
+  }
+
+  for (const [mode, sort] of [['process', 'rtt'], ['cgroup', 'retrans'], ['conversation', 'drops'], ['conversation', 'proc']] as const) {
+    it(`a ${mode} view sorted by ${sort} (health and owners from the columns) builds no flow as an object, records of few flows`, () => {
+      const last = kernelSteps(1500, 6, 14).at(-1)!;
+      const tick = { snapshot: last.history.last!, intervalS: last.intervalS, table: last.table, totals: last.totals, expired: [], rates: [] };
+      const rows = tableRows(tick, MATCH_ALL, mode).window(sort, true, 0, 40);
+      assert.ok(rows.length > 3 && rows.every((r) => r.health !== undefined && 'owner' in r));
+      assert.equal((last.table as unknown as { built: unknown[] }).built.filter(Boolean).length, 0, 'no FlowRate');
+      assert.ok(records(last.table.flows) <= 80, `${records(last.table.flows)} records of ${last.table.length} flows`);
+      assert.deepEqual(rows, topN(aggregate(last.table.all(), mode), sort, true, 40));
     });
   }
 

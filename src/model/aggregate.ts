@@ -95,6 +95,12 @@ export function fromLocal(row: Pick<FlowRecord, 'dir' | 'src' | 'dst' | 'sport' 
   return row.dir === 'egress' ? row : { src: row.dst, dst: row.src, sport: row.dport, dport: row.sport };
 }
 
+/** A process or cgroup group's id from its flows' owner (the columnar aggregation makes it once per owner). */
+export function ownerGroupKey(owner: Owner | null | undefined, mode: 'process' | 'cgroup'): string {
+  if (mode === 'process') return owner ? `${owner.pid} ${owner.comm}` : '-';
+  return owner?.cgroup ?? '-';
+}
+
 /** A group's id from any of its flows (the columnar aggregation makes it from the group's first). */
 export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport'> & Pick<FlowRate, 'owner'>, ends: Ends, mode: AggregateMode): string {
   switch (mode) {
@@ -114,9 +120,8 @@ export function groupKey(row: Pick<FlowRecord, 'key' | 'family' | 'proto' | 'src
     case 'proto':
       return protoName(row.proto);
     case 'process':
-      return row.owner ? `${row.owner.pid} ${row.owner.comm}` : '-';
     case 'cgroup':
-      return row.owner?.cgroup ?? '-';
+      return ownerGroupKey(row.owner, mode);
     case 'conversation': {
       const ports = hasPorts(row.proto);
       const local = formatEndpoint(ends.src, ends.sport, row.family, ports);

@@ -6,13 +6,21 @@
  * it (or asks for every row). A conversation view has about as many groups as flows, so building
  * every group would cost what building every flow did.
  *
+ * The process and cgroup modes group by the owner column (RateTable.owners): a flow's group is its
+ * owner's, whose key text is made once per owner, not per flow. A group's health (RTT, retransmits,
+ * drops) is folded from the health columns as combineHealth() folds the members' objects, and its
+ * owner and cgroup are kept where every member shares them, as aggregate() keeps them.
+ *
  * The rows equal aggregate()'s over the same flows as objects, to the last bit: groups in the order
  * of their first member, sums added in row order, a label kept only where every member has the
- * first's (test/columnar.test.ts holds the two together on random flows, in every mode).
+ * first's (test/columnar.test.ts holds the two together on random flows, with health and owners, in
+ * every mode).
  */
-import { fromLocal, groupKey, NONE, servicePort, type AggregateMode, type AggRow, type Traffic } from './aggregate.js';
+import { fromLocal, groupKey, NONE, ownerGroupKey, servicePort, type AggregateMode, type AggRow, type Traffic } from './aggregate.js';
 import { hashString, type FlowSet } from './flow-set.js';
 import { hasPorts } from './format.js';
+import { healthRow, type HealthColumns, type HealthRow, type RttUs } from './health.js';
+import type { Owner, OwnerColumn } from './owners.js';
 import type { RateTable } from './rate-table.js';
 import type { Direction } from './types.js';
 
@@ -27,7 +35,14 @@ export type GroupSum = (typeof GROUP_SUMS)[number];
 const FEW_GROUPS = 256;
 
 /** A group's labels: undefined where its members differ. */
-type Label = 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname';
+type Label = 'family' | 'proto' | 'src' | 'dst' | 'sport' | 'dport' | 'dir' | 'ifname' | 'owner' | 'cgroup';
+
+/**
+ * The health a group folds from its members' columns (NaN: none of them has it): the RTT's last
+ * and max are the highest, its min the lowest, the counts added (as combineHealth does).
+ */
+export const GROUP_HEALTH = ['rttLast', 'rttMin', 'rttMax', 'retrans', 'deltaRetrans', 'drops', 'deltaDrops'] as const;
+export type GroupHealth = (typeof GROUP_HEALTH)[number];
 
 function mix(h: number, x: number): number {
   h = Math.imul(h ^ x, 0xcc9e2d51);
@@ -62,8 +77,37 @@ function portOf(flows: FlowSet, i: number, side: Side): number {
 /** hasPorts per protocol number, as a table: the grouping pass asks once per flow. */
 const PORTS = Uint8Array.from({ length: 256 }, (_, proto) => (hasPorts(proto) ? 1 : 0));
 
-function grouping(flows: FlowSet, mode: AggregateMode): Grouping {
+/**
+ * Each row's process or cgroup group as a small number, equal iff aggregate()'s keys are: the key
+ * text (ownerGroupKey) made once per owner id of the column, not per flow. Without owners every
+ * flow is in '-', as aggregate() puts flows that carry no owner.
+ */
+function ownerGroups(owners: OwnerColumn | undefined, mode: 'process' | 'cgroup'): (i: number) => number {
+  if (!owners) return () => 0;
+  const byKey = new Map<string, number>();
+  // At id + 1 (NONE, -1, at 0): the group, or -1 before the id is met.
+  const ofId = new Int32Array(owners.sample.table.length + 1).fill(-1);
+  return (i) => {
+    const at = owners.id(i) + 1;
+    let group = ofId[at] ?? -1;
+    if (group < 0) {
+      const key = ownerGroupKey(owners.owner(i), mode);
+      group = byKey.get(key) ?? byKey.size;
+      byKey.set(key, group);
+      if (at < ofId.length) ofId[at] = group;
+    }
+    return group;
+  };
+}
+
+function grouping(table: RateTable, mode: AggregateMode): Grouping {
+  const flows = table.flows;
   switch (mode) {
+    case 'process':
+    case 'cgroup': {
+      const group = ownerGroups(table.owners, mode);
+      return { hash: group, same: (i, j) => group(i) === group(j) };
+    }
     case 'flow':
       return { hash: (i) => hashString(flows.keyAt(i)), same: (i, j) => flows.keyAt(i) === flows.keyAt(j) };
     case 'src':
@@ -149,6 +193,50 @@ function addAt(s: Mutable<Traffic>, c: SumColumns, i: number): void {
   s.bps40 += c.bps40[i] as number;
 }
 
+/**
+ * The health of the members rows[from .. from + count) (two or more), read from the columns: what
+ * combineHealth() gives folded over their healthRow()s in row order, without an object per member.
+ */
+function foldHealth(h: HealthColumns, rows: readonly number[], from: number, count: number): HealthRow {
+  let last = NaN;
+  let min = NaN;
+  let max = NaN;
+  let retrans = NaN;
+  let deltaRetrans = NaN;
+  let drops = NaN;
+  let deltaDrops = NaN;
+  const reasons = new Map<string, number>();
+  const add = (acc: number, v: number): number => (Number.isNaN(v) ? acc : Number.isNaN(acc) ? v : acc + v);
+  for (let k = from; k < from + count; k++) {
+    const i = rows[k] as number;
+    const l = h.rttLast[i] as number;
+    // A member without an RTT has no min or max either (joinHealth sets them with the last).
+    if (!Number.isNaN(l)) {
+      last = Number.isNaN(last) ? l : Math.max(last, l);
+      const lo = h.rttMin[i] as number;
+      const hi = h.rttMax[i] as number;
+      if (!Number.isNaN(lo)) min = Number.isNaN(min) ? lo : Math.min(min, lo);
+      if (!Number.isNaN(hi)) max = Number.isNaN(max) ? hi : Math.max(max, hi);
+    }
+    retrans = add(retrans, h.retrans[i] as number);
+    deltaRetrans = add(deltaRetrans, h.deltaRetrans[i] as number);
+    drops = add(drops, h.drops[i] as number);
+    deltaDrops = add(deltaDrops, h.deltaDrops[i] as number);
+    const r = h.dropReasons.get(i);
+    if (r) for (const [reason, n] of r) reasons.set(reason, (reasons.get(reason) ?? 0) + n);
+  }
+  const orUndefined = (x: number): number | undefined => (Number.isNaN(x) ? undefined : x);
+  const rttUs: RttUs | undefined = Number.isNaN(last) ? undefined : { last, min: orUndefined(min), max: orUndefined(max) };
+  return {
+    rttUs,
+    retrans: orUndefined(retrans),
+    deltaRetrans: orUndefined(deltaRetrans),
+    drops: orUndefined(drops),
+    deltaDrops: orUndefined(deltaDrops),
+    dropReasons: reasons,
+  };
+}
+
 /** The groups of a tick's flows (all, or the rows a filter kept) under one mode. Immutable once built. */
 export class GroupTable {
   /** Groups. */
@@ -162,6 +250,7 @@ export class GroupTable {
   private readonly conversation: boolean;
   private readonly sums: Partial<Record<GroupSum | 'firstSeenNs' | 'lastSeenNs' | 'flows', Float64Array>> = {};
   private readonly shared: Partial<Record<Label, Uint8Array>> = {};
+  private readonly healthSums: Partial<Record<GroupHealth, Float64Array>> = {};
   private members: { readonly start: Int32Array; readonly rows: Int32Array } | undefined;
   private readonly built: (AggRow | undefined)[] = [];
   private readonly keys: (string | undefined)[] = [];
@@ -184,7 +273,7 @@ export class GroupTable {
     }
     this.rows = picked;
     const n = picked.length;
-    const g = grouping(flows, mode);
+    const g = grouping(table, mode);
     // Open addressing, linear probing, at most half full; group + 1 per position, 0 for empty.
     let size = 16;
     while (size < 2 * n) size *= 2;
@@ -270,6 +359,30 @@ export class GroupTable {
     return out;
   }
 
+  /**
+   * A health column of every group (undefined when the tick has no health): folded in row order
+   * over the members that have the value, NaN where none has (combineHealth's fold of the members).
+   */
+  healthColumn(name: GroupHealth): Float64Array | undefined {
+    const h = this.table.health;
+    if (!h) return undefined;
+    let out = this.healthSums[name];
+    if (out) return out;
+    out = new Float64Array(this.length).fill(NaN);
+    const values = h[name];
+    const pick = name === 'rttMin' ? Math.min : name === 'rttLast' || name === 'rttMax' ? Math.max : (a: number, b: number) => a + b;
+    const { rows, groupOf } = this;
+    for (let k = 0; k < rows.length; k++) {
+      const v = values[rows[k] as number] as number;
+      if (Number.isNaN(v)) continue;
+      const g = groupOf[k] as number;
+      const acc = out[g] as number;
+      out[g] = Number.isNaN(acc) ? v : pick(acc, v);
+    }
+    this.healthSums[name] = out;
+    return out;
+  }
+
   /** Which side of row i holds the group's end `side` (the local end in the conversation modes). */
   private side(i: number, side: Side): Side {
     return this.conversation ? localSide(this.flows, i, side) : side;
@@ -295,6 +408,15 @@ export class GroupTable {
         const end = label === 'sport' ? 'src' : 'dst';
         return portOf(f, i, this.side(i, end)) === portOf(f, j, this.side(j, end));
       }
+      // aggregate() compares the owner objects (null for none) and their cgroup paths.
+      case 'owner': {
+        const owners = this.table.owners;
+        return !owners || owners.owner(i) === owners.owner(j);
+      }
+      case 'cgroup': {
+        const owners = this.table.owners;
+        return !owners || (owners.owner(i)?.cgroup ?? null) === (owners.owner(j)?.cgroup ?? null);
+      }
     }
   }
 
@@ -314,10 +436,17 @@ export class GroupTable {
 
   /** Group g's label, undefined where its members differ (its value is then the first member's). */
   label<L extends Label>(label: L, g: number): AggRow[L] {
+    if (label === 'owner' || label === 'cgroup') {
+      // Absent (undefined) when the flows carry no owners, as aggregate() leaves it out.
+      const owners = this.table.owners;
+      if (!owners || !this.sharedLabel(label)[g]) return undefined;
+      const owner = owners.owner(this.firstRow[g] as number);
+      return (label === 'owner' ? owner : (owner?.cgroup ?? null)) as AggRow[L];
+    }
     if (!this.sharedLabel(label)[g]) return undefined;
     const first = this.flows.record(this.firstRow[g] as number);
     const ends = this.conversation ? fromLocal(first) : first;
-    const value = label === 'src' || label === 'dst' || label === 'sport' || label === 'dport' ? ends[label as 'src' | 'dst' | 'sport' | 'dport'] : first[label];
+    const value = label === 'src' || label === 'dst' || label === 'sport' || label === 'dport' ? ends[label as 'src' | 'dst' | 'sport' | 'dport'] : first[label as 'family' | 'proto' | 'dir' | 'ifname'];
     return value as AggRow[L];
   }
 
@@ -342,6 +471,7 @@ export class GroupTable {
         sport: f.sport(i),
         dport: f.dport(i),
         dir: f.dir(i),
+        owner: mode === 'process' || mode === 'cgroup' ? this.table.owners?.owner(i) : undefined,
       };
       key = groupKey(first, this.conversation ? fromLocal(first) : first, mode);
       this.keys[g] = key;
@@ -456,6 +586,11 @@ export class GroupTable {
     let firstSeenNs = rec.firstSeenNs;
     let lastSeenNs = rec.lastSeenNs;
     let tcpFlags = rec.tcpFlags;
+    const owners = this.table.owners;
+    const owner = owners ? owners.owner(first) : null;
+    const cgroup = owner?.cgroup ?? null;
+    let sameOwner = true;
+    let sameCgroup = true;
     for (let k = from + 1; k < from + count; k++) {
       const i = rows[k] as number;
       if (own.family !== undefined && !this.agree('family', i, first)) own.family = undefined;
@@ -473,8 +608,13 @@ export class GroupTable {
       firstSeenNs = Math.min(firstSeenNs, f.firstSeenNs[i] as number);
       lastSeenNs = Math.max(lastSeenNs, f.lastSeenNs[i] as number);
       tcpFlags |= f.tcpFlags[i] as number;
+      if (owners) {
+        const o = owners.owner(i);
+        if (o !== owner) sameOwner = false;
+        if ((o?.cgroup ?? null) !== cgroup) sameCgroup = false;
+      }
     }
-    return {
+    const out: Mutable<AggRow> = {
       key: this.keyOf(g),
       family: own.family,
       proto: own.proto,
@@ -504,6 +644,14 @@ export class GroupTable {
       lastSeenNs,
       tcpFlags,
     };
+    // Members only where aggregate() has them: health with health, owner and cgroup with owners.
+    const h = this.table.health;
+    if (h) out.health = count === 1 ? healthRow(h, first) : foldHealth(h, rows, from, count);
+    if (owners) {
+      out.owner = sameOwner ? owner : undefined;
+      out.cgroup = sameCgroup ? cgroup : undefined;
+    }
+    return out;
   }
 
   /**
@@ -604,5 +752,61 @@ export class GroupCursor {
   }
   get tcpFlags(): number {
     return this.t.row(this.g).tcpFlags;
+  }
+  get owner(): Owner | null | undefined {
+    return this.t.label('owner', this.g);
+  }
+  get cgroup(): string | null | undefined {
+    return this.t.label('cgroup', this.g);
+  }
+  private healthView: GroupHealthView | undefined;
+  /** The group's health from its columns (undefined without health), one object moved with the cursor. */
+  get health(): HealthRow | undefined {
+    if (!this.t.table.health) return undefined;
+    return (this.healthView ??= new GroupHealthView(this.t, this));
+  }
+}
+
+/** A group's HealthRow read from GroupTable.healthColumn at the cursor's group (see GroupCursor.health). */
+class GroupHealthView implements HealthRow {
+  private readonly rtt: { readonly last: number; readonly min: number | undefined; readonly max: number | undefined };
+  constructor(
+    private readonly t: GroupTable,
+    private readonly at: { readonly g: number },
+  ) {
+    const value = (name: GroupHealth): number | undefined => this.value(name);
+    this.rtt = {
+      get last(): number {
+        return value('rttLast') as number;
+      },
+      get min(): number | undefined {
+        return value('rttMin');
+      },
+      get max(): number | undefined {
+        return value('rttMax');
+      },
+    };
+  }
+  private value(name: GroupHealth): number | undefined {
+    const v = (this.t.healthColumn(name) as Float64Array)[this.at.g] as number;
+    return Number.isNaN(v) ? undefined : v;
+  }
+  get rttUs(): RttUs | undefined {
+    return this.value('rttLast') === undefined ? undefined : this.rtt;
+  }
+  get retrans(): number | undefined {
+    return this.value('retrans');
+  }
+  get deltaRetrans(): number | undefined {
+    return this.value('deltaRetrans');
+  }
+  get drops(): number | undefined {
+    return this.value('drops');
+  }
+  get deltaDrops(): number | undefined {
+    return this.value('deltaDrops');
+  }
+  get dropReasons(): ReadonlyMap<string, number> {
+    return (this.t.row(this.at.g).health as HealthRow).dropReasons;
   }
 }

@@ -17,7 +17,7 @@ export {
   type Side,
 } from './filter.js';
 export { aggregate, AGGREGATE_MODES, servicePort, type AggregateMode, type AggRow, type Traffic } from './aggregate.js';
-export { GROUP_SUMS, GroupTable, type GroupSum } from './group-table.js';
+export { GROUP_HEALTH, GROUP_SUMS, GroupTable, type GroupHealth, type GroupSum } from './group-table.js';
 export {
   addressSortKey,
   formatAddress,
