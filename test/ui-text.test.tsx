@@ -106,6 +106,12 @@ describe('columns', () => {
     }
   }
 
+  it('puts back a narrow column that a wide one dropped after it made room for: BYTES at 80 with owners and health', () => {
+    const titles = (w: number) => placeColumns('flow', w - GUTTER, { health: true, owners: true }).map((c) => c.column.title);
+    assert.deepEqual(titles(80), ['PROTO', 'SOURCE', 'DESTINATION', 'DIR', 'BYTES', 'PPS', 'RATE']);
+    assert.deepEqual(titles(80), placeColumns('flow', 80 - GUTTER).map((c) => c.column.title), 'the same as without them');
+  });
+
   it('addresses get at least 18 columns at 80, with PPS and RATE side by side; AVG, AGE and PACKETS go first', () => {
     const titles = (w: number) => placeColumns('flow', w - GUTTER).map((c) => `${c.column.title}:${c.width}`);
     assert.deepEqual(titles(80), ['PROTO:6', 'SOURCE:19', 'DESTINATION:19', 'DIR:4', 'BYTES:7', 'PPS:6', 'RATE:11']);

@@ -154,13 +154,24 @@ function flexRoom(columns: readonly Column[], width: number): { room: number; fl
  * The column of the sort is never the one dropped: what the rows are ordered by stays on screen.
  */
 export function placeColumns(mode: AggregateMode, width: number, view: ColumnView = {}, sort?: SortField): readonly PlacedColumn[] {
-  let shown = columnsFor(mode, view);
-  const droppable = shown.filter((c) => c.drop !== undefined && c.sort !== sort).sort((a, b) => (a.drop as number) - (b.drop as number));
+  const all = columnsFor(mode, view);
+  const fits = (columns: readonly Column[]): boolean => {
+    const { room, flexible } = flexRoom(columns, width);
+    return room >= MIN_FLEX * flexible;
+  };
+  const droppable = all.filter((c) => c.drop !== undefined && c.sort !== sort).sort((a, b) => (a.drop as number) - (b.drop as number));
+  const dropped = new Set<Column>();
   for (const column of droppable) {
-    const { room, flexible } = flexRoom(shown, width);
-    if (room >= MIN_FLEX * flexible) break;
-    shown = shown.filter((other) => other !== column);
+    if (fits(all.filter((c) => !dropped.has(c)))) break;
+    dropped.add(column);
   }
+  // A wide column dropped late may have made room for a narrower one dropped before it: put back
+  // what fits, the most important first (BYTES beside PPS and RATE at 80 columns, once PROC went).
+  for (const column of [...dropped].reverse()) {
+    dropped.delete(column);
+    if (!fits(all.filter((c) => !dropped.has(c)))) dropped.add(column);
+  }
+  const shown = all.filter((c) => !dropped.has(c));
   let { room, flexible } = flexRoom(shown, width);
   return shown.map((column) => {
     if (column.width !== undefined) return { column, width: column.width };
