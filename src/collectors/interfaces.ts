@@ -1,5 +1,5 @@
 /** Interface names: validation, lookup, and the default route's interface. */
-import { readFileSync } from 'node:fs';
+import { readTextOrEmpty } from './system-files.js';
 import { ifNameToIndex } from '../ffi/libbpf.js';
 
 /** Linux interface names: 1 to 15 bytes, no '/', no whitespace, not '.' or '..'. */
@@ -25,8 +25,8 @@ export function resolveInterface(name: string): Iface {
 
 /** The interface of the IPv4 default route with the lowest metric, else the IPv6 one. */
 export function defaultRouteInterface(
-  route = safeRead('/proc/net/route'),
-  ipv6Route = safeRead('/proc/net/ipv6_route'),
+  route = readTextOrEmpty('/proc/net/route'),
+  ipv6Route = readTextOrEmpty('/proc/net/ipv6_route'),
 ): string | undefined {
   let best: { name: string; metric: number } | undefined;
   for (const line of route.split('\n').slice(1)) {
@@ -46,10 +46,3 @@ export function defaultRouteInterface(
   return undefined;
 }
 
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}

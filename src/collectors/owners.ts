@@ -5,7 +5,8 @@
  * `owners` map into an OwnerSample for each snapshot. A hook the kernel refuses costs one notice;
  * flows then go without owners where that hook would have named them.
  */
-import { existsSync, openSync, closeSync, readFileSync, readSync, readdirSync, statSync, constants } from 'node:fs';
+import { readTextOrEmpty } from './system-files.js';
+import { existsSync, openSync, closeSync, readSync, readdirSync, statSync, constants } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,16 +35,9 @@ export function cgroup2Mount(mounts: string): string | undefined {
 }
 
 
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /** uid -> name from /etc/passwd, read once. */
-function userNames(passwd = safeRead('/etc/passwd')): Map<number, string> {
+function userNames(passwd = readTextOrEmpty('/etc/passwd')): Map<number, string> {
   const names = new Map<number, string>();
   for (const line of passwd.split('\n')) {
     const [name, , uid] = line.split(':');
@@ -104,7 +98,7 @@ function cmdlineOnce(pid: number): () => string | undefined {
   return () => {
     if (!read) {
       read = true;
-      const raw = safeRead(`/proc/${pid}/cmdline`);
+      const raw = readTextOrEmpty(`/proc/${pid}/cmdline`);
       text = raw === '' ? undefined : raw.replace(/\0+$/, '').replace(/\0/g, ' ');
     }
     return text;
@@ -144,7 +138,7 @@ export class OwnerProbe {
       notice(`no process owners: ${why} (flows show '-'; --no-processes hides this notice)`);
       return undefined;
     };
-    const root = cgroup2Mount(safeRead('/proc/self/mounts'));
+    const root = cgroup2Mount(readTextOrEmpty('/proc/self/mounts'));
     // `ip netns exec` gives its command a /sys of its own, without the cgroup mounts.
     if (!root) return off('no cgroup2 mount in this mount namespace (under `ip netns exec`, run tc-top with `nsenter --net=/run/netns/NAME` instead)');
     const cookie = netnsCookie();

@@ -1,4 +1,5 @@
 /** What the process may do: effective capabilities from /proc, checked before touching the kernel. */
+import { readTextOrEmpty } from './system-files.js';
 import { readFileSync } from 'node:fs';
 
 export const CAP = { NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
@@ -30,7 +31,7 @@ export interface DropTarget {
 }
 
 /** Who to become: the user who ran sudo (SUDO_UID/SUDO_GID), else nobody. Never root. */
-export function dropTarget(env: NodeJS.ProcessEnv = process.env, passwd = safeRead('/etc/passwd')): DropTarget {
+export function dropTarget(env: NodeJS.ProcessEnv = process.env, passwd = readTextOrEmpty('/etc/passwd')): DropTarget {
   const uid = Number(env.SUDO_UID);
   const gid = Number(env.SUDO_GID);
   if (Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) && gid > 0) return { uid, gid, name: env.SUDO_USER ?? String(uid) };
@@ -58,10 +59,3 @@ export async function dropPrivileges(target: DropTarget, keep: readonly number[]
   setNoNewPrivs();
 }
 
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}

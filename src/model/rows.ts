@@ -68,42 +68,50 @@ class ArrayRows implements RowSource {
   }
 }
 
-/** A tick's flows straight from its columns (the rows a filter kept, or all): objects only for the rows asked for. */
-class TableRows implements RowSource {
-  readonly length: number;
-  private orders = new Map<string, (i: number, j: number) => number>();
+/**
+ * Rows numbered 0..n-1 in columns (a tick's flows, or its groups), ordered by index comparators:
+ * objects only for the rows asked for. Each order's comparator and its longest top-N are kept, so
+ * the screen's rows and the selection's rank share them.
+ */
+abstract class IndexRows implements RowSource {
+  private readonly orders = new Map<string, (i: number, j: number) => number>();
+  private readonly tops = new Map<string, number[]>();
+  private every: Int32Array | undefined;
+  private everything: readonly Row[] | undefined;
 
   constructor(
-    private readonly table: RateTable,
-    /** Row numbers the filter kept; undefined for every row. */
+    readonly length: number,
+    /** Row numbers to choose from (a filter's); undefined for every row. */
     private readonly picked: Int32Array | undefined,
-  ) {
-    this.length = picked ? picked.length : table.length;
-  }
+  ) {}
+
+  /** The order of two row numbers under a sort key. */
+  protected abstract makeOrder(field: SortKey, descending: boolean): (i: number, j: number) => number;
+  /** These rows as objects, in this order. */
+  protected abstract rowsOf(indices: readonly number[]): readonly Row[];
+  /** The row number of the row with this key, or -1. */
+  protected abstract indexOf(key: string): number;
+  /** Every row as an object. */
+  protected abstract everyRow(): readonly Row[];
 
   private order(field: SortKey, descending: boolean): (i: number, j: number) => number {
     const id = `${field} ${descending}`;
     let order = this.orders.get(id);
     if (!order) {
-      order = tableOrder(this.table, field, descending);
+      order = this.makeOrder(field, descending);
       this.orders.set(id, order);
     }
     return order;
   }
 
-  private every: Int32Array | undefined;
-
   private candidates(): ArrayLike<number> {
     if (this.picked) return this.picked;
     if (!this.every) {
-      this.every = new Int32Array(this.table.length);
+      this.every = new Int32Array(this.length);
       for (let i = 0; i < this.every.length; i++) this.every[i] = i;
     }
     return this.every;
   }
-
-  /** Per order, the longest top-N asked for so far: the screen's rows and the selection's row share it. */
-  private tops = new Map<string, number[]>();
 
   window(field: SortKey, descending: boolean, start: number, count: number): readonly Row[] {
     const id = `${field} ${descending}`;
@@ -112,11 +120,11 @@ class TableRows implements RowSource {
       top = topIndices(this.candidates(), this.order(field, descending), start + count);
       this.tops.set(id, top);
     }
-    return this.table.rows(top.slice(start, start + count));
+    return this.rowsOf(top.slice(start, start + count));
   }
 
   rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
-    const target = this.table.flows.indexOfKey(key);
+    const target = this.indexOf(key);
     if (target < 0 || (this.picked && !this.picked.includes(target))) return -1;
     const order = this.order(field, descending);
     const rows = this.candidates();
@@ -125,68 +133,51 @@ class TableRows implements RowSource {
     return rank;
   });
 
-  private everything: readonly Row[] | undefined;
-
   all(): readonly Row[] {
-    if (!this.everything) this.everything = this.picked ? this.table.rows(Array.from(this.picked)) : this.table.all();
+    this.everything ??= this.everyRow();
     return this.everything;
   }
 }
 
-/** A tick's flows grouped on the columns (group-table.ts): objects only for the groups asked for. */
-class GroupRows implements RowSource {
-  readonly length: number;
-  private orders = new Map<string, (i: number, j: number) => number>();
-  /** Per order, the longest top-N asked for so far. */
-  private tops = new Map<string, number[]>();
-  private every: Int32Array | undefined;
+/** A tick's flows straight from its columns (the rows a filter kept, or all). */
+class TableRows extends IndexRows {
+  constructor(
+    private readonly table: RateTable,
+    /** Row numbers the filter kept; undefined for every row. */
+    private readonly kept: Int32Array | undefined,
+  ) {
+    super(kept ? kept.length : table.length, kept);
+  }
+  protected makeOrder(field: SortKey, descending: boolean) {
+    return tableOrder(this.table, field, descending);
+  }
+  protected rowsOf(indices: readonly number[]): readonly Row[] {
+    return this.table.rows(indices);
+  }
+  protected indexOf(key: string): number {
+    return this.table.flows.indexOfKey(key);
+  }
+  protected everyRow(): readonly Row[] {
+    return this.kept ? this.table.rows(Array.from(this.kept)) : this.table.all();
+  }
+}
 
+/** A tick's flows grouped on the columns (group-table.ts). */
+class GroupRows extends IndexRows {
   constructor(private readonly groups: GroupTable) {
-    this.length = groups.length;
+    super(groups.length, undefined);
   }
-
-  private order(field: SortKey, descending: boolean): (i: number, j: number) => number {
-    const id = `${field} ${descending}`;
-    let order = this.orders.get(id);
-    if (!order) {
-      order = groupOrder(this.groups, field, descending);
-      this.orders.set(id, order);
-    }
-    return order;
+  protected makeOrder(field: SortKey, descending: boolean) {
+    return groupOrder(this.groups, field, descending);
   }
-
-  private candidates(): Int32Array {
-    if (!this.every) {
-      this.every = new Int32Array(this.length);
-      for (let g = 0; g < this.length; g++) this.every[g] = g;
-    }
-    return this.every;
+  protected rowsOf(indices: readonly number[]): readonly Row[] {
+    return this.groups.rowsOf(indices);
   }
-
-  window(field: SortKey, descending: boolean, start: number, count: number): readonly Row[] {
-    const id = `${field} ${descending}`;
-    let top = this.tops.get(id);
-    if (!top || (top.length < start + count && top.length < this.length)) {
-      top = topIndices(this.candidates(), this.order(field, descending), start + count);
-      this.tops.set(id, top);
-    }
-    return this.groups.rowsOf(top.slice(start, start + count));
+  protected indexOf(key: string): number {
+    return this.groups.indexOfKey(key);
   }
-
-  rankOf = lastCall((field: SortKey, descending: boolean, key: string): number => {
-    const target = this.groups.indexOfKey(key);
-    if (target < 0) return -1;
-    const order = this.order(field, descending);
-    let rank = 0;
-    for (let g = 0; g < this.length; g++) if (order(g, target) < 0) rank++;
-    return rank;
-  });
-
-  private everything: readonly Row[] | undefined;
-
-  all(): readonly Row[] {
-    if (!this.everything) this.everything = this.groups.all();
-    return this.everything;
+  protected everyRow(): readonly Row[] {
+    return this.groups.all();
   }
 }
 
