@@ -153,6 +153,27 @@ describe('robustness on the real kernel', tmuxTest(), () => {
     assert.equal(r.stderr, 'tc-top: libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)\n');
   });
 
+  it('with only libbpf.so.0 (libbpf 0.x, Ubuntu 22.04): one line saying tc-top needs 1.0 and how to get it, exit 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tct-libbpf0-'));
+    try {
+      // A stand-in for Ubuntu 22.04's libbpf.so.0, found through LD_LIBRARY_PATH; libbpf.so.1 hidden.
+      writeFileSync(join(dir, 'old.c'), 'int libbpf_num_possible_cpus(void) { return 1; }\n');
+      sh('cc', ['-shared', '-fPIC', '-o', join(dir, 'libbpf.so.0'), join(dir, 'old.c')]);
+      const lib = sh('sh', ['-c', 'readlink -f "$(ldconfig -p | awk \'/libbpf.so.1 / {print $NF; exit}\')"']).trim();
+      const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null ${lib} && exec "$0" "$@"`, process.execPath, BIN, '-i', 'lo', '--json'], {
+        encoding: 'utf8',
+        env: { ...process.env, LD_LIBRARY_PATH: dir },
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        'tc-top: only libbpf 0.x (libbpf.so.0) was found, as on Ubuntu 22.04: tc-top needs libbpf 1.0 or newer (libbpf.so.1): build it from https://github.com/libbpf/libbpf (`make -C src install`), or use a distribution that ships it (Debian 12, Ubuntu 22.10 and later)\n',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with a libbpf.so.1 too old for tc-top: one line saying so, exit 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tct-libbpf-'));
     try {
