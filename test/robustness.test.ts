@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SLOW, wait } from './helpers/kernel.js';
+import { HAS_TCX, SLOW, wait } from './helpers/kernel.js';
 import { type Bed, hookState, inject, sh, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { BIN, startTcTop } from './helpers/run.js';
@@ -31,7 +31,7 @@ const WAYS: readonly { name: string; signal?: NodeJS.Signals; env?: Record<strin
   { name: '--count', count: true, code: 0 },
   { name: 'an uncaught exception', env: { TC_TOP_FAULT: 'throw' }, code: 70 },
   { name: 'an unhandled rejection', env: { TC_TOP_FAULT: 'reject' }, code: 70 },
-  { name: 'SIGKILL (links: the kernel detaches)', signal: 'SIGKILL', code: 'SIGKILL' },
+  { name: 'SIGKILL (links: the kernel detaches; clsact before 6.6: --cleanup)', signal: 'SIGKILL', code: 'SIGKILL' },
 ];
 
 /** Under emulation (test:kernels) each start takes seconds: every way once (half of them legacy) instead of 50 starts. */
@@ -71,6 +71,14 @@ describe('robustness on the real kernel', tmuxTest(), () => {
           const code = await run.exited();
           assert.equal(code, way.code, `run ${i} (${way.name}${legacy ? ', legacy' : ''}): ${run.stderr()}`);
           if (way.env) assert.match(run.stderr(), /^tc-top: internal error: injected fault .*TC_TOP_DEBUG=1 shows the stack\)$/m);
+          if (way.signal === 'SIGKILL' && !HAS_TCX) {
+            // No tcx before 6.6: the killed run's clsact filters stay, and --cleanup removes them.
+            const left = hookState(bed, bed.nsA, bed.ifA);
+            assert.match(left.tcIngress, /tctop_tc_in/, `run ${i}: a killed clsact run leaves its filters`);
+            assert.match(left.tcEgress, /tctop_tc_eg/);
+            const cleanup = startTcTop(bed.nsA, ['--cleanup', '-i', bed.ifA]);
+            assert.equal(await cleanup.exited(), 0, cleanup.stderr());
+          }
           assertClean(bed);
         } finally {
           await run.stop('SIGKILL');
