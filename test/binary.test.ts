@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { SLOW } from './helpers/kernel.js';
 import { hookState, inject, kernelTest, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { BIN, startTcTop } from './helpers/run.js';
@@ -31,7 +32,8 @@ describe('the tc-top binary', kernelTest(), () => {
   it('expires idle flows once, deletes them from the map, and keeps counting the others', () =>
     withBed(
       async (bed) => {
-        const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', '0.2', '--idle-timeout', '0.6']);
+        // Under emulation each inject takes longer than 0.6 s to start: the idle timeout stretches with it.
+        const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', String(0.2 * SLOW), '--idle-timeout', String(0.6 * SLOW)]);
         try {
           await run.waitFor(() => run.lines.length > 0, 15_000, 'the first JSON line');
           inject(bed, bed.nsB, bed.ifB, [udp(7)], 3);
@@ -40,7 +42,7 @@ describe('the tc-top binary', kernelTest(), () => {
           // Keep a second flow busy while the first goes idle.
           for (let i = 0; i < 8; i++) {
             inject(bed, bed.nsB, bed.ifB, [udp(9)]);
-            await new Promise((r) => setTimeout(r, 150));
+            await new Promise((r) => setTimeout(r, 150 * SLOW));
           }
           await run.waitFor(() => parsed().some((l) => l.expired.some((f) => f.dport === 7)), 5_000, 'the expiry');
           const lines = parsed();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { HAS_TCX, TC_AUTO_MODE } from './helpers/kernel.js';
 import { type Bed, hookState, inject, kernelTest, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { type Running, startTcTop } from './helpers/run.js';
@@ -26,9 +27,9 @@ async function packetsTo(run: Running, dport: number, n: number): Promise<void> 
 }
 
 const PAIRS: readonly [string, string[], string[]][] = [
-  ['tcx then tcx', [], []],
+  [`auto (${TC_AUTO_MODE}) then auto`, [], []],
   ['legacy then legacy', ['--tc-mode', 'legacy'], ['--tc-mode', 'legacy']],
-  ['tcx then legacy', [], ['--tc-mode', 'legacy']],
+  [`auto (${TC_AUTO_MODE}) then legacy`, [], ['--tc-mode', 'legacy']],
   ['XDP then TC', ['--hook', 'xdp', '--xdp-mode', 'generic'], []],
 ];
 
@@ -97,11 +98,18 @@ function status(pid: number): Record<string, string> {
   );
 }
 
+const NONE = '0000000000000000';
+const NET_ADMIN = '0000000000001000';
+/** --tc-mode auto: tcx links need no privilege to detach; before 6.6 it is the clsact path. */
+const AUTO_CAPS = HAS_TCX ? NONE : NET_ADMIN;
+const AUTO_PATH = HAS_TCX ? 'link path (tcx)' : 'auto on a kernel without tcx: the clsact path';
+
 describe('privileges after attaching', kernelTest(), () => {
   for (const [name, args, env, uid, capEff] of [
-    ['link path: nobody, no capability', [], {}, '65534', '0000000000000000'],
-    ['link path under sudo: the invoking user', [], { SUDO_UID: '1234', SUDO_GID: '1234', SUDO_USER: 'someone' }, '1234', '0000000000000000'],
-    ['legacy path: only CAP_NET_ADMIN, to detach on exit', ['--tc-mode', 'legacy'], {}, '65534', '0000000000001000'],
+    [`${AUTO_PATH}: nobody, ${HAS_TCX ? 'no capability' : 'only CAP_NET_ADMIN'}`, [], {}, '65534', AUTO_CAPS],
+    [`${AUTO_PATH} under sudo: the invoking user`, [], { SUDO_UID: '1234', SUDO_GID: '1234', SUDO_USER: 'someone' }, '1234', AUTO_CAPS],
+    ['XDP link path: nobody, no capability', ['--hook', 'xdp', '--xdp-mode', 'generic'], {}, '65534', NONE],
+    ['legacy path: only CAP_NET_ADMIN, to detach on exit', ['--tc-mode', 'legacy'], {}, '65534', NET_ADMIN],
     ['--no-drop-privileges keeps root', ['--no-drop-privileges'], {}, '0', undefined],
   ] as const) {
     it(name, () =>

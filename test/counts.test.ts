@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TC_AUTO_MODE } from './helpers/kernel.js';
 import { type Bed, hookState, inject, kernelTest, withBed } from './helpers/netns.js';
 import { type FrameSpec, arpFrame, frame } from './helpers/packets.js';
 import { startTcTop } from './helpers/run.js';
@@ -96,6 +97,8 @@ async function exactCounts(hook: 'tc' | 'xdp', map: 'mmap' | 'lru' | 'percpu', t
         await run.waitFor(() => run.lines.length > n + 1, 5_000, 'two more lines'); /* nothing late */
         const line = last();
 
+        const mode = hook === 'xdp' ? 'generic' : tcMode === 'legacy' ? 'clsact' : TC_AUTO_MODE;
+        assert.deepEqual([...new Set(line.hooks.map((h) => `${h.kind} ${h.mode}`))], [`${hook} ${mode}`], 'the hooks this kernel gives');
         assert.equal(line.totals.packets_in, packetsIn, 'packets in');
         assert.equal(line.totals.packets_out, packetsOut, 'packets out');
         assert.equal(line.counters.non_ip, NON_IP.count);
@@ -135,10 +138,10 @@ async function exactCounts(hook: 'tc' | 'xdp', map: 'mmap' | 'lru' | 'percpu', t
 }
 
 describe('exact counts on a veth pair', kernelTest(), () => {
-  it('tc hooks (tcx), mmap slots (the default)', () => exactCounts('tc', 'mmap'));
+  it(`tc hooks (auto: ${TC_AUTO_MODE}), mmap slots (the default)`, () => exactCounts('tc', 'mmap'));
   it('xdp hook (generic), mmap slots', () => exactCounts('xdp', 'mmap'));
-  it('tc hooks (tcx), LRU hash', () => exactCounts('tc', 'lru'));
-  it('tc hooks (tcx), per-CPU LRU hash', () => exactCounts('tc', 'percpu'));
+  it(`tc hooks (auto: ${TC_AUTO_MODE}), LRU hash`, () => exactCounts('tc', 'lru'));
+  it(`tc hooks (auto: ${TC_AUTO_MODE}), per-CPU LRU hash`, () => exactCounts('tc', 'percpu'));
   it('tc hooks (legacy clsact), LRU hash', () => exactCounts('tc', 'lru', 'legacy'));
   it('xdp hook (generic), LRU hash', () => exactCounts('xdp', 'lru'));
   it('xdp hook (generic), per-CPU LRU hash', () => exactCounts('xdp', 'percpu'));

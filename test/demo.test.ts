@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TC_AUTO_MODE } from './helpers/kernel.js';
 import { kernelTest, sh } from './helpers/netns.js';
 import { startTcTop } from './helpers/run.js';
 
@@ -32,7 +33,7 @@ describe('tc-top --demo', kernelTest(), () => {
       assert.ok(seen((f) => f.proto === 'udp'), 'UDP');
       assert.ok(seen((f) => f.proto === 'icmp'), 'ICMP');
       assert.ok(seen((f) => f.proto === 'icmpv6'), 'ICMPv6');
-      assert.match(run.stderr(), /detached tc ingress \(tcx\) from tcdm\d+a/);
+      assert.match(run.stderr(), new RegExp(`detached tc ingress \\(${TC_AUTO_MODE}\\) from tcdm\\d+a`));
       assert.deepEqual(demoLeftovers(), NONE);
     } finally {
       await run.stop('SIGKILL');

@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { TC_AUTO_MODE, wait } from './helpers/kernel.js';
 import { type Bed, kernelTest, withBed } from './helpers/netns.js';
 import { type Running, startTcTop } from './helpers/run.js';
 
@@ -77,7 +78,7 @@ async function transfer(bed: Bed): Promise<IpCounters> {
   server.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exit = new Promise<void>((resolve) => server.on('exit', () => resolve()));
   try {
-    for (const end = Date.now() + 10_000; !out.includes('ready'); await new Promise((r) => setTimeout(r, 20))) {
+    for (const end = Date.now() + wait(10_000); !out.includes('ready'); await new Promise((r) => setTimeout(r, 20))) {
       if (Date.now() > end) throw new Error('the TCP sink did not start');
     }
     bed.exec(bed.nsB, 'python3', ['-c', CLIENT]);
@@ -119,14 +120,14 @@ async function transferFlow(run: Running): Promise<{ line: Line; flow: Flow }> {
 }
 
 describe('what each hook counts of a TCP transfer of super-packets', kernelTest(), () => {
-  it('TC (tcx, legacy clsact): packets = segments; generic XDP: packets = skbs; bytes equal, headers once per skb', (t) =>
+  it(`TC (auto: ${TC_AUTO_MODE}; legacy clsact): packets = segments; generic XDP: packets = skbs; bytes equal, headers once per skb`, (t) =>
     withBed(async (bed) => {
       const runs = [await watch(bed, []), await watch(bed, ['--tc-mode', 'legacy']), await watch(bed, ['--hook', 'xdp', '--xdp-mode', 'generic'])];
       try {
         const ip = await transfer(bed);
         const [tcx, legacy, generic] = await Promise.all(runs.map(transferFlow));
         t.diagnostic(`received ${JSON.stringify(ip)}; tcx ${tcx!.flow.packets}/${tcx!.flow.bytes}, generic XDP ${generic!.flow.packets}/${generic!.flow.bytes}`);
-        assert.deepEqual(tcx!.line.hooks.map((h) => h.mode), ['tcx', 'tcx']);
+        assert.deepEqual(tcx!.line.hooks.map((h) => h.mode), [TC_AUTO_MODE, TC_AUTO_MODE]);
         assert.deepEqual(legacy!.line.hooks.map((h) => h.mode), ['clsact', 'clsact']);
         assert.deepEqual(generic!.line.hooks.map((h) => `${h.kind} ${h.mode}`), ['xdp generic']);
         // Otherwise the rules could not be told apart: most segments arrived inside super-packets.
@@ -134,7 +135,7 @@ describe('what each hook counts of a TCP transfer of super-packets', kernelTest(
         assert.ok(ip.segments > PAYLOAD / 1500, `${ip.segments} segments for ${PAYLOAD} bytes`);
 
         const skbBytes = ip.octets + ETH * ip.skbs;
-        for (const [name, r] of [['tcx', tcx!], ['legacy clsact', legacy!]] as const) {
+        for (const [name, r] of [[`auto (${TC_AUTO_MODE})`, tcx!], ['legacy clsact', legacy!]] as const) {
           assert.equal(r.flow.packets, ip.segments, `${name}: a super-packet counts as its segments`);
           assert.equal(r.flow.bytes, skbBytes, `${name}: bytes are skb->len, headers once per skb`);
         }

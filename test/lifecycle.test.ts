@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { HAS_TCX, KERNEL, SLOW, TC_AUTO_MODE } from './helpers/kernel.js';
 import { type Bed, hookState, inject, kernelTest, withBed } from './helpers/netns.js';
 import { frame } from './helpers/packets.js';
 import { startTcTop } from './helpers/run.js';
@@ -17,6 +18,24 @@ function assertClean(bed: Bed): void {
   assert.equal(s.tcIngress, '', 'no tc ingress filter left');
   assert.equal(s.tcEgress, '', 'no tc egress filter left');
   assert.doesNotMatch(s.qdisc, /clsact/, 'no clsact left');
+}
+
+/**
+ * What a running tc-top has on the interface: TC as tcx links where the kernel has them (6.6+),
+ * else as clsact filters; XDP as a link.
+ */
+function assertAttached(bed: Bed, hook: 'tc' | 'xdp' | 'both'): void {
+  const s = hookState(bed, bed.nsA, bed.ifA);
+  const tcIn = hook === 'tc';
+  const tcEg = hook !== 'xdp';
+  const expected = [
+    ...(hook === 'tc' ? [] : ['xdp tctop_xdp']),
+    ...(HAS_TCX ? [...(tcIn ? ['tcx-ingress tctop_tc_in'] : []), ...(tcEg ? ['tcx-egress tctop_tc_eg'] : [])] : []),
+  ];
+  assert.deepEqual(s.programs, expected, 'XDP and tcx programs while running');
+  const clsact = !HAS_TCX;
+  assert.equal(/tctop_tc_in/.test(s.tcIngress), clsact && tcIn, `tc ingress filter on ${KERNEL}: ${s.tcIngress}`);
+  assert.equal(/tctop_tc_eg/.test(s.tcEgress), clsact && tcEg, `tc egress filter on ${KERNEL}: ${s.tcEgress}`);
 }
 
 async function attached(bed: Bed, args: readonly string[]) {
@@ -32,22 +51,25 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
       try {
         assert.equal(await run.exited(), 0, run.stderr());
         assert.equal(run.lines.length, 3);
-        assert.match(run.stderr(), /detached tc ingress \(tcx\) from/);
-        assert.match(run.stderr(), /detached tc egress \(tcx\) from/);
+        assert.match(run.stderr(), new RegExp(`detached tc ingress \\(${TC_AUTO_MODE}\\) from`));
+        assert.match(run.stderr(), new RegExp(`detached tc egress \\(${TC_AUTO_MODE}\\) from`));
         assertClean(bed);
       } finally {
         await run.stop('SIGKILL');
       }
     }));
 
-  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
-    for (const hook of ['tc', 'xdp', 'both'] as const) {
+  // Every signal with every hook; under emulation (test:kernels) each signal with one hook, in turn.
+  const signals = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
+  const hooks = ['tc', 'xdp', 'both'] as const;
+  for (const [si, signal] of signals.entries()) {
+    for (const [hi, hook] of hooks.entries()) {
+      if (SLOW > 1 && hi !== si) continue;
       it(`${signal} with --hook ${hook}: exit 0, every hook detached`, () =>
         withBed(async (bed) => {
           const run = await attached(bed, ['--hook', hook, ...(hook === 'tc' ? [] : ['--xdp-mode', 'generic'])]);
           try {
-            const expected = { tc: ['tcx-ingress tctop_tc_in', 'tcx-egress tctop_tc_eg'], xdp: ['xdp tctop_xdp'], both: ['xdp tctop_xdp', 'tcx-egress tctop_tc_eg'] }[hook];
-            assert.deepEqual(hookState(bed, bed.nsA, bed.ifA).programs, expected, 'attached while running');
+            assertAttached(bed, hook);
             assert.equal(await run.stop(signal), 0, run.stderr());
             const lines = run.stderr().split('\n').filter((l) => l.includes('detached'));
             assert.equal(lines.length, hook === 'tc' ? 2 : hook === 'xdp' ? 1 : 2, run.stderr());
@@ -60,14 +82,36 @@ describe('lifecycle on a veth pair', kernelTest(), () => {
   }
 
   for (const hook of ['tc', 'xdp'] as const) {
-    it(`SIGKILL with --hook ${hook}: the kernel removes tc-top's links`, () =>
+    const links = hook === 'xdp' || HAS_TCX;
+    it(`SIGKILL with --hook ${hook}: ${links ? "the kernel removes tc-top's links" : 'the clsact filters stay (no tcx before 6.6), and --cleanup removes them'}`, () =>
       withBed(async (bed) => {
         const run = await attached(bed, ['--hook', hook, ...(hook === 'xdp' ? ['--xdp-mode', 'generic'] : [])]);
-        assert.equal(hookState(bed, bed.nsA, bed.ifA).programs.length, hook === 'tc' ? 2 : 1, 'links exist while running');
+        assertAttached(bed, hook);
         assert.equal(await run.stop('SIGKILL'), 'SIGKILL');
+        if (!links) {
+          const left = hookState(bed, bed.nsA, bed.ifA);
+          assert.match(left.tcIngress, /tctop_tc_in/, 'a killed clsact run leaves its filters');
+          assert.match(left.tcEgress, /tctop_tc_eg/);
+          const cleanup = startTcTop(bed.nsA, ['--cleanup', '-i', bed.ifA]);
+          assert.equal(await cleanup.exited(), 0, cleanup.stderr());
+        }
         assertClean(bed);
       }));
   }
+
+  it(HAS_TCX ? '--tc-mode tcx attaches tcx links' : `--tc-mode tcx on ${KERNEL}: one line naming tcx and Linux 6.6, exit 1, nothing attached`, () =>
+    withBed(async (bed) => {
+      const run = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', '0.2', '-n', '1', '--tc-mode', 'tcx']);
+      const code = await run.exited();
+      if (HAS_TCX) {
+        assert.equal(code, 0, run.stderr());
+        assert.match(run.stderr(), /attached tc ingress \(tcx\) to/);
+      } else {
+        assert.equal(code, 1, run.stderr());
+        assert.equal(run.stderr(), `tc-top: this kernel (${KERNEL}) has no tcx links, which came in Linux 6.6: use --tc-mode auto or legacy (clsact filters)\n`);
+      }
+      assertClean(bed);
+    }));
 
   for (const tcMode of ['auto', 'legacy'] as const) {
     it(`a pre-existing clsact and its filters survive (--tc-mode ${tcMode})`, () =>

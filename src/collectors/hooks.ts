@@ -29,6 +29,7 @@ import { type ClsactClaim, RECORD_DIR, claimClsactRecord, recordClsact } from '.
 import { heldPrograms } from './leftovers.js';
 import { clsactState } from './attached.js';
 import { TC_HANDLE, TC_PRIORITIES } from './tc-band.js';
+import { noTcx, releaseHas, tcxFallback } from './kernel-features.js';
 
 export type XdpMode = 'auto' | 'native' | 'generic';
 export type TcMode = 'auto' | 'tcx' | 'legacy';
@@ -60,6 +61,11 @@ function goneLine(iface: Iface): string {
 /** A hook tc-top will not take: the message says what holds it and what to do. */
 export class HookBusyError extends Error {
   override readonly name = 'HookBusyError';
+}
+
+/** The kernel lacks what the chosen mode needs: the message names the feature and its release. */
+export class KernelFeatureError extends Error {
+  override readonly name = 'KernelFeatureError';
 }
 
 const EINVAL = 22;
@@ -215,7 +221,12 @@ export function attachTc(
       });
       return info;
     } catch (err) {
-      if (mode === 'tcx' || !isUnsupported(err)) throw err;
+      if (!isUnsupported(err)) throw err;
+      // Before 6.6 the kernel knows no tcx attach type and answers EINVAL; on a later release the
+      // refusal has another cause, and the errno says more than the table.
+      const noTcxHere = err instanceof BpfError && err.errno === EINVAL && !releaseHas('tcx');
+      if (mode === 'tcx') throw noTcxHere ? new KernelFeatureError(noTcx()) : err;
+      notice(noTcxHere ? tcxFallback() : `tcx refused on ${iface.name} (${(err as BpfError).code}): using clsact filters`);
     }
   }
   const point = dir === 'ingress' ? TcAttachPoint.INGRESS : TcAttachPoint.EGRESS;

@@ -22,7 +22,8 @@ import { withoutRows, type FlowSet } from '../model/flow-set.js';
 import type { Snapshot } from '../model/types.js';
 import { decodeCounters } from './decode.js';
 import { KernelFlowSet, ValueColumns } from './kernel-flows.js';
-import { type HookInfo, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
+import { type HookInfo, KernelFeatureError, type TcMode, type XdpMode, attachTc, attachXdp, gone } from './hooks.js';
+import { missingRequired } from './kernel-features.js';
 import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } from './leftovers.js';
 import { sweepRecords } from './clsact-record.js';
@@ -149,7 +150,13 @@ export class KernelCollector implements Collector {
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
       this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
       this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
-      this.obj.load();
+      try {
+        this.obj.load();
+      } catch (err) {
+        // A kernel too old for the programs answers with a verifier log: name the feature instead.
+        const missing = missingRequired();
+        throw missing ? new KernelFeatureError(missing) : err;
+      }
 
       const flows = this.obj.mapInfo(Maps.flows);
       const index = this.obj.mapInfo(Maps.flowIndex);
@@ -208,7 +215,7 @@ export class KernelCollector implements Collector {
   private attachAll(opts: KernelCollectorOptions, ifaces: readonly Iface[]): void {
     const clsactSeen = new Set<number>();
     const tcMode = opts.tcMode ?? 'auto';
-    const notice = (msg: string) => this.notices.push(msg);
+    const notice = (msg: string) => void (this.notices.includes(msg) || this.notices.push(msg)); /* once per run */
     const held = heldPrograms();
     sweepRecords(); /* released clsact records of earlier runs */
     for (const iface of ifaces) {

@@ -75,8 +75,19 @@ function loadLibbpf(): ReturnType<typeof koffi.load> {
   try {
     return koffi.load('libbpf.so.1');
   } catch (err) {
+    // libbpf 0.x (Ubuntu 22.04 ships only 0.5) has other error conventions and lacks functions
+    // tc-top calls (bpf_xdp_attach came in 0.8): tc-top does not support it, and says so.
+    let old = false;
+    try {
+      koffi.load('libbpf.so.0');
+      old = true;
+    } catch {
+      /* no libbpf at all */
+    }
     throw new LibbpfMissingError(
-      'libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)',
+      old
+        ? 'only libbpf 0.x (libbpf.so.0) was found, as on Ubuntu 22.04: tc-top needs libbpf 1.0 or newer (libbpf.so.1): build it from https://github.com/libbpf/libbpf (`make -C src install`), or use a distribution that ships it (Debian 12, Ubuntu 22.10 and later)'
+        : 'libbpf.so.1 was not found: install it (Debian/Ubuntu: apt-get install libbpf1; Fedora: dnf install libbpf)',
     );
   }
 }

@@ -1,6 +1,7 @@
 /** Running the real tc-top binary (dist/, built by `npm test`) inside a test namespace. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { wait } from './kernel.js';
 
 export const BIN = fileURLToPath(new URL('../../dist/bin/tc-top.js', import.meta.url));
 
@@ -9,7 +10,7 @@ export interface Running {
   /** stdout lines so far. */
   readonly lines: string[];
   stderr(): string;
-  /** Resolve when pred holds for stdout/stderr, or reject after timeoutMs. */
+  /** Resolve when pred holds for stdout/stderr, or reject after timeoutMs (times SLOW). */
   waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void>;
   /** Send a signal (default SIGINT) and wait for the exit code (or signal name). */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
@@ -41,7 +42,7 @@ export function startTcTop(ns: string | undefined, args: readonly string[], ente
     stderr: () => err,
     exited: () => exit,
     async waitFor(pred, timeoutMs, what) {
-      const end = Date.now() + timeoutMs;
+      const end = Date.now() + wait(timeoutMs);
       while (!pred()) {
         if (child.exitCode !== null) throw new Error(`tc-top exited (${child.exitCode}) while waiting for ${what}: ${err}`);
         if (Date.now() > end) throw new Error(`timed out waiting for ${what}; stderr: ${err}`);
@@ -50,7 +51,7 @@ export function startTcTop(ns: string | undefined, args: readonly string[], ente
     },
     async stop(signal = 'SIGINT') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const t = setTimeout(() => child.kill('SIGKILL'), wait(10_000));
       const code = await exit;
       clearTimeout(t);
       return code;

@@ -1,5 +1,6 @@
 /** Driving a real terminal: a command in a detached tmux session, read with capture-pane. */
 import { spawnSync } from 'node:child_process';
+import { wait } from './kernel.js';
 import { IN_CI, kernelTest, sh } from './netns.js';
 
 export const HAS_TMUX = spawnSync('tmux', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -31,7 +32,7 @@ export function openTerminal(name: string, command: string, width = 120, height 
     screen,
     keys: (...keys) => void sh('tmux', ['send-keys', '-t', name, ...keys]),
     async waitFor(pred, what, ms = 15_000) {
-      const end = Date.now() + ms;
+      const end = Date.now() + wait(ms);
       for (;;) {
         const s = screen();
         if (pred(s)) return s;
