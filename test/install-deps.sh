@@ -26,3 +26,5 @@ apt-get install -y -qq --no-install-recommends python3-scapy tcpdump >/dev/null
 
 # nftables and iperf3: the health tests' loss, drops and bulk TCP (test/health-kernel.test.ts).
 apt-get install -y -qq --no-install-recommends nftables iperf3 >/dev/null
+# npm run test:kernels: QEMU (TCG) and a static busybox for the guests' initramfs.
+apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static >/dev/null
