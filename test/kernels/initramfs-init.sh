@@ -22,6 +22,12 @@ mount -t tmpfs tmpfs /newroot/dev/shm
 for d in run tmp root var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "/newroot/$d"; done
 mkdir -p /newroot/run/kout
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 kout /newroot/run/kout || fail 'mounting the results share'
+# A checkout under /tmp, /run, /root or /var/tmp is hidden by the tmpfs above: mount it (shared on
+# its own) back at its path.
+REPO=$(sed -n "s/^REPO='\(.*\)'$/\1/p" /newroot/run/kout/env)
+if [ -n "$REPO" ] && [ ! -d "/newroot$REPO" ]; then
+  mkdir -p "/newroot$REPO" && mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 repo "/newroot$REPO" || fail "mounting the checkout at $REPO"
+fi
 mount -t bpf bpf /newroot/sys/fs/bpf 2>/dev/null
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
 exec switch_root /newroot /bin/sh /run/kout/guest.sh

@@ -161,6 +161,7 @@ ENV
     -append "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic sysrq_always_enabled=1" \
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
     -virtfs "local,path=$guest/share,mount_tag=kout,security_model=none" \
+    -virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
     -serial "file:$guest/console.log" -monitor none </dev/null >"$guest/qemu.log" 2>&1 &
   QEMU_PID=$!
   if [ "${TC_TOP_KERNELS_VERBOSE:-}" = 1 ]; then
