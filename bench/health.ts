@@ -10,14 +10,11 @@
  * leave at the namespace check: the figure is the mean over all of them, as a user pays it.
  * Standalone: `node --import tsx bench/health.ts` prints the figures.
  */
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { heldPrograms } from '../src/collectors/leftovers.js';
 import { type Bed, withBed } from '../test/helpers/netns.js';
-import { exited, progress, run, sleep, stopChild, track } from './lib.js';
-
-const BIN = fileURLToPath(new URL('../dist/bin/tc-top.js', import.meta.url));
+import { progress, sleep, stopChild, track } from './lib.js';
+import { progDelta, progStats, watching, withBpfStats } from './prog-stats.js';
 
 export interface HealthRow {
   readonly program: string;
@@ -43,17 +40,6 @@ const EVENT: Record<string, string> = {
   tctop_tc_eg: 'a packet at TC egress (the counter path, for scale)',
 };
 
-/** run_time_ns and run_cnt of the programs a process holds. */
-function stats(pid: number): Map<string, { ns: number; runs: number }> {
-  const pids = new Set([pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number)]);
-  const ids = new Set([...heldPrograms()].filter(([, p]) => pids.has(p)).map(([id]) => id));
-  const out = new Map<string, { ns: number; runs: number }>();
-  for (const p of JSON.parse(run('bpftool', ['prog', 'show', '-j'])) as { id: number; name?: string; run_time_ns?: number; run_cnt?: number }[]) {
-    if (ids.has(p.id) && p.name) out.set(p.name, { ns: p.run_time_ns ?? 0, runs: p.run_cnt ?? 0 });
-  }
-  return out;
-}
-
 async function events(bed: Bed): Promise<void> {
   bed.exec(bed.nsB, 'nft', ['-f', '-'], { input: 'table inet tctbench {\n chain input {\n  type filter hook input priority 0;\n  tcp dport 5201 meta length > 200 numgen random mod 20 == 0 drop\n }\n}\n' });
   const server = track(spawn('ip', ['netns', 'exec', bed.nsB, 'iperf3', '-s', '-1', '-B', '10.200.0.2'], { stdio: 'ignore' }));
@@ -68,39 +54,25 @@ async function events(bed: Bed): Promise<void> {
 
 export async function benchHealth(): Promise<HealthResult> {
   const t0 = Date.now();
-  const sysctl = '/proc/sys/kernel/bpf_stats_enabled';
-  const before = readFileSync(sysctl, 'utf8').trim();
   try {
-    run('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
-    return await withBed(async (bed) => {
-      // Watching B's end: the drops (closed port, nft) happen there; the sender's ACKs arrive in A.
-      const child = track(spawn('ip', ['netns', 'exec', bed.nsB, process.execPath, BIN, '-i', bed.ifB, '--json', '-d', '1', '--no-drop-privileges'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-      try {
-        await new Promise<void>((resolve, reject) => {
-          child.stdout!.once('data', () => resolve());
-          void exited(child).then((code) => reject(new Error(`tc-top exited (${code})`)));
-        });
-        const start = stats(child.pid!);
-        progress('health: iperf3 with 5% loss, then 20000 datagrams to a closed port');
-        await events(bed);
-        const end = stats(child.pid!);
-        const rows: HealthRow[] = [];
-        for (const [name, e] of end) {
-          const s = start.get(name) ?? { ns: 0, runs: 0 };
-          const runs = e.runs - s.runs;
-          if (!EVENT[name] || runs === 0) continue;
-          rows.push({ program: name, event: EVENT[name]!, runs, nsPerRun: (e.ns - s.ns) / runs });
-        }
-        rows.sort((a, b) => a.program.localeCompare(b.program));
-        return { rows, seconds: (Date.now() - t0) / 1000 };
-      } finally {
-        await stopChild(child);
-      }
-    });
+    return await withBpfStats(() =>
+      withBed((bed) =>
+        // Watching B's end: the drops (closed port, nft) happen there; the sender's ACKs arrive in A.
+        watching(bed.nsB, ['-i', bed.ifB], 'ip', async (child) => {
+          const start = progStats(child.pid!);
+          progress('health: iperf3 with 5% loss, then 20000 datagrams to a closed port');
+          await events(bed);
+          const rows: HealthRow[] = [];
+          for (const [name, d] of progDelta(start, progStats(child.pid!))) {
+            if (EVENT[name]) rows.push({ program: name, event: EVENT[name]!, runs: d.runs, nsPerRun: d.ns / d.runs });
+          }
+          rows.sort((a, b) => a.program.localeCompare(b.program));
+          return { rows, seconds: (Date.now() - t0) / 1000 };
+        }),
+      ),
+    );
   } catch (err) {
     return { rows: [], seconds: (Date.now() - t0) / 1000, error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    run('sysctl', ['-q', '-w', `kernel.bpf_stats_enabled=${before}`], { allowFail: true });
   }
 }
 

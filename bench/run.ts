@@ -16,6 +16,7 @@ import { benchReader } from './reader.js';
 import { type Machine, type Results, render } from './report.js';
 import { benchTick } from './tick.js';
 import { benchHealth } from './health.js';
+import { benchOwners } from './owners.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -67,6 +68,12 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: missing ${missing.map((t) => t.cmd).join(', ')}: install with \`${hint}\`\n`);
     return 1;
   }
+  if (process.argv.includes('--only=owners')) {
+    // One case alone (process attribution), printed, nothing written.
+    const { ownersMarkdown } = await import('./owners.js');
+    process.stdout.write(ownersMarkdown(await benchOwners()).join('\n') + '\n');
+    return 0;
+  }
   if (process.argv.includes('--only=capture')) {
     // One case alone (tc-top -r), printed, nothing written.
     const c = await benchCapture();
@@ -82,7 +89,8 @@ async function main(): Promise<number> {
   const e2e = await benchE2e();
   const capture = await benchCapture();
   const health = await benchHealth();
-  const results: Results = { machine: m, dataplane, e2e, reader, tick, capture, health, seconds: (nowNs() - t0) / 1e9 };
+  const owners = await benchOwners();
+  const results: Results = { machine: m, dataplane, e2e, reader, tick, capture, health, owners, seconds: (nowNs() - t0) / 1e9 };
   writeFileSync(RAW, JSON.stringify(results, null, 1) + '\n');
   write(results);
   return 0;
