@@ -13,7 +13,7 @@ import type { FlowRecord, Tick } from '../src/model/types.js';
 /** Runs the capture through the views; rejects with a CaptureError (one line) for a file it cannot read, after printing what it read. */
 export async function runRead(opts: Options & { read: string }, signal: AbortSignal): Promise<void> {
   const { PcapCollector } = await import('../src/collectors/pcap-collector.js');
-  const collector = await PcapCollector.open({ path: opts.read, hook: opts.hook === 'xdp' ? 'xdp' : 'tc', map: opts.map, maxFlows: opts.maxFlows });
+  const collector = await PcapCollector.open({ path: opts.read, hook: opts.hook === 'xdp' ? 'xdp' : 'tc', map: opts.map, maxFlows: opts.maxFlows, handshakes: opts.tcpStats });
   const { RunLoop } = await import('../src/app/run-loop.js');
   const interactive = opts.output === 'tui' || opts.output === 'dashboard';
   // The one loop of the process, on the capture's clock.

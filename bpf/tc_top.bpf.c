@@ -69,6 +69,14 @@ struct {
 	__type(value, struct counters);
 } counters SEC(".maps");
 
+/* TCP handshakes being timed (tc_top.h); one entry when config.handshakes is 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HANDSHAKE_ENTRIES);
+	__type(key, struct flow_key);
+	__type(value, struct handshake);
+} handshakes SEC(".maps");
+
 const volatile struct tc_top_config config = {};
 
 enum parse_result {
@@ -275,20 +283,28 @@ static __always_inline void add(__u64 *counter, __u64 n)
 		__sync_fetch_and_add(counter, n);
 }
 
-static __always_inline void count_into(struct flow_value *v, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
+/* What count_into and the new-flow paths return when the frame gave the flow a TCP flag it did not
+ * have (or opened it), or'ed with the flags it had: the handshake timer looks at those frames only. */
+#define FLAGS_NEW (1u << 31)
+
+static __always_inline __u32 count_into(struct flow_value *v, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
 {
+	__u32 had;
+
 	add(&v->packets, pkts);
 	add(&v->bytes, len);
 	/* Per-CPU: this CPU's slot may be fresh although the flow is not. */
 	if (config.map_mode == TC_TOP_MAP_PERCPU && v->first_seen == 0)
 		v->first_seen = now;
 	v->last_seen = now; /* a racy store of a timestamp: either writer's value is right */
-	if ((v->tcp_flags & tcp_flags) != tcp_flags) {
-		if (config.map_mode == TC_TOP_MAP_PERCPU)
-			v->tcp_flags |= tcp_flags;
-		else
-			__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
-	}
+	had = v->tcp_flags;
+	if ((had & tcp_flags) == tcp_flags)
+		return 0;
+	if (config.map_mode == TC_TOP_MAP_PERCPU)
+		v->tcp_flags |= tcp_flags;
+	else
+		__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
+	return had | FLAGS_NEW;
 }
 
 /*
@@ -315,7 +331,7 @@ static __always_inline struct flow_slot *slot_of(struct flow_key *k)
  * was seen longest ago (an approximate LRU, like Redis's sampled eviction), and claims it by
  * making its seq odd with a compare-and-swap, so that no other CPU and no reader uses it meanwhile.
  */
-static __always_inline void count_slot(struct flow_key *k, struct counters *c, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
+static __always_inline __u32 count_slot(struct flow_key *k, struct counters *c, __u64 len, __u64 pkts, __u32 tcp_flags, __u64 now)
 {
 	struct flow_slot *s;
 	__u32 i, idx, start, best = 0, best_seq = 0, seq;
@@ -323,10 +339,8 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	int found = 0, ret;
 
 	s = slot_of(k);
-	if (s) {
-		count_into(&s->value, len, pkts, tcp_flags, now);
-		return;
-	}
+	if (s)
+		return count_into(&s->value, len, pkts, tcp_flags, now);
 	if (config.slots == 0)
 		goto failed;
 	start = __sync_fetch_and_add(&slot_hand, SLOT_PROBES);
@@ -375,7 +389,7 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	if (ret == 0) {
 		c->flows_created += 1;
 		publish(s, best_seq);
-		return;
+		return FLAGS_NEW;
 	}
 	/* Not published: free the slot again. */
 	s->key.family = 0;
@@ -385,13 +399,64 @@ static __always_inline void count_slot(struct flow_key *k, struct counters *c, _
 	/* Another CPU created the flow between our lookup and update: count into theirs. */
 	if (ret == -EEXIST) {
 		s = slot_of(k);
-		if (s) {
-			count_into(&s->value, len, pkts, tcp_flags, now);
-			return;
-		}
+		if (s)
+			return count_into(&s->value, len, pkts, tcp_flags, now);
 	}
 failed:
 	c->update_failed += pkts;
+	return 0;
+}
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/*
+ * Time a TCP handshake as the hook sees it pass (tc_top.h, `handshakes`): the SYN, the SYN-ACK of
+ * the reverse flow, and the SYN direction's first ACK. Called only for the frames that gave their
+ * flow a new flag (`had`, from count_into). The fine clock is read here, not per packet.
+ */
+static __always_inline void handshake(struct flow_key *k, __u32 tcp_flags, __u32 had, __u64 frame_ns)
+{
+	struct handshake *h, nh = {};
+	struct flow_key r = {};
+	__u64 now;
+
+#ifdef TC_TOP_REPLAY
+	now = frame_ns;
+#else
+	now = bpf_ktime_get_ns();
+#endif
+	switch (tcp_flags & (TCP_SYN | TCP_ACK)) {
+	case TCP_SYN:
+		nh.syn_ns = now;
+		bpf_map_update_elem(&handshakes, k, &nh, BPF_NOEXIST);
+		return;
+	case TCP_SYN | TCP_ACK:
+		r.family = k->family;
+		r.proto = k->proto;
+		r.dir = k->dir ^ 1;
+		r.ifindex = k->ifindex;
+		__builtin_memcpy(r.src, k->dst, sizeof(r.src));
+		__builtin_memcpy(r.dst, k->src, sizeof(r.dst));
+		r.sport = k->dport;
+		r.dport = k->sport;
+		h = bpf_map_lookup_elem(&handshakes, &r);
+		if (!h) {
+			/* A capture with no direction marks every frame ingress: the SYN's dir is this one. */
+			r.dir = k->dir;
+			h = bpf_map_lookup_elem(&handshakes, &r);
+		}
+		if (h && h->synack_ns == 0)
+			h->synack_ns = now;
+		return;
+	case TCP_ACK:
+		if (had & TCP_ACK)
+			return;
+		h = bpf_map_lookup_elem(&handshakes, k);
+		if (h && h->synack_ns != 0 && h->ack_ns == 0)
+			h->ack_ns = now;
+		return;
+	}
 }
 
 /* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. The replay
@@ -402,7 +467,7 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 	struct flow_key k = {};
 	struct flow_value *v;
 	struct counters *c;
-	__u32 zero = 0, tcp_flags = 0;
+	__u32 zero = 0, tcp_flags = 0, had;
 	__u64 now;
 	int ret;
 
@@ -435,8 +500,8 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 #endif
 
 	if (config.map_mode == TC_TOP_MAP_MMAP) {
-		count_slot(&k, c, len, pkts, tcp_flags, now);
-		return;
+		had = count_slot(&k, c, len, pkts, tcp_flags, now);
+		goto counted;
 	}
 	v = bpf_map_lookup_elem(&flows, &k);
 	if (!v) {
@@ -451,7 +516,8 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 		ret = bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST);
 		if (ret == 0) {
 			c->flows_created += 1;
-			return;
+			had = FLAGS_NEW;
+			goto counted;
 		}
 		/* Another CPU created it between our lookup and update: count into theirs. */
 		if (ret == -EEXIST)
@@ -461,7 +527,10 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 			return;
 		}
 	}
-	count_into(v, len, pkts, tcp_flags, now);
+	had = count_into(v, len, pkts, tcp_flags, now);
+counted:
+	if (config.handshakes && had && k.proto == IPPROTO_TCP)
+		handshake(&k, tcp_flags, had, frame_ns);
 }
 
 SEC("xdp")

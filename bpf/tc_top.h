@@ -12,7 +12,7 @@
 #ifndef TC_TOP_H
 #define TC_TOP_H
 
-#define TC_TOP_ABI 2
+#define TC_TOP_ABI 3
 
 enum tc_top_dir {
 	TC_TOP_INGRESS = 0,
@@ -128,8 +128,30 @@ enum tc_top_map_mode {
 
 /* Load-time configuration, the whole .rodata section (const volatile in the program). */
 struct tc_top_config {
-	__u32 map_mode; /* enum tc_top_map_mode */
-	__u32 slots;    /* flow_slots' max_entries (mmap mode) */
+	__u32 map_mode;   /* enum tc_top_map_mode */
+	__u32 slots;      /* flow_slots' max_entries (mmap mode) */
+	__u32 handshakes; /* 1: time TCP handshakes into `handshakes` (off with --no-tcp-stats) */
+};
+
+/*
+ * handshakes map (LRU hash, HANDSHAKE_ENTRIES): key struct flow_key of the direction that sent the
+ * SYN, as the hook saw it; value this struct, 24 bytes, times on the programs' clock
+ * (bpf_ktime_get_ns(), or the frame's capture time in the replay build). Written only by the
+ * frames that give a TCP flow a flag it did not have (a SYN opening a flow, the SYN-ACK opening
+ * the reverse flow, the first ACK of the SYN's direction), never on a flow's other packets.
+ * Userspace takes a complete entry (ack_ns set) and deletes it; handshake RTT = ack_ns - syn_ns.
+ *
+ *   off size field
+ *     0    8 syn_ns     the first SYN (a retransmitted SYN keeps it, as Karn's rule says)
+ *     8    8 synack_ns  the first SYN-ACK of the reverse direction, 0 until then
+ *    16    8 ack_ns     the SYN direction's first ACK after the SYN-ACK, 0 until then
+ */
+#define HANDSHAKE_ENTRIES 16384
+
+struct handshake {
+	__u64 syn_ns;
+	__u64 synack_ns;
+	__u64 ack_ns;
 };
 
 /*
@@ -157,7 +179,8 @@ _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
 _Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");
 _Static_assert(sizeof(struct counters) == 80, "counters layout");
-_Static_assert(sizeof(struct tc_top_config) == 8, "config layout");
+_Static_assert(sizeof(struct tc_top_config) == 12, "config layout");
+_Static_assert(sizeof(struct handshake) == 24, "handshake layout");
 #endif
 
 #endif /* TC_TOP_H */

@@ -41,6 +41,21 @@ describe('joinHealth', () => {
     assert.deepEqual([...h.deltaDropsByIface], [['eth0\u0000NO_SOCKET', 3], ['eth0\u0000NETFILTER_DROP', 1]]);
   });
 
+  it("a handshake's RTT fills only the flows without a socket's: the socket's wins, and the row says which it shows", () => {
+    const h = joinHealth(
+      FLOWS,
+      sample([
+        { id: 's', flows: ['out'], rtt: { last: 1500, min: 1000, max: 2000 } },
+        { id: 'h', flows: ['out', 'in'], rtt: { last: 900, min: 900, max: 900, handshake: true } },
+      ]),
+      undefined,
+    );
+    assert.deepEqual(Array.from(h.rttLast), [1500, 900, NaN]);
+    assert.deepEqual(Array.from(h.rttMax), [2000, 900, NaN]);
+    assert.deepEqual(healthRow(h, 0).rttUs, { last: 1500, min: 1000, max: 2000 });
+    assert.deepEqual(healthRow(h, 1).rttUs, { last: 900, min: 900, max: 900, handshake: true });
+  });
+
   const cases: { name: string; prev: number | undefined; cur: number; want: number }[] = [
     { name: 'the first read: all of it', prev: undefined, cur: 5, want: 5 },
     { name: 'the difference', prev: 5, cur: 9, want: 4 },

@@ -198,14 +198,14 @@ describe('rtt, retrans, drops: health per flow', () => {
     assert.equal(first!.rates[0]!.health?.deltaRetrans, 3);
   });
 
-  it('writes rtt_us {last, min, max}, retrans and drops {reason: count} in --json; a flow without RTT has null', () => {
+  it('writes rtt_us {last, min, max, source}, retrans and drops {reason: count} in --json; a flow without RTT has null', () => {
     const [f1, f2] = second!.rates;
     const j1 = flowJsonOf(f1!, second!.snapshot, f1);
-    assert.deepEqual([j1.rtt_us, j1.retrans, j1.drops], [{ last: 1200, min: 900, max: 1500 }, 10, { NETFILTER_DROP: 2 }]);
+    assert.deepEqual([j1.rtt_us, j1.retrans, j1.drops], [{ last: 1200, min: 900, max: 1500, source: 'socket' }, 10, { NETFILTER_DROP: 2 }]);
     const j2 = flowJsonOf(f2!, second!.snapshot, f2);
     assert.deepEqual([j2.rtt_us, j2.retrans, j2.drops], [null, 0, {}]);
     const g = groupJsonOf(aggregate(second!.rates, 'proto')[0]!, second!.snapshot);
-    assert.deepEqual([g.rtt_us, g.retrans, g.drops], [{ last: 1200, min: 900, max: 1500 }, 10, { NETFILTER_DROP: 2 }]);
+    assert.deepEqual([g.rtt_us, g.retrans, g.drops], [{ last: 1200, min: 900, max: 1500, source: 'socket' }, 10, { NETFILTER_DROP: 2 }]);
   });
 
   it('sorts by them, flows without a value last; drop ranks keep every layout without them, PPS and RATE first', () => {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../ffi/errors.js';
-import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
+import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, Handshake, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
 import {
   AttachType,
   BpfObject,
@@ -29,6 +29,7 @@ import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } fro
 import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
 import { SlotReader } from './slot-reader.js';
+import { HandshakeReader } from './handshakes.js';
 import { HealthProbe } from './health.js';
 import type { HealthSample } from '../model/health.js';
 import { OwnerProbe } from './owners.js';
@@ -59,6 +60,11 @@ export interface KernelCollectorOptions {
    * line's default, off with --no-tcp-stats. Only with `attach`.
    */
   readonly tcpStats?: boolean;
+  /**
+   * Time TCP handshakes at the hooks (the RTT of flows without a local socket); the default is
+   * tcpStats. Also without `attach` (tc-top -r: the capture's handshakes).
+   */
+  readonly handshakes?: boolean;
   /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, stamped with each frame's time (tc-top -r). */
   readonly object?: 'live' | 'replay';
   /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
@@ -117,6 +123,8 @@ export class KernelCollector implements Collector {
   /** The health object, when asked for (tcpStats) and the kernel took some of it. */
   private health: HealthProbe | undefined;
   private readonly healthAsked: boolean;
+  /** The handshake timer's reader, when handshakes are timed. */
+  private readonly handshakes: HandshakeReader | undefined;
   /** The owner object, when asked for (processes) and the kernel took some of it. */
   private owners: OwnerProbe | undefined;
   private readonly ownersAsked: boolean;
@@ -146,7 +154,10 @@ export class KernelCollector implements Collector {
       const config = Buffer.alloc(Config.size);
       config.writeUInt32LE(MapMode[opts.map], Config.mapMode);
       config.writeUInt32LE(mmap ? opts.maxFlows : 0, Config.slots);
+      const timeHandshakes = opts.handshakes ?? opts.tcpStats === true;
+      config.writeUInt32LE(timeHandshakes ? 1 : 0, Config.handshakes);
       this.obj.setInitialValue(Maps.rodata, config);
+      if (!timeHandshakes) this.obj.setMaxEntries(Maps.handshakes, 1);
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
       this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
       this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
@@ -192,6 +203,11 @@ export class KernelCollector implements Collector {
         this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
       }
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
+      if (timeHandshakes) {
+        const hs = this.obj.mapInfo(Maps.handshakes);
+        if (hs.keySize !== FlowKey.size || hs.valueSize !== Handshake.size) throw new LayoutMismatchError(`bpf/tc_top.bpf.o's handshakes map (${hs.keySize}/${hs.valueSize} bytes) does not match this tc-top: rebuild it with \`npm run build:bpf\``);
+        this.handshakes = new HandshakeReader(hs.fd, hs.maxEntries);
+      }
 
       // Owners first: sockets are known before the first packet is counted.
       if (this.ownersAsked) this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg));
@@ -303,9 +319,17 @@ export class KernelCollector implements Collector {
       counters: decodeCounters(this.counterBuf, this.cpus, this.counterSlot),
       maxFlows: this.maxFlows,
       flowsDeleted: this.deleted,
-      ...(this.healthAsked ? { health: this.health?.read() ?? NO_HEALTH } : {}),
+      ...this.healthOf(),
       ...(this.ownersAsked ? { owners: this.owners?.read() ?? NO_OWNERS } : {}),
     };
+  }
+
+  /** The health sample: the health object's entries, then the handshakes timed at the hooks (listed last: a socket's RTT wins). */
+  private healthOf(): { health?: HealthSample } {
+    if (!this.healthAsked && !this.handshakes) return {};
+    const sample = this.healthAsked ? (this.health?.read() ?? NO_HEALTH) : { entries: [], rtt: false, retrans: false, drops: false };
+    if (!this.handshakes) return { health: sample };
+    return { health: { ...sample, entries: [...sample.entries, ...this.handshakes.read()], rtt: true } };
   }
 
   /** Whether a new flow's slot search began during the last walk of the slots. */
@@ -356,6 +380,7 @@ export class KernelCollector implements Collector {
       } else if (mapDeleteElem(this.indexFd, key)) n++;
     }
     this.health?.deleteFlows(keys);
+    this.handshakes?.deleteFlows(keys);
     this.deleted += n;
     return n;
   }

@@ -51,6 +51,8 @@ export interface PcapCollectorOptions {
   readonly hook: 'tc' | 'xdp';
   readonly map: MapKind;
   readonly maxFlows: number;
+  /** Time TCP handshakes (each flow's RTT as the capture saw it); off with --no-tcp-stats. */
+  readonly handshakes?: boolean;
 }
 
 export interface CaptureProgress {
@@ -102,6 +104,7 @@ export class PcapCollector implements Collector, CollectorClock {
       map: opts.map,
       maxFlows: opts.maxFlows,
       attach: false,
+      handshakes: opts.handshakes ?? true,
       object: 'replay',
       interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
     });

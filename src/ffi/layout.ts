@@ -3,7 +3,7 @@
  * The collector checks the loaded maps against these sizes before reading anything.
  */
 
-export const TC_TOP_ABI = 2;
+export const TC_TOP_ABI = 3;
 
 /** struct flow_key, 48 bytes. */
 export const FlowKey = {
@@ -52,11 +52,23 @@ export const Counters = {
   malformedBytes: 72,
 } as const;
 
-/** struct tc_top_config, the program's .rodata, 8 bytes. */
+/** struct tc_top_config, the program's .rodata, 12 bytes. */
 export const Config = {
-  size: 8,
+  size: 12,
   mapMode: 0,
   slots: 4,
+  /** 1: time TCP handshakes into `handshakes`. */
+  handshakes: 8,
+} as const;
+
+/** struct handshake, 24 bytes: the value of `handshakes` (key: struct flow_key of the SYN's direction). */
+export const Handshake = {
+  size: 24,
+  synNs: 0,
+  synAckNs: 8,
+  ackNs: 16,
+  /** HANDSHAKE_ENTRIES: the map's size when handshakes are timed. */
+  entries: 16384,
 } as const;
 
 /**
@@ -84,7 +96,7 @@ export const DIR_EGRESS = 1;
 /** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
 export const PROGRAM_PREFIX = 'tctop_';
 export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
-export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', rodata: '.rodata', bss: '.bss' } as const;
+export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', handshakes: 'handshakes', rodata: '.rodata', bss: '.bss' } as const;
 
 /** The program's .bss (its zero-initialised globals), one value at key 0. */
 export const Bss = {

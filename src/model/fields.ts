@@ -401,7 +401,7 @@ export const FIELDS: readonly Field[] = [
   {
     id: 'rtt',
     title: 'RTT',
-    description: "TCP: the socket's smoothed RTT (the last of the interval; min and max in --json and the details)",
+    description: "TCP: the socket's smoothed RTT (the last of the interval; min and max in --json and the details); a flow without a local socket (forwarded, or read from a capture): its handshake's RTT at the hook",
     sort: { row: (r) => r.health?.rttUs?.last ?? NaN, column: (t) => healthColumn(t, (h) => h.rttLast) },
     tui: { align: 'right', width: 7, drop: -1, counter: true, health: true, cell: (r) => formatRttUs(r.health?.rttUs?.last) },
     json: [{ name: 'rtt_us', flow: (_f, r) => healthJson(r?.health, rttJson), group: (g) => healthJson(g.health, rttJson) }],
@@ -456,7 +456,7 @@ function healthJson(h: HealthRow | undefined, value: (h: HealthRow) => unknown):
 
 function rttJson(h: HealthRow): unknown {
   const r = h.rttUs;
-  return r ? { last: r.last, min: r.min ?? null, max: r.max ?? null } : null;
+  return r ? { last: r.last, min: r.min ?? null, max: r.max ?? null, source: r.handshake ? 'handshake' : 'socket' } : null;
 }
 
 function dropsJson(h: HealthRow): unknown {

@@ -13,6 +13,8 @@ export interface RttUs {
   readonly last: number;
   readonly min?: number | undefined;
   readonly max?: number | undefined;
+  /** Measured from the TCP handshake at the hook (a flow without a local socket), not a socket's smoothed RTT. */
+  readonly handshake?: boolean | undefined;
 }
 
 /** One entry of the health maps, cumulative since the kernel made it. */
@@ -56,6 +58,8 @@ export interface HealthColumns {
   readonly rttLast: Float64Array;
   readonly rttMin: Float64Array;
   readonly rttMax: Float64Array;
+  /** 1: the row's RTT is its TCP handshake's, seen at the hook. */
+  readonly rttHandshake: Uint8Array;
   readonly retrans: Float64Array;
   readonly deltaRetrans: Float64Array;
   readonly drops: Float64Array;
@@ -90,6 +94,7 @@ export function joinHealth(flows: FlowSet, cur: HealthSample, prev: HealthSample
     rttLast: filled(n, NaN),
     rttMin: filled(n, NaN),
     rttMax: filled(n, NaN),
+    rttHandshake: new Uint8Array(n),
     retrans: filled(n, cur.retrans ? 0 : NaN),
     deltaRetrans: filled(n, cur.retrans ? 0 : NaN),
     drops: filled(n, cur.drops ? 0 : NaN),
@@ -114,7 +119,9 @@ export function joinHealth(flows: FlowSet, cur: HealthSample, prev: HealthSample
     for (const key of e.flows) {
       const i = flows.indexOfKey(key);
       if (i < 0) continue;
-      if (e.rtt) {
+      // A socket's RTT wins over the handshake's: the collector lists handshake entries last.
+      if (e.rtt && !(e.rtt.handshake && !Number.isNaN(out.rttLast[i] as number) && !out.rttHandshake[i])) {
+        if (e.rtt.handshake) out.rttHandshake[i] = 1;
         out.rttLast[i] = e.rtt.last;
         if (e.rtt.min !== undefined) out.rttMin[i] = Number.isNaN(out.rttMin[i] as number) ? e.rtt.min : Math.min(out.rttMin[i] as number, e.rtt.min);
         if (e.rtt.max !== undefined) out.rttMax[i] = Number.isNaN(out.rttMax[i] as number) ? e.rtt.max : Math.max(out.rttMax[i] as number, e.rtt.max);
@@ -145,7 +152,7 @@ function orUndefined(x: number): number | undefined {
 export function healthRow(h: HealthColumns, i: number): HealthRow {
   const last = h.rttLast[i] as number;
   return {
-    rttUs: Number.isNaN(last) ? undefined : { last, min: orUndefined(h.rttMin[i] as number), max: orUndefined(h.rttMax[i] as number) },
+    rttUs: Number.isNaN(last) ? undefined : { last, min: orUndefined(h.rttMin[i] as number), max: orUndefined(h.rttMax[i] as number), ...(h.rttHandshake[i] ? { handshake: true } : {}) },
     retrans: orUndefined(h.retrans[i] as number),
     deltaRetrans: orUndefined(h.deltaRetrans[i] as number),
     drops: orUndefined(h.drops[i] as number),
@@ -162,12 +169,17 @@ function pick(a: number | undefined, b: number | undefined, f: (x: number, y: nu
   return a === undefined ? b : b === undefined ? a : f(a, b);
 }
 
-/** A group's health from two of its parts: counts add up, the RTT spans both (its last is the higher). */
+/** A group's health from two of its parts: counts add up, the RTT spans both (its last is the higher; from handshakes when both parts' are). */
 export function combineHealth(a: HealthRow | undefined, b: HealthRow | undefined): HealthRow | undefined {
   if (!a || !b) return a ?? b;
   const rtt =
     a.rttUs && b.rttUs
-      ? { last: Math.max(a.rttUs.last, b.rttUs.last), min: pick(a.rttUs.min, b.rttUs.min, Math.min), max: pick(a.rttUs.max, b.rttUs.max, Math.max) }
+      ? {
+          last: Math.max(a.rttUs.last, b.rttUs.last),
+          min: pick(a.rttUs.min, b.rttUs.min, Math.min),
+          max: pick(a.rttUs.max, b.rttUs.max, Math.max),
+          ...(a.rttUs.handshake && b.rttUs.handshake ? { handshake: true } : {}),
+        }
       : (a.rttUs ?? b.rttUs);
   const reasons = new Map(a.dropReasons);
   for (const [r, n] of b.dropReasons) reasons.set(r, (reasons.get(r) ?? 0) + n);

@@ -119,7 +119,7 @@ export class TcTopMetrics {
     this.flowBytes = counter('tctop_flow_bytes_total', `Bytes of a top-K flow by rate since it entered the map; proto="${OTHER}": flows outside the top K, summed`, FLOW_LABELS);
     this.hookAttached = gauge('tctop_hook_attached', 'A hook tc-top attached (always 1)', ['interface', 'hook', 'direction', 'mode']);
     this.drops = counter('tctop_drops_total', 'Packets of the watched interfaces the kernel dropped with a reason (skb:kfree_skb), since tc-top started; reason as the kernel names it (enum skb_drop_reason)', ['interface', 'reason']);
-    this.flowRtt = gauge('tctop_flow_rtt_seconds', "Smoothed RTT of a top-K TCP flow's socket (the last of the interval); only flows with a local socket", FLOW_LABELS);
+    this.flowRtt = gauge('tctop_flow_rtt_seconds', "Smoothed RTT of a top-K TCP flow's socket (the last of the interval); a flow without a local socket (forwarded): its TCP handshake's RTT at the hook", FLOW_LABELS);
     this.lastSample = gauge('tctop_last_sample_timestamp_seconds', 'Wall-clock time of the kernel read the values come from');
 
     for (const h of options.hooks) {

@@ -92,7 +92,7 @@ function protocolLine(row: Row): string {
 export function healthLines(h: HealthRow): [string, string] {
   const r = h.rttUs;
   const range = r?.min !== undefined && r.max !== undefined ? ` (${formatRttUs(r.min)}..${formatRttUs(r.max)})` : '';
-  const rtt = `rtt ${formatRttUs(r?.last)}${range}`;
+  const rtt = `rtt ${formatRttUs(r?.last)}${range}${r?.handshake ? ' (handshake at the hook)' : ''}`;
   const retrans = `retransmits ${h.retrans === undefined ? '-' : `${formatCount(h.retrans)} (+${formatCount(h.deltaRetrans ?? 0)})`}`;
   const reasons = h.dropReasons.size > 0 ? `: ${dropReasonsText(h.dropReasons)}` : '';
   const drops = `drops ${h.drops === undefined ? '-' : `${formatCount(h.drops)} (+${formatCount(h.deltaDrops ?? 0)})${reasons}`}`;

@@ -189,3 +189,51 @@ export function udpStreams(bed: Bed, streams: readonly (readonly [port: number, 
     },
   };
 }
+
+/** Three namespaces in a line: a client, a router that forwards, a server. */
+export interface Routed {
+  /** The client (10.201.1.1) and its veth end, towards the router. */
+  readonly nsC: string;
+  readonly ifC: string;
+  /** The router, its end towards the client (10.201.1.2) and towards the server (10.201.2.1). */
+  readonly nsR: string;
+  readonly ifRC: string;
+  readonly ifRS: string;
+  /** The server (10.201.2.2) and its veth end. */
+  readonly nsS: string;
+  readonly ifS: string;
+  exec: Bed['exec'];
+}
+
+/** Create client, router and server namespaces, run fn, and remove them whatever happens. */
+export async function withRouted<T>(fn: (net: Routed) => Promise<T> | T): Promise<T> {
+  sweepStaleBeds();
+  const id = `${process.pid}-${++counter}`;
+  const [nsC, nsR, nsS] = ['c', 'r', 's'].map((x) => `tct-${id}-${x}`) as [string, string, string];
+  const tag = `${process.pid % 100000}${counter}`;
+  const [ifC, ifRC, ifRS, ifS] = ['c', 'rc', 'rs', 's'].map((x) => `tct${x}${tag}`.slice(0, 15)) as [string, string, string, string];
+  const exec: Bed['exec'] = (ns, cmd, args, o) =>
+    cmd === 'ip' || cmd === 'tc' ? sh(cmd, ['-n', ns, ...args], o) : sh('ip', ['netns', 'exec', ns, cmd, ...args], o);
+  try {
+    for (const ns of [nsC, nsR, nsS]) {
+      sh('ip', ['netns', 'add', ns]);
+      created.add(ns);
+    }
+    sh('ip', ['link', 'add', ifC, 'netns', nsC, 'type', 'veth', 'peer', 'name', ifRC, 'netns', nsR]);
+    sh('ip', ['link', 'add', ifRS, 'netns', nsR, 'type', 'veth', 'peer', 'name', ifS, 'netns', nsS]);
+    const ends: [string, string, string][] = [[nsC, ifC, '10.201.1.1/24'], [nsR, ifRC, '10.201.1.2/24'], [nsR, ifRS, '10.201.2.1/24'], [nsS, ifS, '10.201.2.2/24']];
+    for (const [ns, ifc, addr] of ends) {
+      exec(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${ifc}.disable_ipv6=1`]);
+      exec(ns, 'ip', ['addr', 'add', addr, 'dev', ifc]);
+      exec(ns, 'ip', ['link', 'set', ifc, 'up']);
+    }
+    for (const ns of [nsC, nsR, nsS]) exec(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    exec(nsR, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    exec(nsC, 'ip', ['route', 'add', 'default', 'via', '10.201.1.2']);
+    exec(nsS, 'ip', ['route', 'add', 'default', 'via', '10.201.2.1']);
+    return await fn({ nsC, ifC, nsR, ifRC, ifRS, nsS, ifS, exec });
+  } finally {
+    for (const ns of [nsC, nsR, nsS]) deleteNs(ns);
+    forgetRecords([ifC, ifRC, ifRS, ifS]);
+  }
+}
