@@ -19,4 +19,11 @@ int empty_tc(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
+/* The owner programs' baseline: a cgroup_skb egress program that allows every packet. */
+SEC("cgroup_skb/egress")
+int empty_cg_egress(struct __sk_buff *skb)
+{
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

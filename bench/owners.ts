@@ -15,11 +15,14 @@
  * with attribution on and off. Standalone: `node --import tsx bench/owners.ts`.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cgroup2Mount } from '../src/collectors/owners.js';
 import { type Bed, withBed } from '../test/helpers/netns.js';
 import { median, progress, sleep, stopChild, track } from './lib.js';
 import { type ProgStat, progDelta, progStats, watching, withBpfStats } from './prog-stats.js';
 
+const ATTACH_EMPTY = fileURLToPath(new URL('./attach-empty.ts', import.meta.url));
 const CONNECTIONS = 300;
 const DATAGRAMS = 20_000;
 const ROUNDS = 3;
@@ -32,6 +35,8 @@ export interface OwnerPhase {
   /** Owner programs' ns per event, with attribution on; their runs per event. */
   readonly ownerNsPerEvent: number;
   readonly ownerRunsPerEvent: number;
+  /** ns per run of tctop_own_egress (on) and of an empty cgroup_skb egress program on the same packets (off); NaN when it did not run. */
+  readonly egressNs: { readonly owner: number; readonly empty: number };
   /** The counter programs' ns per packet of the watched interface in this phase, on and off. */
   readonly counterNs: { readonly on: number; readonly off: number };
   /** Each owner program that ran, with attribution on. */
@@ -73,6 +78,7 @@ const PHASES: readonly Phase[] = [
   { phase: 'hits: TCP bulk (iperf3)', unit: 'a packet at the hooks', run: (bed) => (bed.exec(bed.nsA, 'iperf3', ['-c', '10.200.0.2', '-t', '2', '-b', '200M', '-p', '5202']), undefined) },
 ];
 
+const perRun = (s: ProgStat | undefined): number => (s && s.runs ? s.ns / s.runs : NaN);
 const sum = (d: ReadonlyMap<string, ProgStat>, pick: (name: string) => boolean): ProgStat =>
   [...d].filter(([n]) => pick(n)).reduce((a, [, s]) => ({ ns: a.ns + s.ns, runs: a.runs + s.runs }), { ns: 0, runs: 0 });
 
@@ -83,22 +89,58 @@ interface Measured {
   readonly held: string[];
 }
 
+/** bench/empty.bpf.o's cgroup_skb egress program on the cgroup v2 root, until stopped. */
+async function emptyOnCgroup(): Promise<{ pid: number; stop(): Promise<void> }> {
+  const root = cgroup2Mount(readFileSync('/proc/mounts', 'utf8'));
+  if (!root) throw new Error('no cgroup v2 mount');
+  const child = track(spawn(process.execPath, ['--import', 'tsx', ATTACH_EMPTY, 'cgroup', root], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const end = Date.now() + 15_000;
+  while (!out.includes('attached')) {
+    if (child.exitCode !== null || Date.now() > end) {
+      await stopChild(child, 1000, 'SIGKILL');
+      throw new Error(`bench/attach-empty.ts cgroup did not attach: ${err.trim()}`);
+    }
+    await sleep(20);
+  }
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.stdin!.end();
+      await stopChild(child, 5000, 'SIGTERM');
+    },
+  };
+}
+
+/**
+ * Each phase's program time, with tc-top watching A's end with or without attribution; without,
+ * the empty cgroup_skb egress program stands where the owner programs' egress hook would be.
+ */
 async function measure(bed: Bed, attribution: boolean): Promise<Measured> {
   const args = ['-i', bed.ifA, ...(attribution ? [] : ['--no-processes'])];
-  return watching(bed.nsA, args, 'nsenter', async (child) => {
-    const deltas: Map<string, ProgStat>[] = [];
-    const events: number[] = [];
-    for (const p of PHASES) {
-      progress(`owners (attribution ${attribution ? 'on' : 'off'}): ${p.phase}`);
-      const start = progStats(child.pid!);
-      const n = p.run(bed);
-      await sleep(200);
-      const d = progDelta(start, progStats(child.pid!));
-      deltas.push(d);
-      events.push(n ?? sum(d, isCounter).runs);
-    }
-    return { deltas, events, held: [...progStats(child.pid!).keys()] };
-  });
+  const empty = attribution ? undefined : await emptyOnCgroup();
+  try {
+    return await watching(bed.nsA, args, 'nsenter', async (child) => {
+      const pids = empty ? [child.pid!, empty.pid] : [child.pid!];
+      const deltas: Map<string, ProgStat>[] = [];
+      const events: number[] = [];
+      for (const p of PHASES) {
+        progress(`owners (attribution ${attribution ? 'on' : 'off'}): ${p.phase}`);
+        const start = progStats(...pids);
+        const n = p.run(bed);
+        await sleep(200);
+        const d = progDelta(start, progStats(...pids));
+        deltas.push(d);
+        events.push(n ?? sum(d, isCounter).runs);
+      }
+      return { deltas, events, held: [...progStats(child.pid!).keys()] };
+    });
+  } finally {
+    await empty?.stop();
+  }
 }
 
 export async function benchOwners(): Promise<OwnersResult> {
@@ -131,6 +173,7 @@ export async function benchOwners(): Promise<OwnersResult> {
               ownerNsPerEvent: median(on.map((m) => sum(m.deltas[i]!, isOwner).ns / m.events[i]!)),
               ownerRunsPerEvent: median(on.map((m) => sum(m.deltas[i]!, isOwner).runs / m.events[i]!)),
               counterNs: { on: median(on.map(counter)), off: median(off.map(counter)) },
+              egressNs: { owner: median(on.map((m) => perRun(m.deltas[i]!.get('tctop_own_egress')))), empty: median(off.map((m) => perRun(m.deltas[i]!.get('empty_cg_egress')))) },
               programs: [...programs].map(([name, s]) => ({ name, runs: s.runs, nsPerRun: s.ns / s.runs })).sort((a, b) => a.name.localeCompare(b.name)),
             };
           });
@@ -163,15 +206,18 @@ export function ownersMarkdown(o: OwnersResult | undefined): string[] {
     '(`kernel.bpf_stats_enabled`, restored after) give every program\'s time in each phase. The owner programs run on socket',
     'events and on the egress packets of local sockets that are not TCP, never inside tc-top\'s counter programs, which are',
     'the same either way: their ns per packet is shown on and off for that reason. Both ends are on this machine, so the',
-    'receiving socket\'s events are in the figures too. Every run of every program includes the statistics\' own two clock reads.',
+    'receiving socket\'s events are in the figures too. Every run of every program includes the statistics\' own two clock reads:',
+    'so, with attribution off, an empty cgroup_skb egress program (bench/empty.bpf.o) is attached to the cgroup v2 root where',
+    '`tctop_own_egress` would be, and its time per run on the same packets is the baseline of that hook. Not in any figure:',
+    'the kernel\'s own dispatch of cgroup_skb programs, which any program on that hook brings.',
     '',
   ];
   if (o.error) return [...lines, `Not measured: ${o.error}`, ''];
   return [
     ...lines,
-    '| phase | one event is | events | owner programs, ns per event (runs per event) | counter programs ns/packet, on / off |',
-    '| --- | --- | --- | --- | --- |',
-    ...o.phases.map((p) => `| ${p.phase} | ${p.unit} | ${n0(p.events)} | ${n0(p.ownerNsPerEvent)} (${p.ownerRunsPerEvent.toFixed(2)}) | ${n0(p.counterNs.on)} / ${n0(p.counterNs.off)} |`),
+    '| phase | one event is | events | owner programs, ns per event (runs per event) | tctop_own_egress / an empty cgroup_skb egress program, ns per run | counter programs ns/packet, on / off |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...o.phases.map((p) => `| ${p.phase} | ${p.unit} | ${n0(p.events)} | ${n0(p.ownerNsPerEvent)} (${p.ownerRunsPerEvent.toFixed(2)}) | ${Number.isNaN(p.egressNs.owner) ? '–' : `${n0(p.egressNs.owner)} / ${n0(p.egressNs.empty)}`} | ${n0(p.counterNs.on)} / ${n0(p.counterNs.off)} |`),
     '',
     `With \`--no-processes\` the binary held ${o.offOwnerPrograms.length ? `owner programs: ${o.offOwnerPrograms.join(', ')}` : 'no owner program'}: attribution off costs nothing.`,
     '',

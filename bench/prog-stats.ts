@@ -19,10 +19,9 @@ export interface ProgStat {
 
 export type ProgStats = ReadonlyMap<string, ProgStat>;
 
-/** run_time_ns and run_cnt of the programs a process (and its children) holds, by program name. */
-export function progStats(pid: number): ProgStats {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
-  const pids = new Set([pid, ...children]);
+/** run_time_ns and run_cnt of the programs some processes (and their children) hold, by program name. */
+export function progStats(...of: number[]): ProgStats {
+  const pids = new Set(of.flatMap((pid) => [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number)]));
   const ids = new Set([...heldPrograms()].filter(([, p]) => pids.has(p)).map(([id]) => id));
   const out = new Map<string, ProgStat>();
   for (const p of JSON.parse(run('bpftool', ['prog', 'show', '-j'])) as { id: number; name?: string; run_time_ns?: number; run_cnt?: number }[]) {
