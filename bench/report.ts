@@ -10,6 +10,7 @@ import type { ReaderResult } from './reader.js';
 import type { TickResult, TickRow } from './tick.js';
 import { healthMarkdown, type HealthResult } from './health.js';
 import { ownersMarkdown, type OwnersResult } from './owners.js';
+import { baselineMarkdown, type BaselineResult } from './baseline.js';
 import { FRAME_LABEL } from './frames.js';
 
 export interface Machine {
@@ -40,6 +41,8 @@ export interface Results {
   readonly health?: HealthResult;
   /** Absent in runs from before the owner programs' bench. */
   readonly owners?: OwnersResult;
+  /** Absent in runs from before the before/after comparison of issue 13. */
+  readonly baseline?: BaselineResult;
   readonly seconds: number;
 }
 
@@ -564,6 +567,7 @@ export function render(res: Results): { markdown: string; summary: string } {
 
   p(...healthMarkdown(res.health));
   p(...ownersMarkdown(res.owners));
+  p(...baselineMarkdown(res.baseline));
 
   // recommendations
   p(

@@ -17,6 +17,7 @@ import { type Machine, type Results, render } from './report.js';
 import { benchTick } from './tick.js';
 import { benchHealth } from './health.js';
 import { benchOwners } from './owners.js';
+import { benchBaseline } from './baseline.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
@@ -68,6 +69,12 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: missing ${missing.map((t) => t.cmd).join(', ')}: install with \`${hint}\`\n`);
     return 1;
   }
+  if (process.argv.includes('--only=baseline')) {
+    // Before and after issue 13 alone, printed, nothing written.
+    const { baselineMarkdown } = await import('./baseline.js');
+    process.stdout.write(baselineMarkdown(await benchBaseline()).join('\n') + '\n');
+    return 0;
+  }
   if (process.argv.includes('--only=owners')) {
     // One case alone (process attribution), printed, nothing written.
     const { ownersMarkdown } = await import('./owners.js');
@@ -90,7 +97,8 @@ async function main(): Promise<number> {
   const capture = await benchCapture();
   const health = await benchHealth();
   const owners = await benchOwners();
-  const results: Results = { machine: m, dataplane, e2e, reader, tick, capture, health, owners, seconds: (nowNs() - t0) / 1e9 };
+  const baseline = await benchBaseline();
+  const results: Results = { machine: m, dataplane, e2e, reader, tick, capture, health, owners, baseline, seconds: (nowNs() - t0) / 1e9 };
   writeFileSync(RAW, JSON.stringify(results, null, 1) + '\n');
   write(results);
   return 0;

@@ -65,14 +65,15 @@ function childEnv(production: boolean): NodeJS.ProcessEnv {
   return env;
 }
 
-async function tickAt(n: number, production = true, view: TickView = 'flow'): Promise<TickRow> {
-  progress(`tick: ${n.toLocaleString('en-US')} flows${view === 'flow' ? '' : `, ${view}`}${production ? '' : ' (React development build)'}`);
+/** One tick child's figures; `child` is another build's compiled child (bench/baseline.ts), `label` names it in the progress. */
+export async function tickAt(n: number, production = true, view: TickView = 'flow', child = CHILD, label = ''): Promise<TickRow> {
+  progress(`tick${label}: ${n.toLocaleString('en-US')} flows${view === 'flow' ? '' : `, ${view}`}${production ? '' : ' (React development build)'}`);
   const env = childEnv(production);
   const t = nowNs();
   let peak = NaN;
   let poll: NodeJS.Timeout | undefined;
   try {
-    const r = await nodeJson<TickChildResult>(CHILD, [String(n), view], {
+    const r = await nodeJson<TickChildResult>(child, [String(n), view], {
       timeoutMs: 240_000,
       env,
       // Watched from outside too, so that a child that dies of its heap still has a peak to report.

@@ -17,13 +17,11 @@ import { MapReader } from './map-reader.js';
 
 /** An unfinished handshake is forgotten this long after the newest time any entry holds. */
 const STALE_NS = 30e9;
-/** Completed handshakes kept at most (the oldest go first); a flow's expiry removes its own. */
-const CACHE_MAX = 262_144;
-
 interface Done {
-  readonly rttUs: number;
-  /** Completed in the last read: its interval's min and max are this value. */
-  fresh: boolean;
+  /** The entry every read gives (the same object: nothing is made per read). */
+  readonly entry: HealthEntry;
+  /** The entry of the read it completed in, whose interval's min and max are its RTT; given once. */
+  fresh: HealthEntry | undefined;
 }
 
 /** The reverse direction's key (hex) of a flow key: addresses and ports swapped, dir as given. */
@@ -39,12 +37,14 @@ function reversed(k: Buffer, dir: number): string {
 
 export class HandshakeReader {
   private readonly reader: MapReader;
-  /** Completed handshakes by the key of the SYN's direction (hex). */
+  /** Completed handshakes by the key of the SYN's direction (hex), oldest first. */
   private readonly done = new Map<string, Done>();
 
   constructor(
     private readonly fd: number,
     maxEntries: number,
+    /** Completed handshakes kept at most (the oldest go first; a flow's expiry removes its own): the flows map's size. */
+    private readonly keep: number,
   ) {
     this.reader = new MapReader(fd, FlowKey.size, Handshake.size, maxEntries);
   }
@@ -64,28 +64,28 @@ export class HandshakeReader {
       const ack = Number(values.readBigUInt64LE(o + Handshake.ackNs));
       if (ack > 0) {
         const hex = key.toString('hex');
+        const us = Math.max(0, ack - syn) / 1000;
+        const dir = key[FlowKey.dir] as number;
+        // The SYN-ACK's flow is the reverse direction; a capture without directions marks both ingress.
+        const flows = [hex, reversed(key, dir ^ 1), reversed(key, dir)];
         this.done.delete(hex); /* a newer connection on the same 4-tuple: its own time, last in order */
-        this.done.set(hex, { rttUs: Math.max(0, ack - syn) / 1000, fresh: true });
+        this.done.set(hex, {
+          entry: { id: `h${hex}`, flows, rtt: { last: us, handshake: true } },
+          fresh: { id: `h${hex}`, flows, rtt: { last: us, min: us, max: us, handshake: true } },
+        });
         mapDeleteElem(this.fd, key);
       } else if (syn < newest - STALE_NS) {
         mapDeleteElem(this.fd, key);
       }
     }
     for (const k of this.done.keys()) {
-      if (this.done.size <= CACHE_MAX) break;
+      if (this.done.size <= this.keep) break;
       this.done.delete(k);
     }
     const out: HealthEntry[] = [];
-    for (const [hex, d] of this.done) {
-      const k = Buffer.from(hex, 'hex');
-      const dir = k[FlowKey.dir] as number;
-      // The SYN-ACK's flow is the reverse direction; a capture without directions marks both ingress.
-      out.push({
-        id: `h${hex}`,
-        flows: [hex, reversed(k, dir ^ 1), reversed(k, dir)],
-        rtt: d.fresh ? { last: d.rttUs, min: d.rttUs, max: d.rttUs, handshake: true } : { last: d.rttUs, handshake: true },
-      });
-      d.fresh = false;
+    for (const d of this.done.values()) {
+      out.push(d.fresh ?? d.entry);
+      d.fresh = undefined;
     }
     return out;
   }

@@ -206,7 +206,7 @@ export class KernelCollector implements Collector {
       if (timeHandshakes) {
         const hs = this.obj.mapInfo(Maps.handshakes);
         if (hs.keySize !== FlowKey.size || hs.valueSize !== Handshake.size) throw new LayoutMismatchError(`bpf/tc_top.bpf.o's handshakes map (${hs.keySize}/${hs.valueSize} bytes) does not match this tc-top: rebuild it with \`npm run build:bpf\``);
-        this.handshakes = new HandshakeReader(hs.fd, hs.maxEntries);
+        this.handshakes = new HandshakeReader(hs.fd, hs.maxEntries, opts.maxFlows);
       }
 
       // Owners first: sockets are known before the first packet is counted.

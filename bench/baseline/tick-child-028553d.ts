@@ -1,0 +1,227 @@
+/**
+ * bench/tick-child.ts written against tc-top as it was at 028553d, the commit the structure issue
+ * (13) measured before it began: bench/baseline.ts checks that commit out into a worktree, copies
+ * this file into its bench/ and runs it beside today's child, so that the same views are timed
+ * before and after in one run. It imports that commit's modules (src/collectors/sampler.ts,
+ * src/ui/plain.ts, src/ui/view.ts), and does not build against today's tree.
+ *
+ * (What follows is today's child's description; the measurement is the same.)
+ * One tick of the TUI at a given number of flows, in a process of its own so that its resident
+ * memory is its own: a real flows map filled with N synthetic flows, the real collector and
+ * Sampler, the TUI's reducer, and the Screen re-rendered by one Ink instance, as the TUI draws it.
+ *
+ * Usage: tick-child.ts N [VIEW]   Prints one JSON line (TickChildResult). VIEW (TickView) is the TUI's
+ * flow view (the default), the TUI grouped by conversation (`--aggregate conversation`), or the
+ * `--json` writer with `--top 50` or without --top (each tick's line made, not written).
+ * Between ticks 1% of the flows get new packets (outside the timing), so rates and order change.
+ * The model's clock advances a second a tick, so its 40 s windows fill as in a real run.
+ */
+import { readFileSync } from 'node:fs';
+import { createElement } from 'react';
+import { render } from 'ink';
+import { Writable } from 'node:stream';
+import { KernelCollector } from '../src/collectors/kernel-collector.js';
+import { returnLargeFreesToSystem } from '../src/ffi/process.js';
+import type { Collector } from '../src/collectors/collector.js';
+import type { FlowSet } from '../src/model/flow-set.js';
+import type { Snapshot } from '../src/model/types.js';
+import { Sampler } from '../src/collectors/sampler.js';
+import { parseFilter } from '../src/model/filter.js';
+import { sortKey } from '../src/model/sort.js';
+import { Screen } from '../src/ui/Screen.js';
+import { initialState, reducer } from '../src/ui/state.js';
+import { jsonLine } from '../src/ui/plain.js';
+import { tableRows } from '../src/ui/view.js';
+import { createStore } from '../src/ui/store.js';
+import { themeFor } from '../src/ui/theme.js';
+import { SlotFiller } from './flows.js';
+import { median, nowNs } from './lib.js';
+
+/** What a tick feeds: the TUI's flow view, the TUI grouped by conversation, --json --top 50, --json. */
+export const TICK_VIEWS = ['flow', 'conversation', 'json-top50', 'json'] as const;
+export type TickView = (typeof TICK_VIEWS)[number];
+
+export interface TickChildResult {
+  readonly flows: number;
+  readonly view: TickView;
+  readonly ticks: number;
+  /** Medians, ms: the whole tick, and its parts. */
+  readonly tickMs: number;
+  readonly readMs: number;
+  readonly ratesMs: number;
+  /** TUI: the reducer (filter, grouping, top-N, state); --json: the rows selected and the line made. */
+  readonly reduceMs: number;
+  /** TUI: the frame; 0 for --json. */
+  readonly renderMs: number;
+  /** Resident memory after the ticks, and its peak (VmHWM), bytes. */
+  readonly rss: number;
+  readonly peakRss: number;
+  /** TUI: lines drawn; --json: rows (flows or groups) in the line. */
+  readonly rowsShown: number;
+  readonly expired: number;
+  /** Flows of the last tick turned into objects (FlowRecord), of all flows: the rows shown and the new flows' events. */
+  readonly recordsBuilt: number;
+}
+
+const COLUMNS = 120;
+const ROWS = 40;
+/** A filter that keeps almost every flow, so the tick pays for the filter pass in full. */
+const FILTER = 'not port 22';
+
+function peakRss(): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** How many rows of the set have their record built (a private cache of the kernel's set). */
+function countRecords(flows: FlowSet): number {
+  const built = (flows as unknown as { built?: unknown[] }).built;
+  return built ? built.filter(Boolean).length : NaN;
+}
+
+const n = Number(process.argv[2]);
+const view = (process.argv[3] ?? 'flow') as TickView;
+if (!TICK_VIEWS.includes(view)) throw new Error(`unknown view '${view}' (${TICK_VIEWS.join(', ')})`);
+const tui = view === 'flow' || view === 'conversation';
+// As bin/tc-top.ts does.
+returnLargeFreesToSystem();
+/**
+ * Enough ticks for the 40 s window to fill (one tick a second on the model's clock, below), so the
+ * memory is the steady state's; the first WARMUP ticks are left out of the medians.
+ */
+const ticks = 45;
+const WARMUP = 5;
+// The default map kind (mmap), sized as a user would size it for n flows.
+const collector = KernelCollector.start({ interfaces: [], hook: 'tc', xdpMode: 'auto', map: 'mmap', maxFlows: n, attach: false });
+try {
+  const filler = new SlotFiller(collector.sharedSlots!, collector.slotMapFds.index, n);
+  filler.fill(n);
+  // The collector's read, timed apart from the rest of the sampler's tick.
+  let readNs = 0;
+  let reads = 0;
+  const clock0 = Number(process.hrtime.bigint());
+  let last: Snapshot | undefined;
+  const timed: Collector = {
+    hooks: collector.hooks,
+    notices: collector.notices,
+    maxFlows: collector.maxFlows,
+    mapKind: collector.mapKind,
+    read() {
+      const t = nowNs();
+      const read = collector.read();
+      readNs = nowNs() - t;
+      // The ticks run back to back; the model sees one a second, as the default -d 1 gives.
+      const s: Snapshot = { ...read, monoNs: clock0 + reads++ * 1e9 };
+      last = s;
+      return s;
+    },
+    deleteFlows: (keys) => collector.deleteFlows(keys),
+    close: () => collector.close(),
+  };
+  // An idle timeout longer than the run: filling a million flows takes longer than the default
+  // 30 s, and the synthetic flows must stay live (the expiry pass over every flow is still timed).
+  const sampler = new Sampler(timed, 3600e9);
+  sampler.prime();
+  const meta = { interfaces: ['veth0'], hooks: [], mapKind: collector.mapKind, maxFlows: collector.maxFlows };
+  const store = createStore(
+    reducer,
+    initialState({
+      meta,
+      columns: COLUMNS,
+      rows: ROWS,
+      sort: 'bps',
+      descending: true,
+      filter: FILTER,
+      aggregation: view === 'conversation' ? 'conversation' : 'flow',
+    }),
+  );
+  // --json as that commit's bin/tc-top.ts wired it (defaults: sort bps over 2 s), with the same filter.
+  const parsed = parseFilter(FILTER);
+  if (!parsed.ok) throw new Error(parsed.error);
+  const json = (tick: ReturnType<Sampler['tick']>): string => {
+    const rows = tableRows(tick, parsed.filter, 'flow');
+    const top = view === 'json-top50' ? 50 : rows.length;
+    return jsonLine({
+      snapshot: tick.snapshot,
+      intervalS: tick.intervalS,
+      totals: tick.totals,
+      expired: tick.expired,
+      rows: [...rows.window(sortKey('bps', 2, true), true, 0, top)],
+      aggregate: 'flow',
+      window: 2,
+      interfaces: meta.interfaces,
+      hooks: [],
+    });
+  };
+  const theme = themeFor(process.env);
+  // The frame as the TUI draws it: one Ink instance, re-rendered each tick (debug mode writes every
+  // frame whole, at once, to this terminal of COLUMNS x ROWS).
+  let written = '';
+  const terminal = Object.assign(
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        written = chunk.toString();
+        done();
+      },
+    }),
+    { columns: COLUMNS, rows: ROWS, isTTY: true },
+  ) as unknown as NodeJS.WriteStream;
+  const screen = render(createElement(Screen, { state: store.getState(), theme }), {
+    stdout: terminal,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  const total: number[] = [];
+  const read: number[] = [];
+  const rates: number[] = [];
+  const reduce: number[] = [];
+  const draw: number[] = [];
+  let rowsShown = 0;
+  let expired = 0;
+  for (let k = 0; k < ticks; k++) {
+    // New packets on 1% of the flows, as traffic would bring (not timed).
+    const now = process.hrtime.bigint();
+    for (let i = k % 100; i < n; i += 100) filler.put(i, 2000 + k * 10 + (i % 977), (2000 + k * 10) * 700, now - 60_000_000_000n, now);
+    const t0 = nowNs();
+    const tick = sampler.tick();
+    const t1 = nowNs();
+    let line = '';
+    if (tui) store.dispatch({ type: 'tick', tick });
+    else line = json(tick);
+    const t2 = nowNs();
+    if (tui) screen.rerender(createElement(Screen, { state: store.getState(), theme }));
+    const frame = written;
+    const t3 = nowNs();
+    total.push((t3 - t0) / 1e6);
+    read.push(readNs / 1e6);
+    rates.push((t1 - t0 - readNs) / 1e6);
+    reduce.push((t2 - t1) / 1e6);
+    draw.push((t3 - t2) / 1e6);
+    // (A line of 100k flows is parsed only once, at the end.)
+    if (tui) rowsShown = frame.split('\n').length;
+    else if (k === ticks - 1) rowsShown = (JSON.parse(line) as { flows: unknown[] }).flows.length;
+    expired += tick.expired.length;
+    process.stdout.write(JSON.stringify({ progress: `tick ${k + 1}/${ticks}`, ms: total.at(-1) }) + '\n');
+  }
+  screen.unmount();
+  const recordsBuilt = countRecords(last!.flows);
+  const result: TickChildResult = {
+    flows: n,
+    view,
+    ticks,
+    tickMs: median(total.slice(WARMUP)),
+    readMs: median(read.slice(WARMUP)),
+    ratesMs: median(rates.slice(WARMUP)),
+    reduceMs: median(reduce.slice(WARMUP)),
+    renderMs: median(draw.slice(WARMUP)),
+    rss: process.memoryUsage().rss,
+    peakRss: peakRss(),
+    rowsShown,
+    expired,
+    recordsBuilt,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+} finally {
+  collector.close();
+}
