@@ -12,11 +12,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Bed, withBed } from '../test/helpers/netns.js';
 import { frame } from '../test/helpers/packets.js';
 import { type Running, startTcTop } from '../test/helpers/run.js';
-import { exited, ksoftirqdPids, machineBusySeconds, median, nowNs, processCpuSeconds, progress, reapedChildrenCpuSeconds, sleep, stopChild, track } from './lib.js';
+import { exited, holdEmpty, ksoftirqdPids, machineBusySeconds, median, nowNs, processCpuSeconds, progress, reapedChildrenCpuSeconds, sleep, stopChild, track } from './lib.js';
 
 export const E2E_PACKETS = 1_000_000;
 export const E2E_FLOWS = 64;
@@ -28,7 +27,6 @@ const DRAIN_MS = 300;
 
 export type E2eConfig = 'none' | 'tc' | 'tc-empty' | 'xdp' | 'xdp-empty' | 'iftop';
 export const E2E_CONFIGS: readonly E2eConfig[] = ['none', 'tc', 'tc-empty', 'xdp', 'xdp-empty', 'iftop'];
-const ATTACH_EMPTY = fileURLToPath(new URL('./attach-empty.ts', import.meta.url));
 
 export interface E2eRow {
   readonly config: E2eConfig;
@@ -85,27 +83,12 @@ async function startMonitor(bed: Bed, config: E2eConfig): Promise<Monitor> {
   if (config === 'none') return { detail: 'nothing attached', pids: [], counted: async () => undefined, stop: async () => {} };
   if (config === 'xdp-empty' || config === 'tc-empty') {
     const hook = config === 'xdp-empty' ? 'xdp' : 'tc';
-    const child = track(spawn('ip', ['netns', 'exec', bed.nsA, process.execPath, '--import', 'tsx', ATTACH_EMPTY, hook, bed.ifA], { stdio: ['pipe', 'pipe', 'pipe'] }));
-    let out = '';
-    let err = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const end = Date.now() + 15_000;
-    while (!out.includes('attached')) {
-      if (child.exitCode !== null || Date.now() > end) {
-        await stopChild(child, 1000, 'SIGKILL');
-        throw new Error(`bench/attach-empty.ts did not attach: ${err.trim()}`);
-      }
-      await sleep(20);
-    }
+    const empty = await holdEmpty([hook, bed.ifA], bed.nsA);
     return {
       detail: hook === 'xdp' ? 'bench/empty.bpf.o empty_xdp, native, XDP link' : 'bench/empty.bpf.o empty_tc, tcx ingress link',
-      pids: [child.pid!],
+      pids: [empty.pid],
       counted: async () => undefined,
-      stop: async () => {
-        child.stdin!.end();
-        await stopChild(child, 5000, 'SIGTERM');
-      },
+      stop: empty.stop,
     };
   }
   if (config === 'iftop') {

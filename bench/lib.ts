@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -165,4 +166,34 @@ export function killChildren(): void {
 /** Logs progress to stderr, so that stdout holds only the final table. */
 export function progress(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
+}
+
+const ATTACH_EMPTY = fileURLToPath(new URL('./attach-empty.ts', import.meta.url));
+
+/**
+ * Holds one of bench/empty.bpf.o's programs attached (bench/attach-empty.ts ARGS), inside namespace
+ * `ns` when given, until stop(): the baselines of the hooks tc-top's programs run on.
+ */
+export async function holdEmpty(args: readonly string[], ns?: string): Promise<{ pid: number; stop(): Promise<void> }> {
+  const argv = [process.execPath, '--import', 'tsx', ATTACH_EMPTY, ...args];
+  const child = track(ns ? spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const end = Date.now() + 15_000;
+  while (!out.includes('attached')) {
+    if (child.exitCode !== null || Date.now() > end) {
+      await stopChild(child, 1000, 'SIGKILL');
+      throw new Error(`bench/attach-empty.ts ${args.join(' ')} did not attach: ${err.trim()}`);
+    }
+    await sleep(20);
+  }
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.stdin!.end();
+      await stopChild(child, 5000, 'SIGTERM');
+    },
+  };
 }

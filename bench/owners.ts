@@ -19,10 +19,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Mount } from '../src/collectors/owners.js';
 import { type Bed, withBed } from '../test/helpers/netns.js';
-import { median, progress, sleep, stopChild, track } from './lib.js';
+import { holdEmpty, median, progress, sleep, stopChild, track } from './lib.js';
 import { type ProgStat, progDelta, progStats, watching, withBpfStats } from './prog-stats.js';
 
-const ATTACH_EMPTY = fileURLToPath(new URL('./attach-empty.ts', import.meta.url));
 const CONNECTIONS = 300;
 const DATAGRAMS = 20_000;
 const ROUNDS = 3;
@@ -90,29 +89,10 @@ interface Measured {
 }
 
 /** bench/empty.bpf.o's cgroup_skb egress program on the cgroup v2 root, until stopped. */
-async function emptyOnCgroup(): Promise<{ pid: number; stop(): Promise<void> }> {
+function emptyOnCgroup(): Promise<{ pid: number; stop(): Promise<void> }> {
   const root = cgroup2Mount(readFileSync('/proc/mounts', 'utf8'));
   if (!root) throw new Error('no cgroup v2 mount');
-  const child = track(spawn(process.execPath, ['--import', 'tsx', ATTACH_EMPTY, 'cgroup', root], { stdio: ['pipe', 'pipe', 'pipe'] }));
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const end = Date.now() + 15_000;
-  while (!out.includes('attached')) {
-    if (child.exitCode !== null || Date.now() > end) {
-      await stopChild(child, 1000, 'SIGKILL');
-      throw new Error(`bench/attach-empty.ts cgroup did not attach: ${err.trim()}`);
-    }
-    await sleep(20);
-  }
-  return {
-    pid: child.pid!,
-    stop: async () => {
-      child.stdin!.end();
-      await stopChild(child, 5000, 'SIGTERM');
-    },
-  };
+  return holdEmpty(['cgroup', root]);
 }
 
 /**
