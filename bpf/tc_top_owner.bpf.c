@@ -424,6 +424,9 @@ int tctop_own_egress(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || sk->protocol == IPPROTO_TCP)
 		return 1;
+	/* An unconnected UDP send was published by sendmsg4/6 just before: nothing to do here. */
+	if (is_udp(sk->protocol) && sk->dst_port == 0)
+		return 1;
 	so = bpf_sk_storage_get(&sock_owners, sk, 0, 0);
 	if (!so)
 		return 1;
