@@ -240,6 +240,15 @@ describe('proc: the local process', () => {
     assert.deepEqual([byProcess!.key, byProcess!.pid, byProcess!.comm, byProcess!.uid, byProcess!.cgroup], ['4242 curl', 4242, 'curl', 1000, '/user.slice/app.scope']);
   });
 
+  it('--batch has PROC, RTT, RETR and DROPS when the tick has owners and health, as the TUI, and not without', () => {
+    const text = (t: typeof tick) => batchText({ ...t!, rows: t!.rates, aggregate: 'flow', window: 2, interfaces: ['eth0'], hooks: [] });
+    const withBoth = text(tick);
+    assert.match(withBoth, /^PROTO +SOURCE +DESTINATION +DIR +IFACE +PROC +PACKETS +BYTES +PPS +RATE +AVG +RTT +RETR +DROPS$/m);
+    assert.match(withBoth, /^tcp +10\.0\.0\.1:40001 +192\.0\.2\.1:443 +out +eth0 +curl\[4242\] .* 1\.20ms +4 +5$/m);
+    assert.match(withBoth, /^tcp +192\.0\.2\.1:443 +10\.0\.0\.2:40002 +in +eth0 +- .* - +0 +0$/m);
+    assert.doesNotMatch(text(plainTick), /PROC|RTT|RETR|DROPS/);
+  });
+
   it('is left out without owners (--no-processes): no column, no JSON members', () => {
     const [plain] = ticksOf([at(0, [tcp(1, 0, 0)]), at(1, [tcp(1, 10, 1)])]);
     const row = plain!.rates[0]!;

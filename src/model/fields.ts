@@ -84,6 +84,8 @@ export interface BatchColumn {
   readonly right: boolean;
   /** Only when rows are groups. */
   readonly groups?: boolean;
+  /** Only when the tick has health (RTT, retransmits, drops) or owners, as the TUI's columns. */
+  readonly only?: 'health' | 'owners';
   readonly cell: (r: Row, w: Window) => string;
 }
 
@@ -233,6 +235,7 @@ export const FIELDS: readonly Field[] = [
     sort: labelSort((r) => procSortKey(r.owner), (t, i) => (t.owners ? procSortKey(t.owners.owner(i)) : undefined)),
     // Dropped after the cumulative counters and before DIR, PPS and RATE: at 80 columns the rates keep priority.
     tui: { align: 'left', width: 16, drop: 3.5, counter: true, owners: true, cell: (r) => procText(r.owner) },
+    batch: { right: false, only: 'owners', cell: (r) => procText(r.owner) },
     json: [
       ownerMember('pid', (o) => o.pid),
       ownerMember('comm', (o) => o.comm),
@@ -404,6 +407,7 @@ export const FIELDS: readonly Field[] = [
     description: "TCP: the socket's smoothed RTT (the last of the interval; min and max in --json and the details); a flow without a local socket (forwarded, or read from a capture): its handshake's RTT at the hook",
     sort: { row: (r) => r.health?.rttUs?.last ?? NaN, column: (t) => healthColumn(t, (h) => h.rttLast) },
     tui: { align: 'right', width: 7, drop: -1, counter: true, health: true, cell: (r) => formatRttUs(r.health?.rttUs?.last) },
+    batch: { right: true, only: 'health', cell: (r) => formatRttUs(r.health?.rttUs?.last) },
     json: [{ name: 'rtt_us', flow: (_f, r) => healthJson(r?.health, rttJson), group: (g) => healthJson(g.health, rttJson) }],
   },
   {
@@ -417,6 +421,8 @@ export const FIELDS: readonly Field[] = [
       column: (t, key) => healthColumn(t, (h) => (key === 'retrans' ? h.retrans : h.deltaRetrans)),
     },
     tui: { align: 'right', width: 6, drop: -2, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'retrans')) },
+    // Since start, as the batch table's PACKETS and BYTES.
+    batch: { right: true, only: 'health', cell: (r) => countCell(healthCount(r.health, true, 'retrans')) },
     json: [{ name: 'retrans', flow: (_f, r) => healthJson(r?.health, (h) => h.retrans ?? null), group: (g) => healthJson(g.health, (h) => h.retrans ?? null) }],
   },
   {
@@ -430,6 +436,7 @@ export const FIELDS: readonly Field[] = [
       column: (t, key) => healthColumn(t, (h) => (key === 'drops' ? h.drops : h.deltaDrops)),
     },
     tui: { align: 'right', width: 6, drop: -3, counter: true, health: true, cell: (r, v) => countCell(healthCount(r.health, cumulativeOr(v), 'drops')) },
+    batch: { right: true, only: 'health', cell: (r) => countCell(healthCount(r.health, true, 'drops')) },
     json: [{ name: 'drops', flow: (_f, r) => healthJson(r?.health, dropsJson), group: (g) => healthJson(g.health, dropsJson) }],
   },
 ];

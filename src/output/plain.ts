@@ -103,7 +103,8 @@ export function batchText(v: TickView): string {
     ...(v.exports ?? []).map((e) => `${e.kind}: to ${e.collector}  records ${e.records}  messages ${e.messages}  send-errors ${e.sendErrors}${e.lastError ? ` (${e.lastError})` : ''}`),
     '',
   ];
-  const columns = BATCH_FIELDS.filter((f) => v.aggregate !== 'flow' || !f.batch!.groups);
+  const only = { health: v.snapshot.health !== undefined, owners: v.snapshot.owners !== undefined };
+  const columns = BATCH_FIELDS.filter((f) => (v.aggregate !== 'flow' || !f.batch!.groups) && (!f.batch!.only || only[f.batch!.only]));
   const cells = v.rows.map((r) => columns.map((f) => f.batch!.cell(r, v.window)));
   const widths = columns.map((f, i) => Math.max(textWidth(f.title), ...cells.map((row) => textWidth(row[i]!))));
   const line = (row: readonly string[]) => row.map((text, i) => pad(text, widths[i]!, columns[i]!.batch!.right)).join('  ').trimEnd();
