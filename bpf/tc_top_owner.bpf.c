@@ -415,10 +415,22 @@ int tctop_own_egress(struct __sk_buff *skb)
 {
 	struct owner_key k = {};
 	struct sock_owner *so;
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk;
+	__u8 *data = (void *)(long)skb->data;
+	__u8 *end = (void *)(long)skb->data_end;
 	__u8 hdr[40];
 	__u8 type;
 
+	/* TCP leaves before the socket is touched: its header's protocol byte is in the cache line
+	 * the stack just wrote (cgroup_skb data starts at the network header), the socket's may not be. */
+	if (skb->protocol == bpf_htons(0x0800)) {
+		if (data + 10 <= end && data[9] == IPPROTO_TCP)
+			return 1;
+	} else if (skb->protocol == bpf_htons(0x86dd)) {
+		if (data + 7 <= end && data[6] == IPPROTO_TCP)
+			return 1;
+	}
+	sk = skb->sk;
 	if (!sk)
 		return 1;
 	sk = bpf_sk_fullsock(sk);
