@@ -318,8 +318,8 @@ export function render(res: Results): { markdown: string; summary: string } {
       met: worst <= 10,
       why:
         `up to ${fmt(worst)} ns per packet a local socket sends, none in the counter programs (the same object on and off; their figures move with the noise): tctop_own_egress, ` +
-        'a cgroup_skb egress program, runs for every packet a local socket sends (TCP leaves at its first check), because on a kernel without fentry and kprobes the egress path is the only place where a connected UDP socket\'s 4-tuple and a ping socket\'s echo request show up in process-independent form; ' +
-        'an unconnected UDP send also runs tctop_own_send4. Forwarded traffic pays nothing. The kernel\'s dispatch of cgroup_skb programs comes on top of these figures.',
+        'a cgroup_skb egress program, runs for every packet a local socket sends, because on a kernel without fentry and kprobes the egress path is the only place where a connected UDP socket\'s 4-tuple (its local port exists only after connect4 ran) and a ping socket\'s echo request show up; ' +
+        'TCP leaves on the IP header\'s protocol byte, level with an empty program, and connected UDP pays the socket storage\'s lookup and the key\'s compare; an unconnected UDP send also runs tctop_own_send4 (its owner and local end). Forwarded traffic pays nothing. The kernel\'s dispatch of cgroup_skb programs comes on top of these figures.',
     });
     if (conn)
       summary.push({
