@@ -152,6 +152,15 @@ describe('dashboard state', () => {
     }
   });
 
+  it('shows RTT, RETR and DROPS in the flow table when the tick has health, as the TUI does', () => {
+    const health = { entries: [{ id: 's1', flows: ['f1'], rtt: { last: 1200, min: 900, max: 1500 }, retrans: 4 }], rtt: true, retrans: true, drops: true };
+    const withHealth = ticksOf([0, 1, 2].map((t) => ({ ...at(t, flowsAt(t)), health }))).map((tick): DashAction => ({ type: 'tick', tick }));
+    const lines = tableLines(stateAfter(withHealth, { columns: 200 }));
+    assert.match(lines[0]!, /RTT +RETR +DROPS/);
+    assert.ok(lines.some((l) => /10\.0\.0\.1:40001 .* 1\.20ms +4 +0$/.test(l)), lines.join('\n'));
+    assert.doesNotMatch(tableLines(stateAfter(ticks(2), { columns: 200 })).join('\n'), /RTT/);
+  });
+
   it('logs created and expired flows, newest first', () => {
     const script = [at(0, flowsAt(0)), at(1, flowsAt(1)), at(2, flowsAt(2)), at(40, flowsAt(2))];
     const s = stateAfter(ticksOf(script).map((tick): DashAction => ({ type: 'tick', tick })));

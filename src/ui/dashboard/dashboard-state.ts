@@ -241,8 +241,10 @@ function inner(r: Rect): { width: number; height: number } {
   return { width: Math.max(0, r.width - 2), height: Math.max(0, r.height - 2) };
 }
 
+/** The flow table's columns, as the TUI places them: PROC and the health columns where the tick has them and the width allows. */
 export function tableColumns(s: DashState): readonly PlacedColumn[] {
-  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER, {}, s.sort);
+  const view = { health: s.tick?.snapshot.health !== undefined, owners: s.tick?.table.owners !== undefined };
+  return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER, view, s.sort);
 }
 
 function cellContext(s: DashState): CellContext {
