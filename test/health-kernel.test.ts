@@ -281,7 +281,7 @@ describe('health on the real kernel', opts, () => {
   it("a kernel that gives no BTF: one notice, the counters run, and the health members are null ('-' in the TUI)", () =>
     withBed(async (bed) => {
       // /sys/kernel/btf/vmlinux hidden by a bind mount in a mount namespace of tc-top's own.
-      const cmd = `mount --bind /dev/null /sys/kernel/btf/vmlinux && exec ${process.execPath} ${BIN} -i ${bed.ifB} --json -d 0.5 -n 4`;
+      const cmd = `mount --bind /dev/null /sys/kernel/btf/vmlinux && exec ${process.execPath} ${BIN} -i ${bed.ifB} --json -d 0.5 -n 10`;
       const child = spawn('ip', ['netns', 'exec', bed.nsB, 'unshare', '-m', 'sh', '-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -289,7 +289,10 @@ describe('health on the real kernel', opts, () => {
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       const code = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       try {
-        await sleep(1200);
+        // Sent once both hooks are attached (a slow machine, or an emulated one, takes seconds to start).
+        for (const end = Date.now() + 60_000; (err.match(/attached tc/g) ?? []).length < 2; await sleep(50)) {
+          if (Date.now() > end || child.exitCode !== null) throw new Error(`tc-top did not attach: ${err}`);
+        }
         bed.exec(bed.nsA, 'python3', ['-c', "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'x',('10.200.0.2',9999))"]);
         assert.equal(await code, 0, err);
         assert.equal(err.split('\n').filter((l) => /RTT|retransmits|drops/.test(l)).length, 1, `one notice:\n${err}`);

@@ -233,7 +233,7 @@ describe('tc-top -r on captures of real traffic', kernelTest(), () => {
       }
       const watched = byFlow(JSON.parse(live.lines.at(-1)!) as JsonTick, true);
       const read = byFlow(table(file), true);
-      assert.ok(Object.keys(read).some((k) => k.endsWith('egress')) && Object.keys(read).some((k) => k.endsWith('ingress')));
+      assert.ok(Object.keys(read).some((k) => k.endsWith('egress')) && Object.keys(read).some((k) => k.endsWith('ingress')), `both directions read from the capture:\n${JSON.stringify(read, null, 1)}\nwatched live:\n${JSON.stringify(watched, null, 1)}`);
       assert.deepEqual(read, watched);
     });
   });

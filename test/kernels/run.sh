@@ -64,6 +64,9 @@ package_for() {
 # Modules the initramfs loads (with their dependencies, first): 9p over virtio for the root, and
 # what the tests use (nothing can load a module later: the host root has no modprobe for this kernel).
 MODULES='virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf'
+# And what the health tests use where the kernel has it (TBF queues, nftables rules, ss's socket
+# diagnostics), skipped when a kernel has neither the module nor it built in.
+OPTIONAL_MODULES='sch_tbf nf_tables nft_numgen nft_counter nft_ct inet_diag tcp_diag udp_diag'
 
 # Build the initramfs of busybox, the init and the modules (decompressed) for one unpacked kernel.
 make_initramfs() {
@@ -98,6 +101,7 @@ make_initramfs() {
     order+=("$m")
   }
   for n in $MODULES; do add "$n" || return 1; done
+  for n in $OPTIONAL_MODULES; do add "$n" 2>/dev/null || true; done
   printf '%s\n' "${order[@]}" >"$dir/modules/order"
   (cd "$dir" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 >"$out")
   rm -rf "$dir"
@@ -136,7 +140,7 @@ for series in $SERIES; do
   guest=$WORK/$kver
   mkdir -p "$guest/share"
   # The kernel and its initramfs, kept beside the package: rebuilt when the init or the modules change.
-  boot=$CACHE/$kver-$(cat test/kernels/initramfs-init.sh <(echo "$MODULES") | sha256sum | cut -c1-12)
+  boot=$CACHE/$kver-$(cat test/kernels/initramfs-init.sh <(echo "$MODULES $OPTIONAL_MODULES") | sha256sum | cut -c1-12)
   if [ ! -s "$boot/initrd.gz" ]; then
     rm -rf "$CACHE/$kver"-* && mkdir -p "$guest/pkg" "$boot"
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$guest/pkg" --wildcards './boot/vmlinuz-*' './lib/modules/*'
