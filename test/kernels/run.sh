@@ -66,7 +66,7 @@ package_for() {
 MODULES='virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf'
 # And what the health tests use where the kernel has it (TBF queues, nftables rules, ss's socket
 # diagnostics), skipped when a kernel has neither the module nor it built in.
-OPTIONAL_MODULES='sch_tbf nf_tables nft_numgen nft_counter nft_ct inet_diag tcp_diag udp_diag'
+OPTIONAL_MODULES='sch_tbf nf_tables nft_numgen nft_counter inet_diag tcp_diag udp_diag'
 
 # Build the initramfs of busybox, the init and the modules (decompressed) for one unpacked kernel.
 make_initramfs() {
