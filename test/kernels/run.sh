@@ -65,8 +65,9 @@ package_for() {
 # what the tests use (nothing can load a module later: the host root has no modprobe for this kernel).
 MODULES='virtio_pci 9pnet_virtio 9p veth sch_ingress cls_bpf'
 # And what the health tests use where the kernel has it (TBF queues, nftables rules, ss's socket
-# diagnostics), skipped when a kernel has neither the module nor it built in.
-OPTIONAL_MODULES='sch_tbf nf_tables nft_numgen nft_counter inet_diag tcp_diag udp_diag'
+# diagnostics), skipped when a kernel has neither the module nor it built in. crc32c_generic comes
+# first: libcrc32c (nf_tables needs it) asks for crc32c through a soft dependency, not followed here.
+OPTIONAL_MODULES='sch_tbf crc32c_generic nf_tables nft_numgen nft_counter inet_diag tcp_diag udp_diag'
 
 # Build the initramfs of busybox, the init and the modules (decompressed) for one unpacked kernel.
 make_initramfs() {
