@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { IN_CI, kernelTest, sh, withRouted, type Routed } from './helpers/netns.js';
+import { wait } from './helpers/kernel.js';
+import { captureHolds } from './helpers/pcap.js';
 import { BIN, startTcTop } from './helpers/run.js';
 
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -88,7 +90,7 @@ while time.time() < end:
         ports.queued = connect(net, 4);
         const before = run.lines.length;
         await run.waitFor(() => run.lines.length > before + 2, 10_000, 'ticks after the connections');
-        await new Promise((r) => setTimeout(r, 300));
+        await captureHolds(() => [...ports.plain, ...ports.queued].every((p) => tsharkRtt(file).has(p)), wait(10_000));
       } finally {
         flood?.kill('SIGKILL');
         dump.kill('SIGINT');

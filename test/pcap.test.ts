@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Bed, kernelTest, sh, withBed } from './helpers/netns.js';
 import { BIN, startTcTop } from './helpers/run.js';
-import { pcap } from './helpers/pcap.js';
+import { captureHolds, pcap } from './helpers/pcap.js';
+import { wait } from './helpers/kernel.js';
 
 const PY = '/usr/bin/python3'; // Debian's, where python3-scapy is installed
 const CASES = new URL('./tools/pcap_cases.py', import.meta.url).pathname;
@@ -223,6 +224,9 @@ describe('tc-top -r on captures of real traffic', kernelTest(), () => {
           const before = live.lines.length;
           traffic(bed);
           await live.waitFor(() => live.lines.length > before + 3, 10_000, 'ticks after the traffic');
+          // Every frame counted live is in the file before tcpdump stops.
+          const counted = Object.values(byFlow(JSON.parse(live.lines.at(-1)!) as JsonTick, true)).reduce((n, [p]) => n + p, 0);
+          await captureHolds(() => sh('tcpdump', ['-r', file], { allowFail: true }).trim().split('\n').length >= counted, wait(10_000));
         } finally {
           // Also when the traffic fails: tcpdump must not outlive the test.
           dump.kill('SIGINT');

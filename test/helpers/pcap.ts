@@ -97,3 +97,20 @@ export function pcapng(frames: readonly CapFrame[], o: { interfaces?: readonly N
   }
   return Buffer.concat(parts);
 }
+
+/**
+ * Resolves once `ready()` holds for the capture tcpdump is writing to `file` (polled), or after
+ * timeoutMs: tcpdump stops at SIGINT without writing what is still in its socket's buffer, which on
+ * a slow or emulated machine can be the last exchanges of a test's traffic.
+ */
+export async function captureHolds(ready: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      if (ready()) return;
+    } catch {
+      /* the file is being written: try again */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
