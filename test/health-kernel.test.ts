@@ -83,12 +83,15 @@ function ssRtt(bed: Bed, ns: string, port: number): Map<number, number> {
  * Returns how many samples were checked and the highest RTT (µs) each saw.
  */
 async function checkRtt(bed: Bed, run: Running, during: () => Promise<void>, port: number): Promise<{ checked: number; ssMax: number; tcTopMax: number }> {
-  const samples: { ms: number; port: number; rtt: number }[] = [];
+  // Each sample spans the time ss took ([ms, until]: long on a slow or emulated machine).
+  const samples: { ms: number; until: number; port: number; rtt: number }[] = [];
   let done = false;
   const sampler = (async () => {
     while (!done) {
       const ms = Date.now();
-      for (const [p, rtt] of ssRtt(bed, bed.nsA, port)) samples.push({ ms, port: p, rtt });
+      const rtts = ssRtt(bed, bed.nsA, port);
+      const until = Date.now();
+      for (const [p, rtt] of rtts) samples.push({ ms, until, port: p, rtt });
       await sleep(150);
     }
   })();
@@ -105,7 +108,7 @@ async function checkRtt(bed: Bed, run: Running, during: () => Promise<void>, por
     const k = ls.findIndex((l) => Date.parse(l.time) >= s.ms);
     if (k < 1) continue;
     const [from, to] = [Date.parse(ls[k - 1]!.time), Date.parse(ls[k]!.time)];
-    if (s.ms - from < 60 || to - s.ms < 60) continue;
+    if (s.ms - from < 60 || to - s.until < 60) continue;
     const f = find(ls[k], (x) => x.proto === 'tcp' && x.dir === 'egress' && x.sport === s.port && x.dport === port);
     const rtt = f?.rtt_us;
     if (!rtt) {
