@@ -241,9 +241,13 @@ function inner(r: Rect): { width: number; height: number } {
   return { width: Math.max(0, r.width - 2), height: Math.max(0, r.height - 2) };
 }
 
-/** The flow table's columns, as the TUI places them: PROC and the health columns where the tick has them and the width allows. */
+/**
+ * The flow table's columns, as the TUI places them, with the health columns where the tick has them
+ * and the width allows (they go first when narrow). PROC stays in the TUI: at the table's width it
+ * would push AGE and AVG out, and with them the sort's next columns.
+ */
 export function tableColumns(s: DashState): readonly PlacedColumn[] {
-  const view = { health: s.tick?.snapshot.health !== undefined, owners: s.tick?.table.owners !== undefined };
+  const view = { health: s.tick?.snapshot.health !== undefined };
   return placeColumns('flow', inner(dashLayout(s.size.columns, s.size.rows).table).width - GUTTER, view, s.sort);
 }
 
