@@ -21,29 +21,21 @@
  */
 import { closeSync, fstatSync, openSync, read as readCb } from 'node:fs';
 import { basename } from 'node:path';
-import { BpfError } from '../ffi/errors.js';
-import { FrameRunner } from '../ffi/libbpf.js';
-import { Replay } from '../ffi/layout.js';
 import type { Snapshot } from '../model/types.js';
 import { CaptureError, CaptureReader, FrameDir, LinkType, type ByteSource } from './capture-file.js';
 import type { Collector, CollectorClock } from './collector.js';
 import type { HookInfo } from './hooks.js';
 import { KernelCollector, type MapKind } from './kernel-collector.js';
+import { ETH_HLEN, FRAME_AT, FRAME_MAX, ReplayRunner, SHORT_FRAME } from './replay-runner.js';
 
-export { CaptureError };
+export { CaptureError, FRAME_MAX };
 
-/** Bytes of a frame given to a test run (a page less the kernel's head- and tailroom, less the XDP metadata). */
-export const FRAME_MAX = 3440;
 /** Where frame times start on the snapshots' clock: an hour in, so that frames stamped before the first still fit. */
 const CLOCK_START_NS = 3600e9;
 /** The test runs' interface: with no interface given, the kernel runs them on the loopback device. */
 const LOOPBACK_IFINDEX = 1;
 /** Frames between two yields to the event loop (signals, the TUI, the progress bar). */
 const YIELD_EVERY = 4096;
-
-const ETH_HLEN = 14;
-const CTX_AT = 0;
-const DATA_AT = 256;
 
 export interface PcapCollectorOptions {
   /** A file name, or '-' for standard input. */
@@ -71,21 +63,31 @@ export class PcapCollector implements Collector, CollectorClock {
   readonly name: string;
   readonly clock: CollectorClock = this;
   private readonly kernel: KernelCollector;
-  private readonly runner: FrameRunner;
-  private readonly progIn: number;
-  private readonly progOut: number;
+  private readonly runner: ReplayRunner;
   private readonly xdp: boolean;
   private readonly totalBytes: number | undefined;
   /** The snapshots' time: the capture's clock, ns. */
   private now = CLOCK_START_NS;
+  private readonly latest = new Float64Array(1);
   /** A frame read but not yet run (its time is past the last advanceTo). */
   private pending = false;
   private ended = false;
   private failure: Error | undefined;
   private short = 0;
-  /** Frames the skb test runner refused (malformed), per direction: packets and bytes. */
-  private readonly refused = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   private closed = false;
+  /**
+   * The pending frame as the program is given it (set by shape()): the bytes copied after a made-up
+   * Ethernet header start at l3, of the given ethertype (-1: an Ethernet frame, copied whole); its
+   * length as given (len) and counted (wire); the TC program it runs through.
+   */
+  private l3 = 0;
+  private ethertype = -1;
+  private len = 0;
+  private wire = 0;
+  private egress = false;
+  /** The reader's buffer as 32-bit words (for copyToWords), made again when the reader grows it. */
+  private srcBuf: Buffer | undefined;
+  private srcWords: Int32Array = new Int32Array(0);
 
   private constructor(
     opts: PcapCollectorOptions,
@@ -108,10 +110,9 @@ export class PcapCollector implements Collector, CollectorClock {
       object: 'replay',
       interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
     });
-    this.runner = new FrameRunner(DATA_AT + Replay.metaSize + FRAME_MAX);
-    this.runner.bytes.fill(0, 0, DATA_AT + Replay.metaSize + ETH_HLEN);
-    this.progIn = this.kernel.programFd(this.xdp ? 'xdp' : 'tcIngress');
-    this.progOut = this.kernel.programFd(this.xdp ? 'xdp' : 'tcEgress');
+    const progIn = this.kernel.programFd(this.xdp ? 'xdp' : 'tcIngress');
+    const progOut = this.kernel.programFd(this.xdp ? 'xdp' : 'tcEgress');
+    this.runner = new ReplayRunner(progIn, progOut, this.xdp);
     const hook = (dir: 'ingress' | 'egress'): HookInfo => ({ ifname: this.name, ifindex: LOOPBACK_IFINDEX, kind: this.xdp ? 'xdp' : 'tc', dir, mode: 'test-run', link: false });
     this.hooks = this.xdp ? [hook('ingress')] : [hook('ingress'), hook('egress')];
   }
@@ -159,18 +160,35 @@ export class PcapCollector implements Collector, CollectorClock {
 
   async advanceTo(ns: number): Promise<boolean> {
     let n = 0;
-    while (await this.peek()) {
+    let more: boolean;
+    // The latest frame's time, in a typed array: a field or a local kept across awaits would box
+    // every frame's time (not a small integer), and that garbage costs a scavenge every few ms.
+    const latest = this.latest;
+    latest[0] = this.now;
+    while ((more = this.buffered() || (await this.peek()))) {
+      if (this.closed) return false;
       const t = this.frameNs();
-      if (t >= ns) {
-        this.now = Math.max(this.now, ns);
-        return true;
-      }
-      this.run();
+      if (t >= ns) break;
+      if (t > latest[0]!) latest[0] = t;
+      if (!this.shape()) this.short++;
+      else this.runHere();
       this.pending = false;
-      if (t > this.now) this.now = t;
       if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     }
-    return false;
+    this.now = more ? Math.max(latest[0]!, ns) : latest[0]!;
+    return more;
+  }
+
+  /** Makes the next frame in the buffer the pending one, without reading the file: false when there is none (then peek()). */
+  private buffered(): boolean {
+    if (this.pending) return true;
+    if (this.ended) return false;
+    try {
+      this.pending = this.reader.next();
+    } catch (err) {
+      this.fail(err);
+    }
+    return this.pending;
   }
 
   /** Makes the next frame the pending one; false at the end of the capture (or at a truncation, kept in error). */
@@ -185,13 +203,17 @@ export class PcapCollector implements Collector, CollectorClock {
         }
       }
     } catch (err) {
-      if (!(err instanceof CaptureError)) throw err;
-      this.failure = err;
-      this.finish();
+      this.fail(err);
       return false;
     }
     this.pending = true;
     return true;
+  }
+
+  private fail(err: unknown): void {
+    if (!(err instanceof CaptureError)) throw err;
+    this.failure = err;
+    this.finish();
   }
 
   private finish(): void {
@@ -203,19 +225,14 @@ export class PcapCollector implements Collector, CollectorClock {
     return CLOCK_START_NS + this.reader.timeNs;
   }
 
-  /** Runs the pending frame through the program its direction picks. */
-  private run(): void {
+  /** Reads the pending frame's link layer into l3, ethertype, len, wire and egress; false when it is too short to count. */
+  private shape(): boolean {
     const r = this.reader;
-    const out = this.runner.bytes;
-    // The frame as an Ethernet frame at DATA_AT + metaSize, and the length it counts as.
-    const frameAt = DATA_AT + Replay.metaSize;
-    let len: number;
-    let wire: number;
     let dir = r.dir;
     if (r.linkType === LinkType.ETHERNET) {
-      len = Math.min(r.capLen, FRAME_MAX);
-      r.buf.copy(out, frameAt, r.offset, r.offset + len);
-      wire = r.origLen;
+      this.ethertype = -1;
+      this.len = Math.min(r.capLen, FRAME_MAX);
+      this.wire = r.origLen;
     } else {
       let l3 = r.offset;
       let proto = 0;
@@ -223,7 +240,7 @@ export class PcapCollector implements Collector, CollectorClock {
       if (r.linkType === LinkType.LINUX_SLL || r.linkType === LinkType.LINUX_SLL2) {
         const sll2 = r.linkType === LinkType.LINUX_SLL2;
         const hdr = sll2 ? 20 : 16;
-        if (r.capLen < hdr) return this.tooShort();
+        if (r.capLen < hdr) return false;
         const b = r.buf;
         const o = r.offset;
         const pktType = sll2 ? b[o + 10]! : b.readUInt16BE(o);
@@ -240,45 +257,37 @@ export class PcapCollector implements Collector, CollectorClock {
       }
       const l3Cap = r.capLen - (l3 - r.offset);
       const l3Wire = r.origLen - (l3 - r.offset);
-      len = Math.min(ETH_HLEN + l3Cap, FRAME_MAX);
-      out.fill(0, frameAt, frameAt + 12);
-      out.writeUInt16BE(proto, frameAt + 12);
-      r.buf.copy(out, frameAt + ETH_HLEN, l3, l3 + len - ETH_HLEN);
-      wire = ethernetLike ? ETH_HLEN + l3Wire : l3Wire;
+      this.l3 = l3;
+      this.ethertype = proto;
+      this.len = Math.min(ETH_HLEN + l3Cap, FRAME_MAX);
+      this.wire = ethernetLike ? ETH_HLEN + l3Wire : l3Wire;
     }
-    if (len < ETH_HLEN) return this.tooShort();
-    const t = this.frameNs();
-    if (this.xdp) {
-      // struct tc_top_replay_meta before the frame; the context says how long it is.
-      const meta = DATA_AT;
-      out.writeUInt32LE(t % 4294967296, meta + Replay.metaTimeNs);
-      out.writeUInt32LE(Math.floor(t / 4294967296), meta + Replay.metaTimeNs + 4);
-      out.writeUInt32LE(wire, meta + Replay.metaLen);
-      out.writeUInt32LE(Replay.metaSize, CTX_AT);
-      out.writeUInt32LE(Replay.metaSize + len, CTX_AT + 4);
-      this.runner.run(this.progIn, meta, Replay.metaSize + len, CTX_AT, Replay.xdpCtxSize);
-    } else {
-      out.writeUInt32LE(t % 4294967296, CTX_AT + Replay.skbCb);
-      out.writeUInt32LE(Math.floor(t / 4294967296), CTX_AT + Replay.skbCb + 4);
-      out.writeUInt32LE(wire, CTX_AT + Replay.skbCb + 8);
-      const egress = dir === FrameDir.Out;
-      try {
-        this.runner.run(egress ? this.progOut : this.progIn, frameAt, len, CTX_AT, Replay.skbCtxSize);
-      } catch (err) {
-        if (!(err instanceof BpfError && err.errno === 22)) throw err;
-        if (egress) {
-          this.refused.packetsOut++;
-          this.refused.bytesOut += wire;
-        } else {
-          this.refused.packetsIn++;
-          this.refused.bytesIn += wire;
-        }
-      }
-    }
+    this.egress = dir === FrameDir.Out;
+    return this.len >= ETH_HLEN;
   }
 
-  private tooShort(): void {
-    this.short++;
+  /** Writes the pending frame as the program is given it, an Ethernet frame of len bytes, at out[at] (out as words: into). */
+  private writeFrame(out: Buffer, into: Int32Array, at: number): void {
+    const r = this.reader;
+    if (this.ethertype < 0) {
+      if (this.srcBuf !== r.buf) {
+        this.srcBuf = r.buf;
+        // (A buffer that does not start on a word, which the reader's never does, is copied bytewise.)
+        this.srcWords = r.buf.byteOffset % 4 === 0 ? new Int32Array(r.buf.buffer, r.buf.byteOffset, r.buf.length >> 2) : new Int32Array(0);
+      }
+      if (this.len > SHORT_FRAME || !copyToWords(this.srcWords, r.offset, into, at, this.len)) r.buf.copy(out, at, r.offset, r.offset + this.len);
+      return;
+    }
+    out.fill(0, at, at + 12);
+    out.writeUInt16BE(this.ethertype, at + 12);
+    r.buf.copy(out, at + ETH_HLEN, this.l3, this.l3 + this.len - ETH_HLEN);
+  }
+
+  /** Runs the pending frame. */
+  private runHere(): void {
+    const runner = this.runner;
+    this.writeFrame(runner.bytes, runner.words, FRAME_AT);
+    runner.run(this.len, this.wire, this.frameNs(), this.egress);
   }
 
   // The collector.
@@ -287,7 +296,7 @@ export class PcapCollector implements Collector, CollectorClock {
     const snap = this.kernel.read();
     const first = this.reader.firstWallMs ?? Date.now();
     const c = snap.counters;
-    const r = this.refused;
+    const r = this.runner.refused;
     const counters = {
       ...c,
       packetsIn: c.packetsIn + r.packetsIn,
@@ -312,4 +321,24 @@ export class PcapCollector implements Collector, CollectorClock {
     if (this.fd !== 0) closeSync(this.fd);
     return [];
   }
+}
+
+/**
+ * Copies n bytes from byte `from` of src (32-bit words) to dst from byte `at` (a multiple of 4),
+ * rounded up to whole words, shifted into place when `from` is not a multiple of 4 (little-endian);
+ * false when the last source word lies past src (then copy otherwise). For a short frame this costs
+ * less than a Buffer copy, which also allocates a view per call: garbage at every frame.
+ */
+function copyToWords(src: Int32Array, from: number, dst: Int32Array, at: number, n: number): boolean {
+  const words = (n + 3) >> 2;
+  const d = at >> 2;
+  const s = from >> 2;
+  const shift = (from & 3) * 8;
+  if (s + words + 1 > src.length) return false;
+  if (shift === 0) {
+    for (let i = 0; i < words; i++) dst[d + i] = src[s + i]!;
+    return true;
+  }
+  for (let i = 0; i < words; i++) dst[d + i] = (src[s + i]! >>> shift) | (src[s + i + 1]! << (32 - shift));
+  return true;
 }

@@ -523,13 +523,29 @@ export function progTestRun(progFd: number, data: Buffer, repeat = 1, ctx?: Buff
  * native memory that this process owns (`bytes`), and each run points the one options struct at
  * them, so that a run costs one call and no marshalling. Free it with free().
  */
+/** Members of bpf_test_run_opts that FrameRunner writes, as 32-bit word indexes. */
+const RunOpt = {
+  dataIn: koffi.offsetof(TestRunOpts, 'data_in') / 4,
+  dataSizeIn: koffi.offsetof(TestRunOpts, 'data_size_in') / 4,
+  dataSizeOut: koffi.offsetof(TestRunOpts, 'data_size_out') / 4,
+  ctxIn: koffi.offsetof(TestRunOpts, 'ctx_in') / 4,
+  ctxSizeIn: koffi.offsetof(TestRunOpts, 'ctx_size_in') / 4,
+  ctxSizeOut: koffi.offsetof(TestRunOpts, 'ctx_size_out') / 4,
+  retval: koffi.offsetof(TestRunOpts, 'retval') / 4,
+} as const;
+
 export class FrameRunner {
   /** The native block, as a Buffer: write frames and contexts here, then run() them by offset. */
   readonly bytes: Buffer;
   private readonly block: Ptr;
-  private readonly base: bigint;
-  private readonly opts: Buffer;
+  /** The block's address (below 2^53: a Number, so that no run makes a BigInt). */
+  private readonly base: number;
+  /** The options, as 32-bit words. */
+  private readonly opts: Uint32Array;
   private readonly optsPtr: Ptr;
+  /** What the options point at now (-1: nothing yet). */
+  private dataAt = -1;
+  private ctxAt = -1;
   private freed = false;
 
   constructor(size: number) {
@@ -537,27 +553,41 @@ export class FrameRunner {
     this.block = koffi.alloc('uint8_t', size);
     this.optsPtr = koffi.alloc('uint8_t', optsSize);
     this.bytes = Buffer.from(koffi.view(this.block, size));
-    this.opts = Buffer.from(koffi.view(this.optsPtr, optsSize));
-    this.opts.fill(0);
-    this.opts.writeBigUInt64LE(BigInt(optsSize), 0);
-    this.opts.writeInt32LE(1, koffi.offsetof(TestRunOpts, 'repeat'));
-    this.base = koffi.address(this.block) as bigint;
+    const opts = Buffer.from(koffi.view(this.optsPtr, optsSize));
+    opts.fill(0);
+    opts.writeBigUInt64LE(BigInt(optsSize), 0);
+    opts.writeInt32LE(1, koffi.offsetof(TestRunOpts, 'repeat'));
+    this.opts = new Uint32Array(opts.buffer, opts.byteOffset, optsSize / 4);
+    this.base = Number(koffi.address(this.block) as bigint);
   }
 
   /** Run the program on the frame at [dataAt, dataAt + dataLen) with the context at [ctxAt, ctxAt + ctxLen) (ctxLen 0: none); returns its verdict. */
   run(progFd: number, dataAt: number, dataLen: number, ctxAt: number, ctxLen: number): number {
     const o = this.opts;
-    o.writeBigUInt64LE(this.base + BigInt(dataAt), 8);
-    o.writeUInt32LE(dataLen, 24);
+    if (dataAt !== this.dataAt) {
+      this.dataAt = dataAt;
+      this.pointAt(RunOpt.dataIn, this.base + dataAt);
+    }
+    const ctx = ctxLen > 0 ? ctxAt : -1;
+    if (ctx !== this.ctxAt) {
+      this.ctxAt = ctx;
+      this.pointAt(RunOpt.ctxIn, ctx < 0 ? 0 : this.base + ctx);
+    }
+    o[RunOpt.dataSizeIn] = dataLen;
+    o[RunOpt.ctxSizeIn] = ctxLen;
     // libbpf writes the sizes the kernel reports back into the options: a data_size_out left from
     // a smaller frame would make the next run fail with ENOSPC.
-    o.writeUInt32LE(0, 28);
-    o.writeUInt32LE(0, 52);
-    o.writeBigUInt64LE(ctxLen > 0 ? this.base + BigInt(ctxAt) : 0n, 32);
-    o.writeUInt32LE(ctxLen, 48);
+    o[RunOpt.dataSizeOut] = 0;
+    o[RunOpt.ctxSizeOut] = 0;
     const ret = f.progTestRunRaw(progFd, this.optsPtr) as number;
     if (ret < 0) check('bpf_prog_test_run_opts', ret, libbpfLog);
-    return o.readInt32LE(56);
+    return o[RunOpt.retval]! | 0;
+  }
+
+  /** A pointer member of the options (little-endian: the low word first). */
+  private pointAt(word: number, address: number): void {
+    this.opts[word] = address % 4294967296;
+    this.opts[word + 1] = Math.floor(address / 4294967296);
   }
 
   free(): void {
