@@ -81,6 +81,19 @@ describe('capture reader', () => {
     assert.deepEqual(got.frames.map((g) => [g.timeNs, g.dir]), [[0, 1], [1e9, 2], [2e9, 0]]);
   });
 
+  it('directed: pcapng and Linux cooked pcap may say which way a frame went, other pcap never (tc-top -r then loads no egress program)', async () => {
+    const directed = async (bytes: Buffer) => {
+      const r = new CaptureReader(source(bytes), 'x.cap');
+      await r.open();
+      return r.directed;
+    };
+    assert.equal(await directed(pcap(FRAMES)), false);
+    assert.equal(await directed(pcap(FRAMES, { linkType: 101 })), false);
+    assert.equal(await directed(pcap(FRAMES, { linkType: 113 })), true);
+    assert.equal(await directed(pcap(FRAMES, { linkType: 276, bigEndian: true })), true);
+    assert.equal(await directed(pcapng(FRAMES)), true);
+  });
+
   it('pcapng: two interfaces of different link types, each frame with its own', async () => {
     const f: CapFrame[] = [{ data: d(1), sec: 10, iface: 0 }, { data: d(2), sec: 11, iface: 1 }];
     const got = await readAll(pcapng(f, { interfaces: [{ linkType: 1 }, { linkType: 113, tsresol: 9 }] }));

@@ -126,6 +126,14 @@ export class CaptureReader {
     throw new CaptureError(`${this.name} is not a pcap or pcapng capture (it begins with ${this.buf.subarray(this.start, this.start + 4).toString('hex')})`);
   }
 
+  /**
+   * Whether a frame may say which way it went (known after open()): pcapng's epb_flags, or a Linux
+   * cooked capture's packet type. Every frame of another pcap has FrameDir.Unknown.
+   */
+  get directed(): boolean {
+    return this.format === 'pcapng' || this.pcapLink === LinkType.LINUX_SLL || this.pcapLink === LinkType.LINUX_SLL2;
+  }
+
   /** The next frame from the buffer; false when the buffer holds no whole record (then fill()). */
   next(): boolean {
     return this.format === 'pcap' ? this.nextPcap() : this.nextNg();

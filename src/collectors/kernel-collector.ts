@@ -67,6 +67,11 @@ export interface KernelCollectorOptions {
   readonly handshakes?: boolean;
   /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, stamped with each frame's time (tc-top -r). */
   readonly object?: 'live' | 'replay';
+  /**
+   * Load only these programs (tc-top -r, which runs one or two: each takes the verifier about
+   * 50 ms); by default all three are loaded, which the tests that drive them with BPF_PROG_TEST_RUN use.
+   */
+  readonly programs?: readonly (keyof typeof Programs)[];
   /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
   readonly interfaceNames?: ReadonlyMap<number, string>;
   /**
@@ -161,6 +166,7 @@ export class KernelCollector implements Collector {
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
       this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
       this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
+      if (opts.programs) for (const [name, program] of Object.entries(Programs)) this.obj.setAutoload(program, opts.programs.includes(name as keyof typeof Programs));
       try {
         this.obj.load();
       } catch (err) {

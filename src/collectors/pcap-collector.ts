@@ -108,10 +108,12 @@ export class PcapCollector implements Collector, CollectorClock {
       attach: false,
       handshakes: opts.handshakes ?? true,
       object: 'replay',
+      // The egress program runs outgoing frames only, which a capture without directions has none of.
+      programs: this.xdp ? ['xdp'] : reader.directed ? ['tcIngress', 'tcEgress'] : ['tcIngress'],
       interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
     });
     const progIn = this.kernel.programFd(this.xdp ? 'xdp' : 'tcIngress');
-    const progOut = this.kernel.programFd(this.xdp ? 'xdp' : 'tcEgress');
+    const progOut = this.xdp ? progIn : reader.directed ? this.kernel.programFd('tcEgress') : -1;
     this.runner = new ReplayRunner(progIn, progOut, this.xdp);
     const hook = (dir: 'ingress' | 'egress'): HookInfo => ({ ifname: this.name, ifindex: LOOPBACK_IFINDEX, kind: this.xdp ? 'xdp' : 'tc', dir, mode: 'test-run', link: false });
     this.hooks = this.xdp ? [hook('ingress')] : [hook('ingress'), hook('egress')];

@@ -34,7 +34,7 @@ export class ReplayRunner {
   readonly words: Int32Array;
   private readonly runner: FrameRunner;
 
-  /** progIn and progOut: the TC programs, or the XDP program twice (xdp); refused: where to count those. */
+  /** progIn and progOut: the TC programs (progOut -1 when no frame goes out), or the XDP program twice (xdp); refused: where to count those. */
   constructor(
     private readonly progIn: number,
     private readonly progOut: number,
