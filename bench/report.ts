@@ -291,16 +291,24 @@ export function render(res: Results): { markdown: string; summary: string } {
   // tc-top -r
   if (res.capture) {
     const c = res.capture;
+    // The first row of a hook is the binary as it runs here (its lanes); a run before lanes has one row per hook.
     const tc = c.rows.find((r) => r.hook === 'tc')!;
     const xdp = c.rows.find((r) => r.hook === 'xdp');
+    const tcMain = c.rows.find((r) => r.hook === 'tc' && r !== tc && r.lanes === 0);
     summary.push({
       what: `tc-top -r: frames per second from a file of ${fmt(c.frames)} frames (TC program, start-up included)`,
       result: `${fmt(tc.fps)} frames/s${xdp ? ` (XDP ${fmt(xdp.fps)})` : ''}`,
       target: `≥ ${fmt(TARGET.captureFps)} frames/s`,
       met: tc.fps >= TARGET.captureFps,
       why:
-        `${fmt(TARGET.captureFps / tc.fps, 1)}× short: each frame is one BPF_PROG_TEST_RUN system call, and the kernel's fixed cost per call (an skb or xdp_buff built, filled and freed; ` +
-        'about 4 µs for TC and 2.5 µs for XDP on this kind of VM, against 70 and 20 ns for the program itself) bounds the rate. Running many frames per call (a replay program looping over frames packed in one buffer) is the way past it; not done.',
+        c.runUs && c.startupS && tcMain
+          ? `${fmt(TARGET.captureFps / tc.fps, 2)}× short: each frame is one BPF_PROG_TEST_RUN call, ${fmt(c.runUs.tc, 2)} µs for TC and ${fmt(c.runUs.xdp, 2)} µs for XDP here ` +
+            `(a tight loop on one frame: the skb or xdp_buff built, filled and freed, and koffi's call; the program itself is under 0.1 µs of it, section 1). ` +
+            `${tc.lanes} replay lanes, a worker thread per CPU, run them side by side: ${fmt(tc.fps / tcMain.fps, 2)}× the rate of the main thread alone (${fmt(tcMain.fps)} frames/s). ` +
+            `Start-up (Node, the command line, the verifier on the program) is ${fmt(c.startupS.tc, 2)} s of the ${fmt(tc.seconds, 2)} s, on one CPU; the rest is the test runs on both CPUs and tc-top's reading and placing of each frame on the main thread. ` +
+            'Past this takes more CPUs, or many frames per call (a replay program looping over frames packed in one buffer, another program than the one that counts live traffic); not done.'
+          : `${fmt(TARGET.captureFps / tc.fps, 1)}× short: each frame is one BPF_PROG_TEST_RUN system call, and the kernel's fixed cost per call (an skb or xdp_buff built, filled and freed; ` +
+            'about 4 µs for TC and 2.5 µs for XDP on this kind of VM, against 70 and 20 ns for the program itself) bounds the rate. Running many frames per call (a replay program looping over frames packed in one buffer) is the way past it; not done.',
     });
   }
   // process attribution
@@ -561,12 +569,20 @@ export function render(res: Results): { markdown: string; summary: string } {
       '## 5. Reading a capture (`tc-top -r`)',
       '',
       `Method: bench/capture.ts writes a pcap of ${fmt(c.frames)} frames (${mb(c.fileBytes)}, ${fmt(c.flows)} flows of the two frame shapes above, alternating, 10 µs apart)`,
-      'and times the real binary, `tc-top -r FILE --json --top 1`, from spawn to exit: every frame through tc-top\'s replay program by BPF_PROG_TEST_RUN, then one table.',
+      'and times the real binary, `tc-top -r FILE --json --top 1`, from spawn to exit: every frame through tc-top\'s replay program by BPF_PROG_TEST_RUN, then one table;',
+      'on the replay lanes it takes here (a worker thread per CPU, each frame on the lane of its flow) and on the main thread alone (`TC_TOP_REPLAY_LANES=0`).',
       '',
-      '| program | seconds | frames/s | frames counted | target |',
-      '| --- | --- | --- | --- | --- |',
-      ...c.rows.map((r) => `| ${r.hook === 'tc' ? 'TC' : 'XDP'} | ${fmt(r.seconds, 2)} | ${fmt(r.fps)} | ${fmt(r.counted)} | ${r.hook === 'tc' ? `≥ ${fmt(TARGET.captureFps)}` : '–'} |`),
+      '| program | lanes | seconds | frames/s | frames counted | target |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...c.rows.map((r) => `| ${r.hook === 'tc' ? 'TC' : 'XDP'} | ${r.lanes === undefined ? '–' : r.lanes === 0 ? 'none (main thread)' : r.lanes} | ${fmt(r.seconds, 2)} | ${fmt(r.fps)} | ${fmt(r.counted)} | ${r.hook === 'tc' && r === c.rows[0] ? `≥ ${fmt(TARGET.captureFps)}` : '–'} |`),
       '',
+      ...(c.runUs && c.startupS
+        ? [
+            `What bounds it: one test run costs ${fmt(c.runUs.tc, 2)} µs (TC) and ${fmt(c.runUs.xdp, 2)} µs (XDP) in a tight loop of 200,000 runs of one frame on one CPU (the replay runner of`,
+            `src/collectors/replay-runner.ts, koffi's call included); a capture of one frame takes ${fmt(c.startupS.tc, 2)} s (TC) and ${fmt(c.startupS.xdp, 2)} s (XDP) from spawn to exit (median of 3): the start-up.`,
+            '',
+          ]
+        : []),
     );
   }
 

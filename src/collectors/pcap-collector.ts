@@ -18,15 +18,22 @@
  * - The kernel's skb test runner refuses a frame whose IPv4 or IPv6 header is cut inside its fixed
  *   part (EINVAL); the TC program counts such a frame as malformed on a real link, so it is counted
  *   here as malformed too, in userspace, and added to the snapshots' counters.
+ *
+ * With more than one CPU the frames run on replay lanes, a worker thread per CPU (replay-lanes.ts):
+ * a test run costs the kernel microseconds on the calling CPU, more than reading the frame does. The
+ * frames of a connection share a lane and keep their order; every frame before a snapshot's time has
+ * run when the snapshot is read.
  */
 import { closeSync, fstatSync, openSync, read as readCb } from 'node:fs';
 import { basename } from 'node:path';
 import type { Snapshot } from '../model/types.js';
 import { CaptureError, CaptureReader, FrameDir, LinkType, type ByteSource } from './capture-file.js';
 import type { Collector, CollectorClock } from './collector.js';
+import { ethernetLane, ipLane } from './flow-lane.js';
 import type { HookInfo } from './hooks.js';
 import { KernelCollector, type MapKind } from './kernel-collector.js';
-import { ETH_HLEN, FRAME_AT, FRAME_MAX, ReplayRunner, SHORT_FRAME } from './replay-runner.js';
+import { ReplayLanes, defaultLanes } from './replay-lanes.js';
+import { ETH_HLEN, FRAME_AT, FRAME_MAX, type Refused, ReplayRunner, SHORT_FRAME } from './replay-runner.js';
 
 export { CaptureError, FRAME_MAX };
 
@@ -45,6 +52,8 @@ export interface PcapCollectorOptions {
   readonly maxFlows: number;
   /** Time TCP handshakes (each flow's RTT as the capture saw it); off with --no-tcp-stats. */
   readonly handshakes?: boolean;
+  /** Replay lanes (worker threads) to run the frames on; 0: on the main thread. Default: one per CPU, none with one. */
+  readonly lanes?: number;
 }
 
 export interface CaptureProgress {
@@ -63,7 +72,9 @@ export class PcapCollector implements Collector, CollectorClock {
   readonly name: string;
   readonly clock: CollectorClock = this;
   private readonly kernel: KernelCollector;
-  private readonly runner: ReplayRunner;
+  /** Where the frames run: on this thread (runner) or on lanes. */
+  private readonly runner: ReplayRunner | undefined;
+  private readonly lanes: ReplayLanes | undefined;
   private readonly xdp: boolean;
   private readonly totalBytes: number | undefined;
   /** The snapshots' time: the capture's clock, ns. */
@@ -99,22 +110,31 @@ export class PcapCollector implements Collector, CollectorClock {
     this.mapKind = opts.map;
     this.xdp = opts.hook === 'xdp';
     this.totalBytes = fd === 0 ? undefined : fstatSync(fd).isFile() ? fstatSync(fd).size : undefined;
-    this.kernel = KernelCollector.start({
-      interfaces: [],
-      hook: opts.hook,
-      xdpMode: 'auto',
-      map: opts.map,
-      maxFlows: opts.maxFlows,
-      attach: false,
-      handshakes: opts.handshakes ?? true,
-      object: 'replay',
-      // The egress program runs outgoing frames only, which a capture without directions has none of.
-      programs: this.xdp ? ['xdp'] : reader.directed ? ['tcIngress', 'tcEgress'] : ['tcIngress'],
-      interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
-    });
+    // The lanes' threads start before the programs load, which takes longer than their start.
+    const lanes = opts.lanes ?? defaultLanes();
+    this.lanes = lanes > 0 ? new ReplayLanes(lanes) : undefined;
+    try {
+      this.kernel = KernelCollector.start({
+        interfaces: [],
+        hook: opts.hook,
+        xdpMode: 'auto',
+        map: opts.map,
+        maxFlows: opts.maxFlows,
+        attach: false,
+        handshakes: opts.handshakes ?? true,
+        object: 'replay',
+        // The egress program runs outgoing frames only, which a capture without directions has none of.
+        programs: this.xdp ? ['xdp'] : reader.directed ? ['tcIngress', 'tcEgress'] : ['tcIngress'],
+        interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
+      });
+    } catch (err) {
+      this.lanes?.close();
+      throw err;
+    }
     const progIn = this.kernel.programFd(this.xdp ? 'xdp' : 'tcIngress');
     const progOut = this.xdp ? progIn : reader.directed ? this.kernel.programFd('tcEgress') : -1;
-    this.runner = new ReplayRunner(progIn, progOut, this.xdp);
+    if (this.lanes) this.lanes.programs(progIn, progOut, this.xdp);
+    else this.runner = new ReplayRunner(progIn, progOut, this.xdp);
     const hook = (dir: 'ingress' | 'egress'): HookInfo => ({ ifname: this.name, ifindex: LOOPBACK_IFINDEX, kind: this.xdp ? 'xdp' : 'tc', dir, mode: 'test-run', link: false });
     this.hooks = this.xdp ? [hook('ingress')] : [hook('ingress'), hook('egress')];
   }
@@ -171,12 +191,19 @@ export class PcapCollector implements Collector, CollectorClock {
       if (this.closed) return false;
       const t = this.frameNs();
       if (t >= ns) break;
+      // Here, so that t is not live across an await (it would be boxed).
       if (t > latest[0]!) latest[0] = t;
       if (!this.shape()) this.short++;
-      else this.runHere();
+      else if (!this.lanes) this.runHere();
+      else if (!this.toLane(this.lanes) && !(await this.toFullLane(this.lanes))) return false;
       this.pending = false;
-      if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      if (++n % YIELD_EVERY === 0) {
+        this.lanes?.publish();
+        await new Promise((r) => setImmediate(r));
+      }
     }
+    // Every frame before ns has run before a read at ns.
+    await this.lanes?.drain();
     this.now = more ? Math.max(latest[0]!, ns) : latest[0]!;
     return more;
   }
@@ -285,11 +312,40 @@ export class PcapCollector implements Collector, CollectorClock {
     r.buf.copy(out, at + ETH_HLEN, this.l3, this.l3 + this.len - ETH_HLEN);
   }
 
-  /** Runs the pending frame. */
+  /** Runs the pending frame on this thread. */
   private runHere(): void {
-    const runner = this.runner;
+    const runner = this.runner!;
     this.writeFrame(runner.bytes, runner.words, FRAME_AT);
     runner.run(this.len, this.wire, this.frameNs(), this.egress);
+  }
+
+  /** The pending frame's lane: its flow's, read from the bytes the program is given. */
+  private laneOf(lanes: number): number {
+    const r = this.reader;
+    if (this.ethertype < 0) return ethernetLane(r.buf, r.offset, r.offset + this.len, lanes);
+    return ipLane(r.buf, this.l3, this.l3 + this.len - ETH_HLEN, this.ethertype, lanes);
+  }
+
+  /** Hands the pending frame to its lane once it has room; false when the collector closed meanwhile. */
+  private async toFullLane(lanes: ReplayLanes): Promise<boolean> {
+    do {
+      await lanes.room(this.laneOf(lanes.count));
+      if (this.closed) return false;
+    } while (!this.toLane(lanes));
+    return true;
+  }
+
+  /**
+   * Hands the pending frame to its lane; false when the lane is full. (The frame's time is read
+   * here, not passed in: a time passed to a call that is not inlined is boxed, garbage per frame.)
+   */
+  private toLane(lanes: ReplayLanes): boolean {
+    const lane = this.laneOf(lanes.count);
+    const at = lanes.reserve(lane, this.len);
+    if (at < 0) return false;
+    this.writeFrame(lanes.bytes(lane), lanes.words(lane), at);
+    lanes.commit(lane, this.len, this.wire, this.frameNs(), this.egress);
+    return true;
   }
 
   // The collector.
@@ -298,7 +354,7 @@ export class PcapCollector implements Collector, CollectorClock {
     const snap = this.kernel.read();
     const first = this.reader.firstWallMs ?? Date.now();
     const c = snap.counters;
-    const r = this.runner.refused;
+    const r = this.refused();
     const counters = {
       ...c,
       packetsIn: c.packetsIn + r.packetsIn,
@@ -311,6 +367,11 @@ export class PcapCollector implements Collector, CollectorClock {
     return { ...snap, counters, monoNs: this.now, wallMs: first + (this.now - CLOCK_START_NS) / 1e6 };
   }
 
+  /** Frames the skb test runner refused, wherever they ran. */
+  private refused(): Refused {
+    return this.runner?.refused ?? this.lanes!.refused();
+  }
+
   deleteFlows(keys: readonly string[]): number {
     return this.kernel.deleteFlows(keys);
   }
@@ -318,8 +379,10 @@ export class PcapCollector implements Collector, CollectorClock {
   close(): string[] {
     if (this.closed) return [];
     this.closed = true;
+    // No lane runs a frame when the programs close.
+    this.lanes?.close();
     this.kernel.close();
-    this.runner.free();
+    this.runner?.free();
     if (this.fd !== 0) closeSync(this.fd);
     return [];
   }

@@ -1,7 +1,8 @@
 /**
  * One frame of a capture through tc-top's replay program with BPF_PROG_TEST_RUN (tc-top -r): the
  * context or metadata that stamps it with its time and length, the run, and the frames the skb
- * test runner refuses.
+ * test runner refuses. Shared by the capture collector (one CPU) and its replay lanes (worker
+ * threads, src/collectors/replay-lane.ts), each with a runner of its own.
  */
 import { BpfError } from '../ffi/errors.js';
 import { FrameRunner } from '../ffi/libbpf.js';
