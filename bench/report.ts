@@ -321,7 +321,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     const worst = Math.max(...hits.map(overEmpty));
     summary.push({
       what: 'Process attribution: a hit (a packet of a known local socket), the owner programs\' time over an empty program on their hook; tc-top\'s counter programs with attribution on / off',
-      result: `${hits.map((h) => `+${fmt(overEmpty(h))} ns ${h.phase.replace(/^hits: /, '')}`).join(', ')}; counter programs ${hits.map((h) => `${fmt(h.counterNs.on)} / ${fmt(h.counterNs.off)}`).join(', ')} ns`,
+      result: `${hits.map((h) => `${overEmpty(h) < 0 ? '−' : '+'}${fmt(Math.abs(overEmpty(h)))} ns ${h.phase.replace(/^hits: /, '')}`).join(', ')}; counter programs ${hits.map((h) => `${fmt(h.counterNs.on)} / ${fmt(h.counterNs.off)}`).join(', ')} ns`,
       target: 'a few ns more than without attribution (issue 14)',
       met: worst <= 10,
       why:
