@@ -81,7 +81,7 @@ export interface KernelCollectorOptions {
   readonly processes?: boolean;
 }
 
-/** What a snapshot says when health was asked for and the kernel took none of it: every column '-'. */
+/** What a snapshot says when health was asked for and the kernel took none of it (or only handshakes are timed): every column '-'. */
 const NO_HEALTH: HealthSample = { entries: [], rtt: false, retrans: false, drops: false };
 
 /** What a snapshot says when owners were asked for and the kernel took none of the hooks: every flow '-'. */
@@ -333,7 +333,7 @@ export class KernelCollector implements Collector {
   /** The health sample: the health object's entries, then the handshakes timed at the hooks (listed last: a socket's RTT wins). */
   private healthOf(): { health?: HealthSample } {
     if (!this.healthAsked && !this.handshakes) return {};
-    const sample = this.healthAsked ? (this.health?.read() ?? NO_HEALTH) : { entries: [], rtt: false, retrans: false, drops: false };
+    const sample = (this.healthAsked && this.health?.read()) || NO_HEALTH;
     if (!this.handshakes) return { health: sample };
     return { health: { ...sample, entries: [...sample.entries, ...this.handshakes.read()], rtt: true } };
   }
