@@ -101,4 +101,29 @@ describe('RunLoop', () => {
     });
     await assert.rejects(new RunLoop({ collector, interfaces: [], intervalS: 0.005, idleTimeoutS: 30 }).run(), /map read failed/);
   });
+
+  it('retires a tick once the next is handed out, unless a consumer holds it; a retired tick has no flows left', () => {
+    const { run } = loop();
+    let paused: Tick | undefined;
+    run.subscribe({ tick: () => undefined, holds: (t) => t === paused });
+    run.prime();
+    const first = run.step();
+    assert.equal(first.table.length, 1, 'the newest tick reads');
+    const second = run.step();
+    assert.equal(first.snapshot.flows.length, 0, 'the older one let its flows go');
+    assert.equal(first.table.length, 0);
+    assert.deepEqual(first.rates, []);
+    assert.equal(first.totals.activeFlows, 1, 'its totals stay (a few numbers)');
+    assert.equal(first.snapshot.monoNs, 1e9, 'and its times');
+    paused = second;
+    run.step();
+    run.step();
+    assert.equal(second.table.flows.length, 1, 'held: still read while the view is paused');
+    assert.equal(second.rates[0]?.key, 'f1');
+    paused = undefined;
+    const last = run.step();
+    assert.equal(second.table.length, 0, 'let go at the next tick after the view resumed');
+    assert.equal(last.table.length, 1);
+  });
 });
+

@@ -188,7 +188,8 @@ describe('the exporter as a run loop consumer', () => {
     const loop = loopOf(new ScriptedCollector(script, { hooks: HOOKS }), { intervalS: 1, count: undefined, idleTimeoutS: 1.5 });
     const exported: TickData[] = [];
     const viewed: TickData[] = [];
-    loop.subscribe({ baseline: (t) => exported.push(t), tick: (t) => exported.push(t) });
+    // Both keep every tick to look at afterwards: they hold them (no tick is retired).
+    loop.subscribe({ baseline: (t) => exported.push(t), tick: (t) => exported.push(t), holds: () => true });
     loop.subscribe({ tick: (t) => viewed.push(t) });
     for (let i = 0; i < 4; i++) loop.step();
 

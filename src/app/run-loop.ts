@@ -17,7 +17,7 @@
  */
 import type { Collector, CollectorClock } from '../collectors/collector.js';
 import type { Meta, Tick } from '../model/types.js';
-import { Sampler } from './sampler.js';
+import { Sampler, type LiveTick } from './sampler.js';
 
 export interface TickConsumer {
   /** Every tick, in order. */
@@ -28,6 +28,12 @@ export interface TickConsumer {
    * views show nothing until the first full interval.
    */
   baseline?(tick: Tick): void;
+  /**
+   * Whether this consumer still reads `tick` although a newer one came (a paused view). A tick no
+   * consumer holds is retired once the next one is handed out: its columns are let go, and reading
+   * it throws. Consumers that only use a tick while it is the newest need not say anything.
+   */
+  holds?(tick: Tick): boolean;
 }
 
 export interface RunLoopOptions {
@@ -59,6 +65,8 @@ export class RunLoop {
   /** Wakes the schedule's sleep (stop, abort, a failure). */
   private wake: (() => void) | undefined;
   private ticks = 0;
+  /** Ticks handed out and not retired yet: the newest, and older ones a consumer holds. */
+  private live: LiveTick[] = [];
 
   constructor(private readonly o: RunLoopOptions) {
     const c = o.collector;
@@ -92,6 +100,7 @@ export class RunLoop {
     this.primed = true;
     const baseline = this.sampler.prime();
     for (const c of [...this.consumers]) c.baseline?.(baseline);
+    this.handedOut(baseline);
   }
 
   /** One tick now: read, expire, advance, hand to every consumer. */
@@ -100,7 +109,18 @@ export class RunLoop {
     const tick = this.sampler.tick();
     this.ticks++;
     for (const c of [...this.consumers]) c.tick(tick);
+    this.handedOut(tick);
     return tick;
+  }
+
+  /** `tick` is the newest now: the older ticks no consumer holds are retired. */
+  private handedOut(tick: LiveTick): void {
+    const older = this.live;
+    this.live = [tick];
+    for (const t of older) {
+      if (this.consumers.some((c) => c.holds?.(t) === true)) this.live.push(t);
+      else t.retire();
+    }
   }
 
   /** Runs the schedule until count, stop() or abort; the same promise for every call. */

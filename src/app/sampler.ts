@@ -3,9 +3,9 @@
  * the model's rates (per interval and over the windows) and totals on. The model decides what is
  * idle; the sampler does the deleting.
  */
-import { withoutRows } from '../model/flow-set.js';
+import { RecordFlowSet, withoutRows } from '../model/flow-set.js';
 import { expiredRows } from '../model/rates.js';
-import type { RateTable } from '../model/rate-table.js';
+import { RateTable } from '../model/rate-table.js';
 import type { Totals } from '../model/rates.js';
 import type { FlowRecord, Snapshot, Tick } from '../model/types.js';
 import { advance, NO_HISTORY, type RateHistory } from '../model/windows.js';
@@ -22,14 +22,14 @@ export class Sampler {
   ) {}
 
   /** Take the baseline right after attaching, so the first tick's rates cover a full interval. */
-  prime(): Tick {
+  prime(): LiveTick {
     const snapshot = this.collector.read();
     const { history, intervalS, table, totals } = advance(NO_HISTORY, snapshot);
     this.history = history;
     return tickOf(snapshot, intervalS, table, totals, []);
   }
 
-  tick(): Tick {
+  tick(): LiveTick {
     let snapshot = this.collector.read();
     const rows = expiredRows(snapshot, this.idleTimeoutNs);
     const expired: FlowRecord[] = rows.map((i) => snapshot.flows.record(i));
@@ -43,15 +43,37 @@ export class Sampler {
   }
 }
 
-function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals: Totals, expired: readonly FlowRecord[]): Tick {
-  return {
+/**
+ * A tick as the run loop hands it out, until it is retired: then its flows and their columns are let
+ * go (a view that still reads it says so first: TickConsumer.holds), so that a stale reference
+ * (React keeps the previous render's props) does not keep a whole tick of columns alive. A retired
+ * tick reads as one without flows: its totals and times stay, its table and flow set are empty.
+ */
+export interface LiveTick extends Tick {
+  retire(): void;
+  readonly retired: boolean;
+}
+
+const NO_FLOWS = new RecordFlowSet([]);
+
+function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals: Totals, expired: readonly FlowRecord[]): LiveTick {
+  const tick = {
     snapshot,
     intervalS,
     table,
     totals,
     expired,
+    retired: false,
     get rates() {
-      return table.all();
+      return tick.table.all();
+    },
+    retire() {
+      if (tick.retired) return;
+      const { health: _health, owners: _owners, ...rest } = tick.snapshot;
+      tick.snapshot = { ...rest, flows: NO_FLOWS };
+      tick.table = new RateTable(NO_FLOWS, 0);
+      tick.retired = true;
     },
   };
+  return tick;
 }

@@ -195,20 +195,26 @@ function cached<F extends object, A extends unknown[], R>(fn: (first: F, ...rest
   };
 }
 
-/** Row numbers of the tick's flows the filter keeps (undefined: every row), once per tick and filter. */
-export const keptRows = cached((tick: TickData, filter: Filter): Int32Array | undefined =>
-  filter.kind === 'all' ? undefined : matchingRows(filter, tick.table.flows, { health: tick.table.health, owners: tick.table.owners }),
+// Cached per table, not per tick: a retired tick lets its table go, and the cache's entry with it
+// (a stale reference to the tick, such as React's previous props, does not keep them).
+const keptRowsOf = cached((table: RateTable, filter: Filter): Int32Array | undefined =>
+  filter.kind === 'all' ? undefined : matchingRows(filter, table.flows, { health: table.health, owners: table.owners }),
 );
 
-const groupedRows = cached((tick: TickData, filter: Filter, mode: AggregateMode): RowSource => {
-  const picked = keptRows(tick, filter);
-  if (mode === 'flow') return new TableRows(tick.table, picked);
-  return new GroupRows(new GroupTable(tick.table, mode, picked));
+/** Row numbers of the tick's flows the filter keeps (undefined: every row), once per tick and filter. */
+export function keptRows(tick: TickData, filter: Filter): Int32Array | undefined {
+  return keptRowsOf(tick.table, filter);
+}
+
+const groupedRows = cached((table: RateTable, filter: Filter, mode: AggregateMode): RowSource => {
+  const picked = keptRowsOf(table, filter);
+  if (mode === 'flow') return new TableRows(table, picked);
+  return new GroupRows(new GroupTable(table, mode, picked));
 });
 
 /** The rows the table orders. */
 export function tableRows(tick: TickData | undefined, filter: Filter, mode: AggregateMode): RowSource {
-  return tick ? groupedRows(tick, filter, mode) : NO_ROWS;
+  return tick ? groupedRows(tick.table, filter, mode) : NO_ROWS;
 }
 
 /** Rows of the flows new in this tick, in row order. */

@@ -76,6 +76,8 @@ export async function runTui(args: TuiArgs): Promise<void> {
 
   const unsubscribeTicks = loop.subscribe({
     tick: (tick) => store.dispatch({ type: 'tick', tick, ...(args.exports ? { exports: args.exports.map((status) => status()) } : {}) }),
+    // A paused view goes on showing (and sorting, filtering) the tick it froze.
+    holds: (tick) => store.getState().frozen?.tick === tick,
   });
   const unsubscribe = store.subscribe(onChange);
   stdout.on('resize', onResize);
