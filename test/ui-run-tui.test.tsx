@@ -71,6 +71,28 @@ describe('runTui', () => {
     assert.match(term.stdout.written, /hooks detached, table frozen \(q quits\); detached tc ingress \(tcx\) from eth0; d…/);
   });
 
+  it('paused, keeps its tick (sorting and filtering it again) while the loop ticks on', async () => {
+    const term = fakeTerminal();
+    const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
+    const { reads } = counted(collector);
+    const running = runTui({ loop: loopOf(collector, OPTIONS), options: OPTIONS, ...term.io });
+    for (let i = 0; i < 100 && !/10\.0\.0\.1:40001/.test(term.stdout.written); i++) await settle();
+    term.stdin.press(' ');
+    const readsAtPause = reads();
+    while (reads() < readsAtPause + 5) await settle();
+    const before = term.stdout.written.length;
+    // Sorted by another column, then filtered: the frozen tick's flows are read again.
+    term.stdin.press('p');
+    await settle();
+    term.stdin.press('r');
+    await settle();
+    const frame = term.stdout.written.slice(before);
+    term.stdin.press('q');
+    await running;
+    assert.match(frame, /10\.0\.0\.1:40001/, 'the paused table still has its flow, five ticks later');
+    assert.match(frame, /paused/i);
+  });
+
   it('writes nothing to process.stdout and lets the process exit', async () => {
     // In a child: the test runner itself talks to its parent through this process's stdout.
     const script = `
