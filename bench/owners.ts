@@ -2,28 +2,29 @@
  * Process attribution's cost (bpf/tc_top_owner.bpf.c): what a hit and a new flow cost with the
  * owner programs loaded (the default) and without them (`--no-processes`), side by side in one run.
  *
- * The owner programs run on socket events (create, bind, connect, send and receive on unconnected
- * UDP, a TCP connection's establishment) and on each egress packet of a local socket that is not
- * TCP (cgroup_skb/egress); tc-top's counter programs are the same object either way. So the figures
- * are the kernel's own BPF run-time statistics (bench/prog-stats.ts) of every program the binary
- * holds, while the test namespaces make four kinds of traffic through the watched veth:
- *   - new flows: TCP connections opened, one request written, closed;
+ * The owner programs run on socket events only (create, bind, connect, a TCP connection's
+ * establishment); the counter programs' TC egress hook publishes a new flow's socket owner, once
+ * per new flow (own_egress in tc_top.bpf.c, compiled out of the code the verifier keeps with
+ * --no-processes). So the figures are the kernel's own BPF run-time statistics (bench/prog-stats.ts)
+ * of every program the binary holds, while the test namespaces make five kinds of traffic through
+ * the watched veth:
+ *   - new flows: TCP connections opened, one request written, closed; one UDP socket sending one
+ *     datagram to each of many ports (a new egress flow each);
  *   - hits: datagrams on one connected UDP socket, on one unconnected socket (sendto), and a TCP
  *     bulk transfer (iperf3).
- * Per event: the owner programs' time over the events of the phase (connections, datagrams, TCP
- * segments the watched interface saw); the counter programs' time per packet in the same phase,
+ * Per event: the owner programs' time over the events of the phase (connections, flows, datagrams,
+ * TCP segments the watched interface saw); the counter programs' time per packet in the same phase,
  * with attribution on and off. Standalone: `node --import tsx bench/owners.ts`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cgroup2Mount } from '../src/collectors/owners.js';
 import { type Bed, withBed } from '../test/helpers/netns.js';
-import { holdEmpty, median, progress, sleep, stopChild, track } from './lib.js';
+import { median, progress, sleep, stopChild, track } from './lib.js';
 import { type ProgStat, progDelta, progStats, watching, withBpfStats } from './prog-stats.js';
 
 const CONNECTIONS = 300;
 const DATAGRAMS = 20_000;
+const NEW_UDP_FLOWS = 5_000;
 const ROUNDS = 3;
 
 export interface OwnerPhase {
@@ -34,8 +35,6 @@ export interface OwnerPhase {
   /** Owner programs' ns per event, with attribution on; their runs per event. */
   readonly ownerNsPerEvent: number;
   readonly ownerRunsPerEvent: number;
-  /** ns per run of tctop_own_egress (on) and of an empty cgroup_skb egress program on the same packets (off); NaN when it did not run. */
-  readonly egressNs: { readonly owner: number; readonly empty: number };
   /** The counter programs' ns per packet of the watched interface in this phase, on and off. */
   readonly counterNs: { readonly on: number; readonly off: number };
   /** Each owner program that ran, with attribution on. */
@@ -56,6 +55,7 @@ const isCounter = (name: string): boolean => name === 'tctop_tc_in' || name === 
 const PY_UDP = (connected: boolean) =>
   `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n` +
   (connected ? `s.connect(('10.200.0.2',9000))\nfor i in range(${DATAGRAMS}): s.send(b'x'*64)\n` : `for i in range(${DATAGRAMS}): s.sendto(b'x'*64,('10.200.0.2',9000))\n`);
+const PY_NEW_UDP = `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(${NEW_UDP_FLOWS}): s.sendto(b'x'*64,('10.200.0.2',20000+i))\n`;
 const PY_CONNS =
   `import socket\nfor i in range(${CONNECTIONS}):\n s=socket.create_connection(('10.200.0.2',9001))\n s.sendall(b'x'*100)\n s.shutdown(socket.SHUT_WR)\n s.recv(1)\n s.close()\n`;
 const PY_SERVER =
@@ -72,12 +72,12 @@ interface Phase {
 
 const PHASES: readonly Phase[] = [
   { phase: 'new flows: TCP connections', unit: 'a connection (4 flows at the hook)', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_CONNS]), CONNECTIONS) },
+  { phase: 'new flows: UDP, a datagram to each of many ports', unit: 'a new egress flow', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_NEW_UDP]), NEW_UDP_FLOWS) },
   { phase: 'hits: connected UDP', unit: 'a datagram', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_UDP(true)]), DATAGRAMS) },
   { phase: 'hits: unconnected UDP (sendto)', unit: 'a datagram', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_UDP(false)]), DATAGRAMS) },
   { phase: 'hits: TCP bulk (iperf3)', unit: 'a packet at the hooks', run: (bed) => (bed.exec(bed.nsA, 'iperf3', ['-c', '10.200.0.2', '-t', '2', '-b', '200M', '-p', '5202']), undefined) },
 ];
 
-const perRun = (s: ProgStat | undefined): number => (s && s.runs ? s.ns / s.runs : NaN);
 const sum = (d: ReadonlyMap<string, ProgStat>, pick: (name: string) => boolean): ProgStat =>
   [...d].filter(([n]) => pick(n)).reduce((a, [, s]) => ({ ns: a.ns + s.ns, runs: a.runs + s.runs }), { ns: 0, runs: 0 });
 
@@ -88,39 +88,23 @@ interface Measured {
   readonly held: string[];
 }
 
-/** bench/empty.bpf.o's cgroup_skb egress program on the cgroup v2 root, until stopped. */
-function emptyOnCgroup(): Promise<{ pid: number; stop(): Promise<void> }> {
-  const root = cgroup2Mount(readFileSync('/proc/mounts', 'utf8'));
-  if (!root) throw new Error('no cgroup v2 mount');
-  return holdEmpty(['cgroup', root]);
-}
-
-/**
- * Each phase's program time, with tc-top watching A's end with or without attribution; without,
- * the empty cgroup_skb egress program stands where the owner programs' egress hook would be.
- */
+/** Each phase's program time, with tc-top watching A's end with or without attribution. */
 async function measure(bed: Bed, attribution: boolean): Promise<Measured> {
   const args = ['-i', bed.ifA, ...(attribution ? [] : ['--no-processes'])];
-  const empty = attribution ? undefined : await emptyOnCgroup();
-  try {
-    return await watching(bed.nsA, args, 'nsenter', async (child) => {
-      const pids = empty ? [child.pid!, empty.pid] : [child.pid!];
-      const deltas: Map<string, ProgStat>[] = [];
-      const events: number[] = [];
-      for (const p of PHASES) {
-        progress(`owners (attribution ${attribution ? 'on' : 'off'}): ${p.phase}`);
-        const start = progStats(...pids);
-        const n = p.run(bed);
-        await sleep(200);
-        const d = progDelta(start, progStats(...pids));
-        deltas.push(d);
-        events.push(n ?? sum(d, isCounter).runs);
-      }
-      return { deltas, events, held: [...progStats(child.pid!).keys()] };
-    });
-  } finally {
-    await empty?.stop();
-  }
+  return watching(bed.nsA, args, 'nsenter', async (child) => {
+    const deltas: Map<string, ProgStat>[] = [];
+    const events: number[] = [];
+    for (const p of PHASES) {
+      progress(`owners (attribution ${attribution ? 'on' : 'off'}): ${p.phase}`);
+      const start = progStats(child.pid!);
+      const n = p.run(bed);
+      await sleep(200);
+      const d = progDelta(start, progStats(child.pid!));
+      deltas.push(d);
+      events.push(n ?? sum(d, isCounter).runs);
+    }
+    return { deltas, events, held: [...progStats(child.pid!).keys()] };
+  });
 }
 
 export async function benchOwners(): Promise<OwnersResult> {
@@ -153,7 +137,6 @@ export async function benchOwners(): Promise<OwnersResult> {
               ownerNsPerEvent: median(on.map((m) => sum(m.deltas[i]!, isOwner).ns / m.events[i]!)),
               ownerRunsPerEvent: median(on.map((m) => sum(m.deltas[i]!, isOwner).runs / m.events[i]!)),
               counterNs: { on: median(on.map(counter)), off: median(off.map(counter)) },
-              egressNs: { owner: median(on.map((m) => perRun(m.deltas[i]!.get('tctop_own_egress')))), empty: median(off.map((m) => perRun(m.deltas[i]!.get('empty_cg_egress')))) },
               programs: [...programs].map(([name, s]) => ({ name, runs: s.runs, nsPerRun: s.ns / s.runs })).sort((a, b) => a.name.localeCompare(b.name)),
             };
           });
@@ -182,22 +165,21 @@ export function ownersMarkdown(o: OwnersResult | undefined): string[] {
     `its owner programs attach to is there), with attribution on (the default) and with \`--no-processes\`, ${ROUNDS} times each, the`,
     'order alternating (medians, except the per-program table, which sums the rounds); each time',
     `the test namespaces open ${n0(CONNECTIONS)} TCP connections (one request each), send ${n0(DATAGRAMS)} datagrams on a connected`,
-    `UDP socket and ${n0(DATAGRAMS)} with sendto, and run a 2 s iperf3 transfer. The kernel's BPF run-time statistics`,
+    `UDP socket and ${n0(DATAGRAMS)} with sendto, send one datagram to each of ${n0(NEW_UDP_FLOWS)} ports, and run a 2 s iperf3 transfer. The kernel's BPF run-time statistics`,
     '(`kernel.bpf_stats_enabled`, restored after) give every program\'s time in each phase. The owner programs run on socket',
-    'events and on the egress packets of local sockets that are not TCP, never inside tc-top\'s counter programs, which are',
-    'the same either way: their ns per packet is shown on and off for that reason. Both ends are on this machine, so the',
-    'receiving socket\'s events are in the figures too. Every run of every program includes the statistics\' own two clock reads:',
-    'so, with attribution off, an empty cgroup_skb egress program (bench/empty.bpf.o) is attached to the cgroup v2 root where',
-    '`tctop_own_egress` would be, and its time per run on the same packets is the baseline of that hook. Not in any figure:',
-    'the kernel\'s own dispatch of cgroup_skb programs, which any program on that hook brings.',
+    'events only (create, bind, connect, a TCP connection\'s establishment); tc-top\'s TC egress program publishes a new',
+    'flow\'s socket owner once per new flow (the verifier drops that code with `--no-processes`), so the counter programs\'',
+    'ns per packet is shown on and off: equal on hits, the publication\'s cost on new flows. Both ends are on this machine, so',
+    'the receiving socket\'s events are in the figures too. Every run of every program includes the statistics\' own two',
+    'clock reads.',
     '',
   ];
   if (o.error) return [...lines, `Not measured: ${o.error}`, ''];
   return [
     ...lines,
-    '| phase | one event is | events | owner programs, ns per event (runs per event) | tctop_own_egress / an empty cgroup_skb egress program, ns per run | counter programs ns/packet, on / off |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...o.phases.map((p) => `| ${p.phase} | ${p.unit} | ${n0(p.events)} | ${n0(p.ownerNsPerEvent)} (${p.ownerRunsPerEvent.toFixed(2)}) | ${Number.isNaN(p.egressNs.owner) ? '–' : `${n0(p.egressNs.owner)} / ${n0(p.egressNs.empty)}`} | ${n0(p.counterNs.on)} / ${n0(p.counterNs.off)} |`),
+    '| phase | one event is | events | owner programs, ns per event (runs per event) | counter programs ns/packet, on / off |',
+    '| --- | --- | --- | --- | --- |',
+    ...o.phases.map((p) => `| ${p.phase} | ${p.unit} | ${n0(p.events)} | ${n0(p.ownerNsPerEvent)} (${p.ownerRunsPerEvent.toFixed(2)}) | ${n0(p.counterNs.on)} / ${n0(p.counterNs.off)} |`),
     '',
     `With \`--no-processes\` the binary held ${o.offOwnerPrograms.length ? `owner programs: ${o.offOwnerPrograms.join(', ')}` : 'no owner program'}: attribution off costs nothing.`,
     '',

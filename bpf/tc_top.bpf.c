@@ -16,6 +16,9 @@
 #include <bpf/bpf_helpers.h>
 
 #include "tc_top.h"
+#ifndef TC_TOP_REPLAY
+#include "tc_top_owner.h"
+#endif
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -61,6 +64,29 @@ struct {
 /* Where the next new flow's slot search starts; advanced SLOT_PROBES at a time, so that CPUs
  * searching at once look at different slots. */
 __u32 slot_hand = 0;
+
+/* Entries the TC egress hook wrote to `owners` (never in the replay build): tc-top reads that map
+ * again when this or the owner programs' own count moved. */
+__u64 owners_written = 0;
+
+#ifndef TC_TOP_REPLAY
+/* The owner object's maps (tc_top_owner.h), created here and reused by it: a socket's owner, kept
+ * by the owner programs on socket events, and the socket keys it is published under. `owners` has
+ * one entry when config.owners is 0 (--no-processes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sock_owner);
+} sock_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct owner_key);
+	__type(value, struct owner_value);
+} owners SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -459,10 +485,75 @@ static __always_inline void handshake(struct flow_key *k, __u32 tcp_flags, __u32
 	}
 }
 
+#ifndef TC_TOP_REPLAY
+/*
+ * A new flow leaving through TC egress from a local socket: publish the flow under the owner the
+ * socket carries (sock_owners, kept by the owner programs in process context), as the key the join
+ * looks up (tc_top_owner.h): a connected UDP socket's 4-tuple, an unconnected one's local end
+ * (every peer it talks to), the two addresses of a ping or raw socket's echo request. TCP is
+ * published by the owner object's sockops program, at both ends. Runs once per new flow, never
+ * on a flow's other packets; forwarded frames have no socket and the kernel's own sockets (RSTs,
+ * ICMP errors) no storage, so they get no owner.
+ */
+static __always_inline void own_egress(struct __sk_buff *skb, const struct flow_key *f)
+{
+	struct owner_key k = {};
+	struct sock_owner *so;
+	struct bpf_sock *sk = skb->sk;
+	__u32 h;
+	int i;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	switch (f->proto) {
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		k.lport = f->sport;
+		if (sk->dst_port != 0) {
+			k.rport = f->dport;
+			__builtin_memcpy(k.raddr, f->dst, 16);
+		}
+		break;
+	case IPPROTO_ICMP:
+		if (f->dport >> 8 != 8)
+			return; /* only echo requests: the kernel answers the others itself */
+		__builtin_memcpy(k.raddr, f->dst, 16);
+		break;
+	case IPPROTO_ICMPV6_:
+		if (f->dport >> 8 != 128)
+			return;
+		__builtin_memcpy(k.raddr, f->dst, 16);
+		break;
+	default:
+		return;
+	}
+	so = bpf_sk_storage_get(&sock_owners, sk, 0, 0);
+	if (!so)
+		return; /* not of the watched namespace's processes, or the kernel's own */
+	k.family = f->family;
+	k.proto = f->proto;
+	__builtin_memcpy(k.laddr, f->src, 16);
+	/* As the owner programs do: a socket's last key under its current owner is not written again. */
+	h = 0x811c9dc5;
+	for (i = 0; i < (int)(sizeof(k) / 4); i++)
+		h = (h ^ ((const __u32 *)&k)[i]) * 0x01000193;
+	if (so->published == h && so->published_gen == so->gen)
+		return;
+	if (bpf_map_update_elem(&owners, &k, &so->owner, BPF_ANY) == 0) {
+		so->published = h;
+		so->published_gen = so->gen;
+		__sync_fetch_and_add(&owners_written, 1);
+	}
+}
+#endif
+
 /* Count one frame (pkts > 1 for a GSO super-packet) of len bytes, exactly once. The replay
  * build (TC_TOP_REPLAY) stamps it with frame_ns, the capture's time of the frame; the live one
  * ignores frame_ns and reads the clock. */
-static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir, __u64 len, __u64 pkts, __u64 frame_ns)
+static __always_inline __u32 count(struct flow_key *key, void *data, void *end, __u32 ifindex, __u8 dir, __u64 len, __u64 pkts, __u64 frame_ns)
 {
 	struct flow_key k = {};
 	struct flow_value *v;
@@ -473,7 +564,7 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 
 	c = bpf_map_lookup_elem(&counters, &zero);
 	if (!c)
-		return;
+		return 0;
 	/* counters is per-CPU: plain adds are exact. */
 	c->packets[dir & 1] += pkts;
 	c->bytes[dir & 1] += len;
@@ -482,12 +573,12 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 	if (ret == PARSE_NON_IP) {
 		c->non_ip += pkts;
 		c->non_ip_bytes += len;
-		return;
+		return 0;
 	}
 	if (ret != PARSE_FLOW) {
 		c->malformed += pkts;
 		c->malformed_bytes += len;
-		return;
+		return 0;
 	}
 	k.dir = dir;
 	k.ifindex = ifindex;
@@ -524,13 +615,15 @@ static __always_inline void count(void *data, void *end, __u32 ifindex, __u8 dir
 			v = bpf_map_lookup_elem(&flows, &k);
 		if (!v) {
 			c->update_failed += pkts;
-			return;
+			return 0;
 		}
 	}
 	had = count_into(v, len, pkts, tcp_flags, now);
 counted:
 	if (config.handshakes && had && k.proto == IPPROTO_TCP)
 		handshake(&k, tcp_flags, had, frame_ns);
+	*key = k;
+	return had;
 }
 
 SEC("xdp")
@@ -543,11 +636,15 @@ int tctop_xdp(struct xdp_md *ctx)
 	 * first xdp_md.data bytes of the input there); without it, the frame is not counted. */
 	struct tc_top_replay_meta *m = (void *)(long)ctx->data_meta;
 
+	struct flow_key k;
+
 	if ((void *)(m + 1) > data)
 		return XDP_PASS;
-	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, m->len, 1, m->time_ns);
+	count(&k, data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, m->len, 1, m->time_ns);
 #else
-	count(data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1, 0);
+	struct flow_key k;
+
+	count(&k, data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1, 0);
 #endif
 	return XDP_PASS;
 }
@@ -557,6 +654,8 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 dir)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	__u32 segs = skb->gso_segs;
+	struct flow_key k;
+	__u32 had;
 
 	/* Headers in paged fragments: make the start linear (a no-op for the usual skb). */
 	if (end - data < PULL_LEN && skb->len > end - data) {
@@ -566,11 +665,16 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 dir)
 	}
 #ifdef TC_TOP_REPLAY
 	/* The frame's time and length, from the test run's __sk_buff (tc_top.h). */
-	count(data, end, skb->ifindex, dir, skb->cb[TC_TOP_REPLAY_CB_LEN],
-	      segs > 1 ? segs : 1,
-	      (__u64)skb->cb[TC_TOP_REPLAY_CB_TIME_HI] << 32 | skb->cb[TC_TOP_REPLAY_CB_TIME_LO]);
+	had = count(&k, data, end, skb->ifindex, dir, skb->cb[TC_TOP_REPLAY_CB_LEN],
+		    segs > 1 ? segs : 1,
+		    (__u64)skb->cb[TC_TOP_REPLAY_CB_TIME_HI] << 32 | skb->cb[TC_TOP_REPLAY_CB_TIME_LO]);
+	(void)had;
 #else
-	count(data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1, 0);
+	had = count(&k, data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1, 0);
+	/* A flow's first frame only (count_into gives FLAGS_NEW alone for no other frame of a
+	 * non-TCP flow). */
+	if (config.owners && dir == TC_TOP_EGRESS && had == FLAGS_NEW)
+		own_egress(skb, &k);
 #endif
 }
 

@@ -12,7 +12,7 @@
 #ifndef TC_TOP_H
 #define TC_TOP_H
 
-#define TC_TOP_ABI 3
+#define TC_TOP_ABI 4
 
 enum tc_top_dir {
 	TC_TOP_INGRESS = 0,
@@ -131,6 +131,7 @@ struct tc_top_config {
 	__u32 map_mode;   /* enum tc_top_map_mode */
 	__u32 slots;      /* flow_slots' max_entries (mmap mode) */
 	__u32 handshakes; /* 1: time TCP handshakes into `handshakes` (off with --no-tcp-stats) */
+	__u32 owners;     /* 1: TC egress publishes a new flow's socket owner (tc_top_owner.h; off with --no-processes) */
 };
 
 /*
@@ -179,7 +180,7 @@ _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
 _Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");
 _Static_assert(sizeof(struct counters) == 80, "counters layout");
-_Static_assert(sizeof(struct tc_top_config) == 12, "config layout");
+_Static_assert(sizeof(struct tc_top_config) == 16, "config layout");
 _Static_assert(sizeof(struct handshake) == 24, "handshake layout");
 #endif
 

@@ -7,15 +7,18 @@
  * Two steps, so that the owner is always taken in process context and the key always comes from
  * the socket:
  *  1. The owner goes into the socket's storage (sock_owners, an SK_STORAGE map cloned to accepted
- *     children) when a process creates, binds, connects, sends on (unconnected UDP) or receives
- *     on the socket: cgroup/sock_create, post_bind4/6, connect4/6, sendmsg4/6, recvmsg4/6. At start,
- *     iter/task_file gives each existing socket the task that holds it.
+ *     children) when a process creates, binds or connects the socket: cgroup/sock_create,
+ *     post_bind4/6, connect4/6. At start, iter/task_file gives each existing socket the task that
+ *     holds it.
  *  2. The socket's addresses and ports are published with its owner into `owners` (struct
  *     owner_key) once they are known: TCP by sockops when it connects or is established (both
- *     ends); UDP at bind (post_bind) and unconnected send (sendmsg) as a wildcard on its local
- *     address and port, connected UDP and ping/raw ICMP sockets by cgroup_skb/egress from the
- *     socket (UDP) or the echo request (ICMP). A socket remembers the last key it published, so a
- *     packet of a known socket costs a storage lookup and a compare.
+ *     ends); a bound UDP socket at bind (post_bind) as a wildcard on its local address and port;
+ *     a UDP socket's first send to a peer (connected: its 4-tuple, unconnected: its local end) and
+ *     a ping or raw socket's echo request by the counter programs' TC egress hook, once per new
+ *     flow (tc_top.bpf.c, own_egress). No program here runs per packet, and none per send or
+ *     receive: a socket's owner is the process that created, bound or connected it (or held it
+ *     when tc-top started).
+ * Both maps are the counter object's, reused by this one (tc_top_owner.h).
  * Sockets the kernel makes itself (RSTs, ICMP errors: its control sockets) have no storage, and
  * forwarded or injected frames no socket: they get no owner.
  */
@@ -31,7 +34,6 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_ICMPV6_ 58
-#define TCP_LISTEN 10
 
 /* The kernel's own types, only the fields read here; offsets come from the kernel's BTF (CO-RE). */
 struct in6_addr {
@@ -108,15 +110,6 @@ struct bpf_iter__task_file {
 	__u32 fd;
 	struct file *file;
 } __attribute__((preserve_access_index));
-
-/* A socket's owner and the last key it published (its hash, and the owner generation then). */
-struct sock_owner {
-	struct owner_value owner;
-	__u32 gen;
-	__u32 published;
-	__u32 published_gen;
-	__u32 pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -221,43 +214,28 @@ static __always_inline int is_udp(__u32 proto)
 }
 
 /*
- * A UDP socket's key from its own fields: its 4-tuple when connected, else its local end only.
- * `family` and `bound` are constants where the hook says them: a post_bind program may read only
- * the local fields of its own family.
+ * A bound UDP socket's local end, as a wildcard key (any remote). `family` is a constant where the
+ * hook says it: a post_bind program may read only the local fields of its own family.
  */
-static __always_inline void publish_udp_as(struct sock_owner *so, struct bpf_sock *sk, __u32 family, int bound)
+static __always_inline void publish_bound_udp(struct sock_owner *so, struct bpf_sock *sk, __u32 family)
 {
 	struct owner_key k = {};
-	__u32 l6[4], r6[4];
-	__u32 connected = bound ? 0 : sk->dst_port != 0;
+	__u32 l6[4], r6[4] = {};
 
 	if (family == AF_INET6) {
 		l6[0] = sk->src_ip6[0];
 		l6[1] = sk->src_ip6[1];
 		l6[2] = sk->src_ip6[2];
 		l6[3] = sk->src_ip6[3];
-		r6[0] = connected ? sk->dst_ip6[0] : 0;
-		r6[1] = connected ? sk->dst_ip6[1] : 0;
-		r6[2] = connected ? sk->dst_ip6[2] : 0;
-		r6[3] = connected ? sk->dst_ip6[3] : 0;
 		key_addrs(&k, AF_INET6, 0, l6, 0, r6);
 	} else {
-		key_addrs(&k, AF_INET, sk->src_ip4, l6, connected ? sk->dst_ip4 : 0, r6);
+		key_addrs(&k, AF_INET, sk->src_ip4, l6, 0, r6);
 	}
 	k.proto = sk->protocol;
 	k.lport = sk->src_port;
-	k.rport = connected ? bpf_ntohs(sk->dst_port) : 0;
 	if (k.lport == 0)
-		return; /* not bound yet: the next hook sees it bound */
+		return; /* not bound to a port yet */
 	publish(so, &k);
-}
-
-static __always_inline void publish_udp(struct sock_owner *so, struct bpf_sock *sk)
-{
-	if (sk->family == AF_INET6)
-		publish_udp_as(so, sk, AF_INET6, 0);
-	else
-		publish_udp_as(so, sk, AF_INET, 0);
 }
 
 static __always_inline int ours(void *ctx)
@@ -290,7 +268,7 @@ static __always_inline int on_bind(struct bpf_sock *sk, __u32 family)
 		return 1;
 	own_current(so);
 	if (is_udp(sk->protocol))
-		publish_udp_as(so, sk, family, 1);
+		publish_bound_udp(so, sk, family);
 	return 1;
 }
 
@@ -306,9 +284,8 @@ int tctop_own_bind6(struct bpf_sock *sk)
 	return on_bind(sk, AF_INET6);
 }
 
-/* connect, sendmsg, recvmsg: the process using the socket now owns it; an unconnected UDP send
- * (the only kind these hooks see) publishes its local end. */
-static __always_inline int on_use(struct bpf_sock_addr *ctx, int send)
+/* connect: the process connecting the socket now owns it. */
+static __always_inline int on_connect(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct sock_owner *so;
@@ -319,45 +296,61 @@ static __always_inline int on_use(struct bpf_sock_addr *ctx, int send)
 	if (!so)
 		return 1;
 	own_current(so);
-	if (send && is_udp(sk->protocol))
-		publish_udp(so, sk);
 	return 1;
 }
 
 SEC("cgroup/connect4")
 int tctop_own_conn4(struct bpf_sock_addr *ctx)
 {
-	return on_use(ctx, 0);
+	return on_connect(ctx);
 }
 
 SEC("cgroup/connect6")
 int tctop_own_conn6(struct bpf_sock_addr *ctx)
 {
-	return on_use(ctx, 0);
+	return on_connect(ctx);
 }
 
-SEC("cgroup/sendmsg4")
-int tctop_own_send4(struct bpf_sock_addr *ctx)
+/*
+ * A connection accepted by a listener that has no storage (it existed before tc-top, and the
+ * iterator published it as a wildcard key instead): the connection gets the listener's owner,
+ * found by its local address and port, or by any address (IPv4, or dual-stack IPv6).
+ */
+static __always_inline struct sock_owner *from_listener(struct bpf_sock_ops *skops, struct bpf_sock *sk)
 {
-	return on_use(ctx, 1);
-}
+	struct owner_key k = {};
+	struct owner_value *ov;
+	struct sock_owner *so;
+	__u32 l6[4], r6[4] = {};
 
-SEC("cgroup/sendmsg6")
-int tctop_own_send6(struct bpf_sock_addr *ctx)
-{
-	return on_use(ctx, 1);
-}
-
-SEC("cgroup/recvmsg4")
-int tctop_own_recv4(struct bpf_sock_addr *ctx)
-{
-	return on_use(ctx, 0);
-}
-
-SEC("cgroup/recvmsg6")
-int tctop_own_recv6(struct bpf_sock_addr *ctx)
-{
-	return on_use(ctx, 0);
+	if (skops->family == AF_INET6) {
+		l6[0] = skops->local_ip6[0];
+		l6[1] = skops->local_ip6[1];
+		l6[2] = skops->local_ip6[2];
+		l6[3] = skops->local_ip6[3];
+		key_addrs(&k, AF_INET6, 0, l6, 0, r6);
+	} else {
+		key_addrs(&k, AF_INET, skops->local_ip4, l6, 0, r6);
+	}
+	k.proto = IPPROTO_TCP;
+	k.lport = skops->local_port;
+	ov = bpf_map_lookup_elem(&owners, &k);
+	if (!ov) {
+		__builtin_memset(k.laddr, 0, sizeof(k.laddr));
+		ov = bpf_map_lookup_elem(&owners, &k);
+	}
+	if (!ov && k.family == 4) {
+		k.family = 6;
+		ov = bpf_map_lookup_elem(&owners, &k);
+	}
+	if (!ov)
+		return NULL;
+	so = bpf_sk_storage_get(&sock_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!so)
+		return NULL;
+	so->owner = *ov;
+	so->gen += 1;
+	return so;
 }
 
 /* TCP: both ends of a connection once they are known, with the owner the socket carries (an
@@ -382,6 +375,8 @@ int tctop_own_tcp(struct bpf_sock_ops *skops)
 	if (!sk)
 		return 1;
 	so = bpf_sk_storage_get(&sock_owners, sk, 0, 0);
+	if (!so && skops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		so = from_listener(skops, sk);
 	if (!so)
 		return 1; /* not of our namespace, or the kernel's own */
 	if (skops->family == AF_INET6) {
@@ -407,80 +402,12 @@ int tctop_own_tcp(struct bpf_sock_ops *skops)
 }
 
 /*
- * Egress of a local socket that is not TCP: a connected UDP socket's 4-tuple (its first send
- * names it), and the addresses of an ICMP echo request from a ping or raw socket.
- */
-SEC("cgroup_skb/egress")
-int tctop_own_egress(struct __sk_buff *skb)
-{
-	struct owner_key k = {};
-	struct sock_owner *so;
-	struct bpf_sock *sk;
-	__u8 *data = (void *)(long)skb->data;
-	__u8 *end = (void *)(long)skb->data_end;
-	__u8 hdr[40];
-	__u8 type;
-
-	/* TCP leaves before the socket is touched: its header's protocol byte is in the cache line
-	 * the stack just wrote (cgroup_skb data starts at the network header), the socket's may not be. */
-	if (skb->protocol == bpf_htons(0x0800)) {
-		if (data + 10 <= end && data[9] == IPPROTO_TCP)
-			return 1;
-	} else if (skb->protocol == bpf_htons(0x86dd)) {
-		if (data + 7 <= end && data[6] == IPPROTO_TCP)
-			return 1;
-	}
-	sk = skb->sk;
-	if (!sk)
-		return 1;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->protocol == IPPROTO_TCP)
-		return 1;
-	/* An unconnected UDP send was published by sendmsg4/6 just before: nothing to do here. */
-	if (is_udp(sk->protocol) && sk->dst_port == 0)
-		return 1;
-	so = bpf_sk_storage_get(&sock_owners, sk, 0, 0);
-	if (!so)
-		return 1;
-	if (is_udp(sk->protocol)) {
-		publish_udp(so, sk);
-		return 1;
-	}
-	if (sk->protocol != IPPROTO_ICMP && sk->protocol != IPPROTO_ICMPV6_ && sk->protocol != IPPROTO_RAW)
-		return 1;
-	/* cgroup_skb sees the packet from its network header on. */
-	if (skb->protocol == bpf_htons(0x0800)) {
-		__u32 ihl;
-
-		if (bpf_skb_load_bytes(skb, 0, hdr, 20) < 0 || hdr[9] != IPPROTO_ICMP)
-			return 1;
-		ihl = (hdr[0] & 0xf) * 4;
-		if (ihl < 20 || bpf_skb_load_bytes(skb, ihl, &type, 1) < 0 || type != 8)
-			return 1; /* only echo requests: the kernel's own ICMP has no socket of ours anyway */
-		k.family = 4;
-		k.proto = IPPROTO_ICMP;
-		__builtin_memcpy(k.laddr, hdr + 12, 4);
-		__builtin_memcpy(k.raddr, hdr + 16, 4);
-	} else if (skb->protocol == bpf_htons(0x86dd)) {
-		if (bpf_skb_load_bytes(skb, 0, hdr, 40) < 0 || hdr[6] != IPPROTO_ICMPV6_)
-			return 1;
-		if (bpf_skb_load_bytes(skb, 40, &type, 1) < 0 || type != 128)
-			return 1;
-		k.family = 6;
-		k.proto = IPPROTO_ICMPV6_;
-		__builtin_memcpy(k.laddr, hdr + 8, 16);
-		__builtin_memcpy(k.raddr, hdr + 24, 16);
-	} else {
-		return 1;
-	}
-	publish(so, &k);
-	return 1;
-}
-
-/*
  * At start: every socket a task holds, owned by that task (a socket held by several, by the last
- * one met). Connected sockets are published; every socket gets the storage, so that a listener's
- * later connections and an idle UDP socket's later packets find their owner.
+ * one met), published under its key: a connection's 4-tuple, a listener's or an unconnected UDP
+ * socket's local end (any remote). No storage is given here: a kernel may refuse a socket reached
+ * from a file as the storage's owner (6.18 does), and the keys say what is needed: a listener's
+ * later connections find its owner by their local end (sockops, from_listener), an unconnected
+ * socket's flows match its local end. A ping socket that existed before tc-top has no owner.
  */
 SEC("iter/task_file")
 int tctop_own_iter(struct bpf_iter__task_file *ctx)
@@ -488,7 +415,7 @@ int tctop_own_iter(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct owner_key k = {};
-	struct sock_owner *so;
+	struct owner_value ov = {};
 	struct socket *sock;
 	struct sock *sk;
 	__u32 family, proto, l6[4], r6[4];
@@ -507,22 +434,10 @@ int tctop_own_iter(struct bpf_iter__task_file *ctx)
 		return 0;
 	if (BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) != config.netns_cookie)
 		return 0;
-	so = bpf_sk_storage_get(&sock_owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!so)
-		return 0;
-	so->owner.tgid = BPF_CORE_READ(task, tgid);
-	so->owner.uid = BPF_CORE_READ(task, cred, uid.val);
-	so->owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
-	BPF_CORE_READ_STR_INTO(&so->owner.comm, task, comm);
-	so->owner.recorded = bpf_ktime_get_ns(); /* iterators may not read the coarse clock */
-	so->gen += 1;
-
 	proto = BPF_CORE_READ(sk, sk_protocol);
-	dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	if (proto == IPPROTO_TCP && (dport == 0 || BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN))
-		return 0; /* a listener: its connections get its storage */
 	if (proto != IPPROTO_TCP && !is_udp(proto))
-		return 0; /* ping/raw: published by their next echo request */
+		return 0; /* ping/raw: no key without a remote */
+	dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 	if (family == AF_INET6) {
 		BPF_CORE_READ_INTO(&l6, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&r6, sk, __sk_common.skc_v6_daddr);
@@ -533,8 +448,17 @@ int tctop_own_iter(struct bpf_iter__task_file *ctx)
 	k.proto = proto;
 	k.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	k.rport = bpf_ntohs(dport);
-	if (k.lport != 0)
-		publish(so, &k);
+	if (k.rport == 0)
+		__builtin_memset(k.raddr, 0, sizeof(k.raddr)); /* a listener or an unconnected socket: its local end */
+	if (k.lport == 0)
+		return 0;
+	ov.tgid = BPF_CORE_READ(task, tgid);
+	ov.uid = BPF_CORE_READ(task, cred, uid.val);
+	ov.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&ov.comm, task, comm);
+	ov.recorded = bpf_ktime_get_ns(); /* iterators may not read the coarse clock */
+	if (bpf_map_update_elem(&owners, &k, &ov, BPF_ANY) == 0)
+		__sync_fetch_and_add(&owners_written, 1);
 	return 0;
 }
 

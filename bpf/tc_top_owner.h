@@ -2,8 +2,12 @@
 /*
  * The contract of tc-top's owner object (bpf/tc_top_owner.bpf.c): who owns a socket, keyed by the
  * socket's addresses and ports. Mirrored in src/ffi/layout.ts (OwnerKey, OwnerValue); tc-top checks
- * the loaded map's key and value sizes against the mirror. The counter programs (tc_top.h) are not
- * touched: userspace joins these entries to the flows by the socket's 5-tuple.
+ * the loaded map's key and value sizes against the mirror. Userspace joins these entries to the
+ * flows by the socket's 5-tuple.
+ *
+ * Both objects write `owners`: the owner programs on socket events, and the counter programs' TC
+ * egress hook once per new flow, from the sending socket's storage (no program runs per packet
+ * for it). The owner object reuses the counter object's `owners` and `sock_owners` maps.
  *
  * Multi-byte fields are host byte order, except addresses (as on the wire).
  */
@@ -50,6 +54,18 @@ struct owner_value {
 	__u64 cgroup_id;
 	char comm[16];
 	__u64 recorded;
+};
+
+/*
+ * sock_owners (SK_STORAGE) value: a socket's owner and the last key it published (its hash, and
+ * the owner generation then). Only the programs read it.
+ */
+struct sock_owner {
+	struct owner_value owner;
+	__u32 gen;
+	__u32 published;
+	__u32 published_gen;
+	__u32 pad;
 };
 
 /* Load-time configuration, the object's .rodata. */

@@ -59,6 +59,10 @@ describe('process owners on the real kernel', kernelTest(), () => {
         await run(bed.nsB, TCP_SERVER('10.200.0.2', 7000));
         await new Promise((r) => setTimeout(r, 300));
         const early = await run(bed.nsA, TCP_CLIENT('10.200.0.2', 7000, 4));
+        // And an idle server in A (its connections come after tc-top starts), and a UDP receiver in A.
+        const idleServer = await run(bed.nsA, TCP_SERVER('0.0.0.0', 7002));
+        const earlyReceiver = await run(bed.nsA, UDP_SINK(5001));
+        await new Promise((r) => setTimeout(r, 300));
 
         tcTop = startTcTop(bed.nsA, ['-i', bed.ifA, '--json', '-d', '0.3', '--idle-timeout', '120', '--no-drop-privileges'], 'nsenter');
         const t = tcTop;
@@ -75,6 +79,8 @@ describe('process owners on the real kernel', kernelTest(), () => {
         const server = await run(bed.nsA, TCP_SERVER('10.200.0.1', 7001));
         await new Promise((r) => setTimeout(r, 300));
         await run(bed.nsB, TCP_CLIENT('10.200.0.1', 7001));
+        await run(bed.nsB, TCP_CLIENT('10.200.0.1', 7002));
+        await run(bed.nsB, UDP_SEND('10.200.0.1', 5001));
         // A process in a test-made cgroup (it moves itself there before its socket exists).
         await run(bed.nsA, `open('${cg}/cgroup.procs', 'w').write(str(os.getpid()))\n${UDP_SEND('10.200.0.2', 6002)}`);
         // One that sends once and exits at once.
@@ -101,6 +107,9 @@ describe('process owners on the real kernel', kernelTest(), () => {
           'ping out': () => icmp('egress', 8)?.comm === 'ping',
           'ping in': () => icmp('ingress', 0)?.comm === 'ping',
           'early': () => flows().some((f) => f.proto === 'tcp' && f.pid === early),
+          'idle server (ingress)': () => tcp('ingress', 7002)?.pid === idleServer,
+          'idle server (egress)': () => tcp('egress', 7002)?.pid === idleServer,
+          'early udp receiver': () => udp('ingress', 5001)?.pid === earlyReceiver,
         };
         await t.waitFor(() => Object.values(want).every((ok) => ok()), 15_000, `owners: ${JSON.stringify(Object.fromEntries(Object.entries(want).map(([k, ok]) => [k, ok()])))}`).catch((err: Error) => {
           throw new Error(`${err.message}\n${JSON.stringify(flows().map((f) => [f.proto, f.dir, `${f.src}:${f.sport}`, `${f.dst}:${f.dport}`, f.pid, f.comm, f.cgroup]))}`);

@@ -119,7 +119,7 @@ export class KernelCollector implements Collector {
   private readonly reader: MapReader | undefined;
   private readonly slotReader: SlotReader | undefined;
   private readonly slotBytes: ArrayBuffer | undefined;
-  /** The programs' .bss (slot_hand), read around each walk of the slots. */
+  /** The programs' .bss (slot_hand, read around each walk of the slots; owners_written). */
   private readonly bssFd: number = -1;
   private readonly bssBuf = Buffer.alloc(Bss.size);
   private readonly counterBuf: Buffer;
@@ -161,8 +161,12 @@ export class KernelCollector implements Collector {
       config.writeUInt32LE(mmap ? opts.maxFlows : 0, Config.slots);
       const timeHandshakes = opts.handshakes ?? opts.tcpStats === true;
       config.writeUInt32LE(timeHandshakes ? 1 : 0, Config.handshakes);
+      // The owner maps are the live object's (the replay build has none): one entry when unused.
+      const live = opts.object !== 'replay';
+      config.writeUInt32LE(this.ownersAsked ? 1 : 0, Config.owners);
       this.obj.setInitialValue(Maps.rodata, config);
       if (!timeHandshakes) this.obj.setMaxEntries(Maps.handshakes, 1);
+      if (live && !this.ownersAsked) this.obj.setMaxEntries(Maps.owners, 1);
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
       this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
       this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
@@ -202,12 +206,12 @@ export class KernelCollector implements Collector {
         this.teardown.defer('unmapped the flow slots', () => shared.unmap(), true);
         this.slotReader = new SlotReader(shared.bytes, opts.maxFlows);
         this.slotBytes = shared.bytes;
-        const bss = this.obj.mapInfo(Maps.bss);
-        if (bss.valueSize !== Bss.size) throw new LayoutMismatchError(`bpf/tc_top.bpf.o's .bss holds ${bss.valueSize} bytes, this tc-top expects ${Bss.size}: rebuild it with \`npm run build:bpf\``);
-        this.bssFd = bss.fd;
       } else {
         this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
       }
+      const bss = this.obj.mapInfo(Maps.bss);
+      if (bss.valueSize !== Bss.size) throw new LayoutMismatchError(`bpf/tc_top.bpf.o's .bss holds ${bss.valueSize} bytes, this tc-top expects ${Bss.size}: rebuild it with \`npm run build:bpf\``);
+      this.bssFd = bss.fd;
       this.counterBuf = Buffer.alloc(this.counterSlot * this.cpus);
       if (timeHandshakes) {
         const hs = this.obj.mapInfo(Maps.handshakes);
@@ -216,7 +220,10 @@ export class KernelCollector implements Collector {
       }
 
       // Owners first: sockets are known before the first packet is counted.
-      if (this.ownersAsked) this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg));
+      if (this.ownersAsked) {
+        const shared = { owners: this.obj.mapInfo(Maps.owners).fd, sockOwners: this.obj.mapInfo(Maps.sockOwners).fd, writtenAtHook: () => this.readBss().readBigUInt64LE(Bss.ownersWritten) };
+        this.owners = OwnerProbe.start(this.teardown, (msg) => this.notices.push(msg), shared);
+      }
       if (opts.attach !== false) this.attachAll(opts, ifaces);
       if (this.healthAsked) this.health = HealthProbe.start(ifaces, this.teardown, (msg) => this.notices.push(msg));
     } catch (err) {
@@ -342,8 +349,13 @@ export class KernelCollector implements Collector {
   private slotHandMoved = false;
 
   private slotHand(): number {
-    if (!mapLookupElem(this.bssFd, Buffer.alloc(4), this.bssBuf)) throw new BpfError('reading the programs\' .bss', 2);
-    return this.bssBuf.readUInt32LE(Bss.slotHand);
+    return this.readBss().readUInt32LE(Bss.slotHand);
+  }
+
+  /** The programs' .bss (slot_hand, owners_written), read now. */
+  private readBss(): Buffer {
+    if (!mapLookupElem(this.bssFd, Buffer.alloc(4), this.bssBuf)) throw new BpfError("reading the programs' .bss", 2);
+    return this.bssBuf;
   }
 
   /** CLOCK_MONOTONIC when the last walk of the slots began. */

@@ -125,15 +125,17 @@ export class OwnerProbe {
     private readonly ownersFd: number,
     private readonly bssFd: number,
     mount: string,
+    private readonly writtenAtHook: () => bigint,
   ) {
     this.cgroups = new CgroupPaths(mount);
   }
 
   /**
-   * Load, attach to the cgroup v2 root and walk the existing sockets; undefined (with a notice)
-   * when the kernel takes none of it. Every resource's release goes on `teardown` at once.
+   * Load (on the counter object's owner maps), attach to the cgroup v2 root and walk the existing
+   * sockets; undefined (with a notice) when the kernel takes none of it. Every resource's release
+   * goes on `teardown` at once.
    */
-  static start(teardown: Teardown, notice: (msg: string) => void): OwnerProbe | undefined {
+  static start(teardown: Teardown, notice: (msg: string) => void, shared: SharedOwnerMaps): OwnerProbe | undefined {
     const off = (why: string): undefined => {
       notice(`no process owners: ${why} (flows show '-'; --no-processes hides this notice)`);
       return undefined;
@@ -148,11 +150,11 @@ export class OwnerProbe {
 
     // The whole object at once; where the kernel refuses it, each program alone to find which.
     let refused: string[] = [];
-    let obj = loadOwnerObject(config, refused);
+    let obj = loadOwnerObject(config, shared, refused);
     if (!obj) {
-      refused = refusedPrograms(config);
+      refused = refusedPrograms(config, shared);
       if (refused.length === OwnerPrograms.length + 1) return off(`the kernel refused every owner program (${refused.join(', ')})`);
-      obj = loadOwnerObject(config, refused);
+      obj = loadOwnerObject(config, shared, refused);
       if (!obj) return off('the kernel refused the owner object');
     }
     const loaded = obj;
@@ -169,7 +171,7 @@ export class OwnerProbe {
       return off(`cannot open ${root} (${(err as NodeJS.ErrnoException).code})`);
     }
     teardown.defer(`closed ${root}`, () => closeSync(cgroupFd), true);
-    const probe = new OwnerProbe(owners.fd, bss.fd, root);
+    const probe = new OwnerProbe(owners.fd, bss.fd, root, shared.writtenAtHook);
     probe.refused.push(...refused);
     for (const name of OwnerPrograms) {
       if (refused.includes(name)) continue;
@@ -196,7 +198,8 @@ export class OwnerProbe {
   /** The owners map as a sample; read again only when the programs wrote to it since the last read. */
   read(): OwnerSample {
     if (!mapLookupElem(this.bssFd, Buffer.alloc(4), this.bssBuf)) throw new BpfError("reading the owner programs' .bss", 2);
-    const written = this.bssBuf.readBigUInt64LE(OwnerBss.written);
+    // Written by the owner programs or by the counter programs' TC egress hook.
+    const written = this.bssBuf.readBigUInt64LE(OwnerBss.written) + this.writtenAtHook();
     if (written !== this.written) {
       this.written = written;
       this.byTuple = this.readOwners();
@@ -248,11 +251,20 @@ export class OwnerProbe {
   }
 }
 
+/** The counter object's maps the owner object shares (tc_top_owner.h), and its count of entries written at the TC hook. */
+export interface SharedOwnerMaps {
+  readonly owners: number;
+  readonly sockOwners: number;
+  readonly writtenAtHook: () => bigint;
+}
+
 /** The owner object loaded without the `left` programs, or undefined (and closed) when the kernel refuses it. */
-function loadOwnerObject(config: Buffer, left: readonly string[], only?: string): BpfObject | undefined {
+function loadOwnerObject(config: Buffer, shared: SharedOwnerMaps, left: readonly string[], only?: string): BpfObject | undefined {
   const obj = BpfObject.open(ownerObjectPath());
   try {
     obj.setInitialValue(OwnerMaps.rodata, config);
+    obj.reuseMap(OwnerMaps.owners, shared.owners);
+    obj.reuseMap(OwnerMaps.sockOwners, shared.sockOwners);
     for (const name of [...OwnerPrograms, OwnerIterator]) if (left.includes(name) || (only !== undefined && name !== only)) obj.setAutoload(name, false);
     obj.load();
     return obj;
@@ -263,9 +275,9 @@ function loadOwnerObject(config: Buffer, left: readonly string[], only?: string)
 }
 
 /** The programs the kernel refuses, each loaded alone. */
-function refusedPrograms(config: Buffer): string[] {
+function refusedPrograms(config: Buffer, shared: SharedOwnerMaps): string[] {
   return [...OwnerPrograms, OwnerIterator].filter((name) => {
-    const one = loadOwnerObject(config, [], name);
+    const one = loadOwnerObject(config, shared, [], name);
     one?.close();
     return !one;
   });

@@ -3,7 +3,7 @@
  * The collector checks the loaded maps against these sizes before reading anything.
  */
 
-export const TC_TOP_ABI = 3;
+export const TC_TOP_ABI = 4;
 
 /** struct flow_key, 48 bytes. */
 export const FlowKey = {
@@ -52,13 +52,15 @@ export const Counters = {
   malformedBytes: 72,
 } as const;
 
-/** struct tc_top_config, the program's .rodata, 12 bytes. */
+/** struct tc_top_config, the program's .rodata, 16 bytes. */
 export const Config = {
-  size: 12,
+  size: 16,
   mapMode: 0,
   slots: 4,
   /** 1: time TCP handshakes into `handshakes`. */
   handshakes: 8,
+  /** 1: TC egress publishes a new flow's socket owner into `owners` (tc_top_owner.h). */
+  owners: 12,
 } as const;
 
 /** struct handshake, 24 bytes: the value of `handshakes` (key: struct flow_key of the SYN's direction). */
@@ -96,13 +98,26 @@ export const DIR_EGRESS = 1;
 /** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
 export const PROGRAM_PREFIX = 'tctop_';
 export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
-export const Maps = { flows: 'flows', flowIndex: 'flow_index', flowSlots: 'flow_slots', counters: 'counters', handshakes: 'handshakes', rodata: '.rodata', bss: '.bss' } as const;
+export const Maps = {
+  flows: 'flows',
+  flowIndex: 'flow_index',
+  flowSlots: 'flow_slots',
+  counters: 'counters',
+  handshakes: 'handshakes',
+  /** The owner object's maps, created by the live counter object (not the replay build) and reused by it. */
+  owners: 'owners',
+  sockOwners: 'sock_owners',
+  rodata: '.rodata',
+  bss: '.bss',
+} as const;
 
 /** The program's .bss (its zero-initialised globals), one value at key 0. */
 export const Bss = {
-  size: 4,
+  size: 16,
   /** __u32 slot_hand: advanced by every search for a new flow's slot. */
   slotHand: 0,
+  /** __u64 owners_written: entries the TC egress hook wrote to `owners`. */
+  ownersWritten: 8,
 } as const;
 
 /** Per-CPU map values are laid out one slot per possible CPU, each rounded up to 8 bytes. */
@@ -194,12 +209,7 @@ export const OwnerPrograms = [
   'tctop_own_bind6',
   'tctop_own_conn4',
   'tctop_own_conn6',
-  'tctop_own_send4',
-  'tctop_own_send6',
-  'tctop_own_recv4',
-  'tctop_own_recv6',
   'tctop_own_tcp',
-  'tctop_own_egress',
 ] as const;
 export const OwnerIterator = 'tctop_own_iter';
 export const OwnerMaps = { owners: 'owners', sockOwners: 'sock_owners', rodata: '.rodata', bss: '.bss' } as const;

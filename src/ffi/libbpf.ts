@@ -107,6 +107,7 @@ const f = bindAll(() => ({
   findProgram: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
   mapSetType: lib.func('int bpf_map__set_type(void *map, int type)'),
   mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t max)'),
+  mapReuseFd: lib.func('int bpf_map__reuse_fd(void *map, int fd)'),
   mapSetInitialValue: lib.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
   mapFd: lib.func('int bpf_map__fd(void *map)'),
   mapKeySize: lib.func('uint32_t bpf_map__key_size(void *map)'),
@@ -240,6 +241,11 @@ export class BpfObject {
 
   setMaxEntries(name: string, max: number): void {
     check(`bpf_map__set_max_entries(${name})`, f.mapSetMaxEntries(this.map(name), max) as number);
+  }
+
+  /** Use an existing map (another object's) for this object's map `name`, before load: both objects' programs then share it. */
+  reuseMap(name: string, fd: number): void {
+    check(`bpf_map__reuse_fd(${name})`, f.mapReuseFd(this.map(name), fd) as number);
   }
 
   /** Replace the initial contents of a data section map, e.g. '.rodata' for const volatile config. */
