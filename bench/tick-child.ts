@@ -114,6 +114,7 @@ try {
       return s;
     },
     deleteFlows: (keys) => collector.deleteFlows(keys),
+    release: (s) => collector.release(s),
     close: () => collector.close(),
   };
   // An idle timeout longer than the run: filling a million flows takes longer than the default

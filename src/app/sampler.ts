@@ -26,11 +26,12 @@ export class Sampler {
     const snapshot = this.collector.read();
     const { history, intervalS, table, totals } = advance(NO_HISTORY, snapshot);
     this.history = history;
-    return tickOf(snapshot, intervalS, table, totals, []);
+    return tickOf(snapshot, intervalS, table, totals, [], () => this.collector.release?.(snapshot));
   }
 
   tick(): LiveTick {
-    let snapshot = this.collector.read();
+    const read = this.collector.read();
+    let snapshot = read;
     const rows = expiredRows(snapshot, this.idleTimeoutNs);
     const expired: FlowRecord[] = rows.map((i) => snapshot.flows.record(i));
     if (rows.length > 0) {
@@ -39,7 +40,8 @@ export class Sampler {
     }
     const { history, intervalS, table, totals } = advance(this.history, snapshot);
     this.history = history;
-    return tickOf(snapshot, intervalS, table, totals, expired);
+    // Retired once the next tick is out: by then the history's last snapshot is the next one's.
+    return tickOf(snapshot, intervalS, table, totals, expired, () => this.collector.release?.(read));
   }
 }
 
@@ -56,7 +58,7 @@ export interface LiveTick extends Tick {
 
 const NO_FLOWS = new RecordFlowSet([]);
 
-function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals: Totals, expired: readonly FlowRecord[]): LiveTick {
+function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals: Totals, expired: readonly FlowRecord[], released: () => void): LiveTick {
   const tick = {
     snapshot,
     intervalS,
@@ -73,6 +75,7 @@ function tickOf(snapshot: Snapshot, intervalS: number, table: RateTable, totals:
       tick.snapshot = { ...rest, flows: NO_FLOWS };
       tick.table = new RateTable(NO_FLOWS, 0);
       tick.retired = true;
+      released();
     },
   };
   return tick;

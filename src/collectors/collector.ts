@@ -13,6 +13,11 @@ export interface Collector {
   read(): Snapshot;
   /** Delete flows by key (idle expiry); returns how many were deleted. */
   deleteFlows(keys: readonly string[]): number;
+  /**
+   * Nothing reads this snapshot any more (the run loop retired its tick): the collector may reuse
+   * what it holds for a later read. Optional; a snapshot still read must never be given here.
+   */
+  release?(snapshot: Snapshot): void;
   /** Detach everything; one line per hook detached. Idempotent. */
   close(): string[];
   /** Present when the collector keeps its own time (a capture file): the run loop moves it instead of sleeping. */

@@ -309,9 +309,11 @@ export class KernelCollector implements Collector {
       throw new InterfaceError(`${lost.map((i) => i.name).join(', ')} disappeared while tc-top was watching it: stopping (the last update above is the final one)`);
     }
     const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
-    // The slots' walk writes at most one row per slot; a hash read grows from the last count.
-    const sink = new ValueColumns(cpus, this.flowSlot, this.slotReader ? this.maxFlows : this.lastCount + 8192);
-    const { keys, count } = this.readFlows(sink);
+    // The slots' walk writes at most one row per slot, into the buffers of a released read when
+    // there is one (a million flows are 84 MB a read); a hash read grows from the last count.
+    const spare = this.slotReader ? this.spare.pop() : undefined;
+    const sink = spare?.sink ?? new ValueColumns(cpus, this.flowSlot, this.slotReader ? this.maxFlows : this.lastCount + 8192);
+    const { keys, count } = this.readFlows(sink, spare?.keys);
     this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
@@ -325,6 +327,7 @@ export class KernelCollector implements Collector {
     // a slot ahead of it: a flow born during the walk, in a new slot search, which moves the hand.
     // The copy met last is the live one.
     if (this.slotReader && this.slotHandMoved) flows = withoutRows(flows, (flows as KernelFlowSet).repeatsOf(this.bornSince(flows, this.walkStartNs)));
+    if (this.slotReader) this.lent.set(flows, { sink, keys });
     return {
       monoNs,
       wallMs,
@@ -373,11 +376,23 @@ export class KernelCollector implements Collector {
     return rows;
   }
 
-  private readFlows(sink: ValueColumns): MapEntries {
+  /** The buffers of a read (mmap kind), by the flow set made of them, until released; and those released. */
+  private readonly lent = new WeakMap<FlowSet, { readonly sink: ValueColumns; readonly keys: Buffer }>();
+  private readonly spare: { readonly sink: ValueColumns; readonly keys: Buffer }[] = [];
+
+  release(snapshot: Snapshot): void {
+    const buffers = this.lent.get(snapshot.flows);
+    if (!buffers) return;
+    this.lent.delete(snapshot.flows);
+    // Two are enough: the next read's, and one more while a tick is held.
+    if (this.spare.length < 2) this.spare.push(buffers);
+  }
+
+  private readFlows(sink: ValueColumns, keys?: Buffer): MapEntries {
     if (this.slotReader) {
       this.walkStartNs = Number(process.hrtime.bigint());
       const hand = this.slotHand();
-      const read = this.slotReader.read(sink);
+      const read = this.slotReader.read(sink, keys);
       this.slotHandMoved = this.slotHand() !== hand;
       return read;
     }

@@ -56,11 +56,19 @@ export class SlotReader {
     this.words = new Uint32Array(shared, 0, slots * SLOT_WORDS);
   }
 
-  /** Every flow in the slots: keys into a buffer of the read's own, values decoded into `values`. */
-  read(values: ValueColumns): MapEntries {
+  /** The size of the key buffer a read fills. */
+  get keyBytes(): number {
+    return FlowKey.size * Math.max(1, this.slots);
+  }
+
+  /**
+   * Every flow in the slots: keys into `keys` (keyBytes long; a buffer of the read's own unless
+   * given one no snapshot reads any more), values decoded into `values`.
+   */
+  read(values: ValueColumns, keys: Buffer = Buffer.allocUnsafeSlow(this.keyBytes)): MapEntries {
     const w = this.words;
-    // Uninitialised: only the entries read are ever looked at.
-    const keys = Buffer.allocUnsafeSlow(FlowKey.size * Math.max(1, this.slots));
+    // Uninitialised or reused: only the entries read are ever looked at.
+    if (keys.length < this.keyBytes) throw new RangeError(`a key buffer of ${keys.length} bytes, ${this.keyBytes} needed`);
     const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
     values.begin();
     const c = values.room(this.slots);
