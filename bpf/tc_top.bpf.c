@@ -69,24 +69,8 @@ __u32 slot_hand = 0;
  * again when this or the owner programs' own count moved. */
 __u64 owners_written = 0;
 
-#ifndef TC_TOP_REPLAY
-/* The owner object's maps (tc_top_owner.h), created here and reused by it: a socket's owner, kept
- * by the owner programs on socket events, and the socket keys it is published under. `owners` has
- * one entry when config.owners is 0 (--no-processes). */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct sock_owner);
-} sock_owners SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct owner_key);
-	__type(value, struct owner_value);
-} owners SEC(".maps");
-#endif
+/* The owner object's maps (tc_top_owner.h: sock_owners, owners) are created with this object and
+ * reused by it; `owners` has one entry when config.owners is 0 (--no-processes). */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -500,8 +484,6 @@ static __always_inline void own_egress(struct __sk_buff *skb, const struct flow_
 	struct owner_key k = {};
 	struct sock_owner *so;
 	struct bpf_sock *sk = skb->sk;
-	__u32 h;
-	int i;
 
 	if (!sk)
 		return;
@@ -536,17 +518,8 @@ static __always_inline void own_egress(struct __sk_buff *skb, const struct flow_
 	k.family = f->family;
 	k.proto = f->proto;
 	__builtin_memcpy(k.laddr, f->src, 16);
-	/* As the owner programs do: a socket's last key under its current owner is not written again. */
-	h = 0x811c9dc5;
-	for (i = 0; i < (int)(sizeof(k) / 4); i++)
-		h = (h ^ ((const __u32 *)&k)[i]) * 0x01000193;
-	if (so->published == h && so->published_gen == so->gen)
-		return;
-	if (bpf_map_update_elem(&owners, &k, &so->owner, BPF_ANY) == 0) {
-		so->published = h;
-		so->published_gen = so->gen;
+	if (owner_publish(so, &k))
 		__sync_fetch_and_add(&owners_written, 1);
-	}
 }
 #endif
 

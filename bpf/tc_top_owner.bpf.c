@@ -111,49 +111,16 @@ struct bpf_iter__task_file {
 	struct file *file;
 } __attribute__((preserve_access_index));
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct sock_owner);
-} sock_owners SEC(".maps");
-
-/* Socket key -> owner, read by tc-top every tick. LRU: a host's sockets, not its flows. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct owner_key);
-	__type(value, struct owner_value);
-} owners SEC(".maps");
-
 /* Entries written to `owners`: tc-top reads the map again only when this moved. */
 __u64 owners_written = 0;
 
 const volatile struct owner_config config = {};
 
-static __always_inline __u32 key_hash(const struct owner_key *k)
-{
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = 0x811c9dc5;
-
-#pragma unroll
-	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
-		h = (h ^ w[i]) * 0x01000193;
-	return h;
-}
-
 /* Write the key with the socket's owner, unless it is the socket's last key under this owner. */
 static __always_inline void publish(struct sock_owner *so, struct owner_key *k)
 {
-	__u32 h = key_hash(k);
-
-	if (so->published == h && so->published_gen == so->gen)
-		return;
-	if (bpf_map_update_elem(&owners, k, &so->owner, BPF_ANY) == 0) {
-		so->published = h;
-		so->published_gen = so->gen;
+	if (owner_publish(so, k))
 		__sync_fetch_and_add(&owners_written, 1);
-	}
 }
 
 /* The current task as the socket's owner (process context only); a new owner republishes. */

@@ -74,6 +74,44 @@ struct owner_config {
 };
 
 #ifdef __bpf__
+/*
+ * The maps both objects use, defined once here (each object declares them; the owner object reuses
+ * the counter object's): a socket's owner (SK_STORAGE, cloned to accepted sockets), and socket key
+ * -> owner, read by tc-top every tick (LRU: a host's sockets, not its flows).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sock_owner);
+} sock_owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct owner_key);
+	__type(value, struct owner_value);
+} owners SEC(".maps");
+
+/* Write the key with the socket's owner, unless it is the socket's last key (FNV-1a of its words)
+ * under the same owner generation. Returns 1 when `owners` was written. */
+static __always_inline int owner_publish(struct sock_owner *so, const struct owner_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0x811c9dc5;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
+		h = (h ^ w[i]) * 0x01000193;
+	if (so->published == h && so->published_gen == so->gen)
+		return 0;
+	if (bpf_map_update_elem(&owners, k, &so->owner, BPF_ANY) != 0)
+		return 0;
+	so->published = h;
+	so->published_gen = so->gen;
+	return 1;
+}
+
 _Static_assert(sizeof(struct owner_key) == 40, "owner_key layout");
 _Static_assert(sizeof(struct owner_value) == 40, "owner_value layout");
 _Static_assert(sizeof(struct owner_config) == 8, "owner_config layout");
