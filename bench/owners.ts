@@ -55,6 +55,8 @@ const isCounter = (name: string): boolean => name === 'tctop_tc_in' || name === 
 const PY_UDP = (connected: boolean) =>
   `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n` +
   (connected ? `s.connect(('10.200.0.2',9000))\nfor i in range(${DATAGRAMS}): s.send(b'x'*64)\n` : `for i in range(${DATAGRAMS}): s.sendto(b'x'*64,('10.200.0.2',9000))\n`);
+const PY_TCP_WRITES =
+  `import socket\ns=socket.create_connection(('10.200.0.2',9001))\ns.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1)\nfor i in range(${DATAGRAMS}): s.send(b'x'*64)\ns.close()\n`;
 const PY_NEW_UDP = `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(${NEW_UDP_FLOWS}): s.sendto(b'x'*64,('10.200.0.2',20000+i))\n`;
 const PY_CONNS =
   `import socket\nfor i in range(${CONNECTIONS}):\n s=socket.create_connection(('10.200.0.2',9001))\n s.sendall(b'x'*100)\n s.shutdown(socket.SHUT_WR)\n s.recv(1)\n s.close()\n`;
@@ -75,6 +77,9 @@ const PHASES: readonly Phase[] = [
   { phase: 'new flows: UDP, a datagram to each of many ports', unit: 'a new egress flow', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_NEW_UDP]), NEW_UDP_FLOWS) },
   { phase: 'hits: connected UDP', unit: 'a datagram', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_UDP(true)]), DATAGRAMS) },
   { phase: 'hits: unconnected UDP (sendto)', unit: 'a datagram', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_UDP(false)]), DATAGRAMS) },
+  // Small writes, so that every packet is alike from run to run (a bulk transfer's GSO sizes vary,
+  // and TC's time per packet with them): the per-packet cost is what is compared on and off.
+  { phase: 'hits: TCP, 64-byte writes (TCP_NODELAY)', unit: 'a packet at the hooks', run: (bed) => (bed.exec(bed.nsA, 'python3', ['-c', PY_TCP_WRITES]), undefined) },
   { phase: 'hits: TCP bulk (iperf3)', unit: 'a packet at the hooks', run: (bed) => (bed.exec(bed.nsA, 'iperf3', ['-c', '10.200.0.2', '-t', '2', '-b', '200M', '-p', '5202']), undefined) },
 ];
 
@@ -165,7 +170,8 @@ export function ownersMarkdown(o: OwnersResult | undefined): string[] {
     `its owner programs attach to is there), with attribution on (the default) and with \`--no-processes\`, ${ROUNDS} times each, the`,
     'order alternating (medians, except the per-program table, which sums the rounds); each time',
     `the test namespaces open ${n0(CONNECTIONS)} TCP connections (one request each), send ${n0(DATAGRAMS)} datagrams on a connected`,
-    `UDP socket and ${n0(DATAGRAMS)} with sendto, send one datagram to each of ${n0(NEW_UDP_FLOWS)} ports, and run a 2 s iperf3 transfer. The kernel's BPF run-time statistics`,
+    `UDP socket and ${n0(DATAGRAMS)} with sendto, send one datagram to each of ${n0(NEW_UDP_FLOWS)} ports, write 64 bytes ${n0(DATAGRAMS)} times on a TCP connection (TCP_NODELAY), and run a 2 s iperf3 transfer`,
+    '(its packets\' sizes, GSO, vary from run to run, and TC\'s time per packet with them: it is shown, not judged). The kernel\'s BPF run-time statistics',
     '(`kernel.bpf_stats_enabled`, restored after) give every program\'s time in each phase. The owner programs run on socket',
     'events only (create, bind, connect, a TCP connection\'s establishment); tc-top\'s TC egress program publishes a new',
     'flow\'s socket owner once per new flow (the verifier drops that code with `--no-processes`), so the counter programs\'',
