@@ -30,8 +30,9 @@ export interface TickConsumer {
   baseline?(tick: Tick): void;
   /**
    * Whether this consumer still reads `tick` although a newer one came (a paused view). A tick no
-   * consumer holds is retired once the next one is handed out: its columns are let go, and reading
-   * it throws. Consumers that only use a tick while it is the newest need not say anything.
+   * consumer holds is retired once the next one is handed out: its flows and columns are let go (it
+   * reads as a tick without flows) and the collector may fill their buffers again. Consumers that
+   * only use a tick while it is the newest need not say anything.
    */
   holds?(tick: Tick): boolean;
 }
