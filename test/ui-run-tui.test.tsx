@@ -76,20 +76,26 @@ describe('runTui', () => {
     const collector = new ScriptedCollector(traffic(), { hooks: HOOKS });
     const { reads } = counted(collector);
     const running = runTui({ loop: loopOf(collector, OPTIONS), options: OPTIONS, ...term.io });
-    for (let i = 0; i < 100 && !/10\.0\.0\.1:40001/.test(term.stdout.written); i++) await settle();
+    // Bounded waits, long enough for a loaded machine: the frames come when Ink renders them.
+    const until = async (ok: () => boolean, ms: number): Promise<void> => {
+      for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await settle();
+    };
+    const shows = (text: string): boolean => /10\.0\.0\.1:40001/.test(text);
+    await until(() => shows(term.stdout.written), 10_000);
     term.stdin.press(' ');
+    await until(() => /paused/i.test(term.stdout.written), 5000);
     const readsAtPause = reads();
-    while (reads() < readsAtPause + 5) await settle();
+    await until(() => reads() >= readsAtPause + 5, 10_000);
     const before = term.stdout.written.length;
-    // Sorted by another column, then filtered: the frozen tick's flows are read again.
+    // Sorted by another column, then reversed: the frozen tick's flows are read again.
     term.stdin.press('p');
-    await settle();
     term.stdin.press('r');
-    await settle();
+    await until(() => shows(term.stdout.written.slice(before)), 5000);
     const frame = term.stdout.written.slice(before);
     term.stdin.press('q');
     await running;
-    assert.match(frame, /10\.0\.0\.1:40001/, 'the paused table still has its flow, five ticks later');
+    assert.ok(reads() >= readsAtPause + 5, 'the loop ticked on while paused');
+    assert.ok(shows(frame), 'the paused table still has its flow, five ticks later');
     assert.match(frame, /paused/i);
   });
 
