@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hookState, sh, udpStreams, withBed } from './helpers/netns.js';
+import { hookState, udpStreams, withBed } from './helpers/netns.js';
 import { type Terminal, openTerminal, tmuxTest } from './helpers/tmux.js';
 import { BIN } from './helpers/run.js';
 
@@ -22,7 +22,6 @@ describe('tc-top --dashboard in a real terminal (tmux)', tmuxTest(), () => {
         const cmd = `ip netns exec ${bed.nsA} ${process.execPath} ${BIN} -i ${bed.ifA} --dashboard -d 0.5; echo EXIT=$?; sleep 30`;
         term = openTerminal(`tct-${process.pid}-dash`, cmd, 160, 50);
         const { screen, keys, waitFor } = term;
-        const session = `tct-${process.pid}-dash`;
         let s = await waitFor((x) => rows(x).length >= 3 && /:6003 /.test(x), 'three flows in the table');
         await sleep(1500); /* a few intervals, so that the rates are settled */
         s = screen();
@@ -52,7 +51,7 @@ describe('tc-top --dashboard in a real terminal (tmux)', tmuxTest(), () => {
         assert.match(s, /tc-top: detached tc ingress \(tcx\) from /);
         assert.match(s, /tc-top: detached tc egress \(tcx\) from /);
         assert.doesNotMatch(s, /tc-top dashboard/, 'the normal screen is back');
-        assert.equal(sh('tmux', ['display-message', '-p', '-t', session, '#{cursor_flag} #{alternate_on}']).trim(), '1 0', 'cursor visible, alternate screen left');
+        assert.equal(term.display('#{cursor_flag} #{alternate_on}').trim(), '1 0', 'cursor visible, alternate screen left');
         const state = hookState(bed, bed.nsA, bed.ifA);
         assert.deepEqual(state.programs, []);
         assert.equal(state.tcIngress + state.tcEgress, '');
