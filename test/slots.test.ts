@@ -22,8 +22,9 @@ function put(mem: Buffer, i: number, packets: number, seq = 2): void {
   mem.writeUInt32LE(seq, at + FlowSlot.value + FlowValue.seq);
 }
 
-function sports(keys: Buffer, count: number): number[] {
-  return Array.from({ length: count }, (_, n) => keys.readUInt16LE(n * FlowKey.size + FlowKey.sport));
+/** The source ports of a read's rows, from their keys' positions. */
+function sports(e: { keys: Buffer; at: Int32Array }): number[] {
+  return Array.from(e.at, (pos) => e.keys.readUInt16LE(pos * FlowKey.size + FlowKey.sport));
 }
 
 describe('SlotReader over crafted slots', () => {
@@ -35,7 +36,7 @@ describe('SlotReader over crafted slots', () => {
     const sink = new ValueColumns(1, FlowValue.size, 4);
     const e = r.read(sink);
     assert.equal(e.count, 4);
-    assert.deepEqual(sports(e.keys, e.count), [1000, 1003, 1007, 1009]);
+    assert.deepEqual(sports(e), [1000, 1003, 1007, 1009]);
     assert.deepEqual([...sink.done().packets], [10, 13, 17, 19]);
     assert.equal(r.busy, 1);
   });
@@ -86,6 +87,96 @@ describe('SlotReader over crafted slots', () => {
     assert.equal(view[FlowSlot.size + FlowKey.family], 0, 'slot 1 is free');
     assert.equal(view.readUInt32LE(FlowSlot.size + FlowSlot.value + FlowValue.seq), seq + 2, 'seq went odd and even again');
     assert.equal(r.read(new ValueColumns(1, FlowValue.size, 4)).count, 1, 'slot 0 left (2 is still busy)');
+  });
+});
+
+describe('the key store: each flow\'s key once, by slot and seq', () => {
+  const reader = (n: number) => {
+    const mem = Buffer.alloc(n * FlowSlot.size);
+    const ab = mem.buffer.slice(mem.byteOffset, mem.byteOffset + mem.length) as ArrayBuffer;
+    return { view: Buffer.from(ab), r: new SlotReader(ab, n) };
+  };
+  const sink = () => new ValueColumns(1, FlowValue.size, 16);
+  /** Slot i now holds the flow with source port `sport`, with this seq. */
+  const hold = (view: Buffer, i: number, sport: number, seq: number) => {
+    put(view, i, 1, seq);
+    view.writeUInt16LE(sport, i * FlowSlot.size + FlowKey.sport);
+  };
+
+  it('copies a key when a read first meets its flow, and points later reads at the same position', () => {
+    const { view, r } = reader(4);
+    hold(view, 0, 7000, 2);
+    hold(view, 2, 7002, 2);
+    const a = r.read(sink());
+    // The key bytes change without seq: no program does that, so the store still has the key it copied.
+    view.writeUInt16LE(9999, FlowKey.sport);
+    const b = r.read(sink());
+    assert.deepEqual([...b.at], [...a.at]);
+    assert.deepEqual(sports(b), [7000, 7002]);
+    assert.equal(b.keys, a.keys, 'one buffer');
+  });
+
+  it('gives a slot with a new seq a new position, and does not write the old one while a read before is live', () => {
+    const { view, r } = reader(2);
+    hold(view, 0, 7000, 2);
+    const held = r.read(sink());
+    for (let k = 1; k <= 40; k++) {
+      hold(view, 0, 7000 + k, 2 + 2 * k);
+      const e = r.read(sink());
+      assert.deepEqual(sports(e), [7000 + k]);
+      assert.notEqual(e.at[0], held.at[0]);
+      r.release(e.read);
+    }
+    assert.deepEqual(sports(held), [7000], 'the held read keeps its key');
+    r.release(held.read);
+    // Released: its position is given out again, so the store stays the size of the live flows.
+    const positions = new Set<number>();
+    for (let k = 41; k <= 80; k++) {
+      hold(view, 0, 7000 + k, 2 + 2 * k);
+      const e = r.read(sink());
+      positions.add(e.at[0]!);
+      r.release(e.read);
+    }
+    assert.ok(positions.size <= 3, `${positions.size} positions for one slot read 40 times, each read released`);
+    assert.equal(r.store.renewals, 0);
+  });
+
+  it('moves to a new buffer when no position is free, and the reads before keep theirs', () => {
+    const { view, r } = reader(8);
+    for (let i = 0; i < 8; i++) hold(view, i, 100 + i, 2);
+    const held = r.read(sink());
+    let last = held;
+    // Every flow replaced on every read, the first read held: more new keys than the headroom.
+    for (let k = 1; k <= 200; k++) {
+      for (let i = 0; i < 8; i++) hold(view, i, 1000 + 10 * k + i, 2 + 2 * k);
+      last = r.read(sink());
+      assert.deepEqual(sports(last), Array.from({ length: 8 }, (_, i) => 1000 + 10 * k + i));
+    }
+    assert.ok(r.store.renewals >= 1, 'a new buffer');
+    assert.notEqual(last.keys, held.keys);
+    assert.deepEqual(sports(held), [100, 101, 102, 103, 104, 105, 106, 107], 'the held read is as it was read');
+  });
+
+  it('vacates a freed slot, and matches two reads as key by key would (a flow in a new slot, one gone, one new)', async () => {
+    const { KernelFlowSet } = await import('../src/collectors/kernel-flows.js');
+    const { view, r } = reader(6);
+    for (const i of [0, 1, 2, 3]) hold(view, i, 200 + i, 2);
+    const s1 = sink();
+    const a = r.read(s1);
+    const setA = new KernelFlowSet(a.keys, s1.done(), () => 'x', a.at);
+    view.fill(0, 1 * FlowSlot.size, 2 * FlowSlot.size); /* 201 gone */
+    view.writeUInt32LE(4, 1 * FlowSlot.size + FlowSlot.value + FlowValue.seq);
+    view.fill(0, 3 * FlowSlot.size, 4 * FlowSlot.size); /* 203 evicted ... */
+    view.writeUInt32LE(4, 3 * FlowSlot.size + FlowSlot.value + FlowValue.seq);
+    hold(view, 5, 203, 2); /* ... and back in slot 5 */
+    hold(view, 4, 299, 2); /* new */
+    const s2 = sink();
+    const b = r.read(s2);
+    const setB = new KernelFlowSet(b.keys, s2.done(), () => 'x', b.at);
+    assert.deepEqual(sports(b), [200, 202, 299, 203]);
+    const fast = setA.matchLater(setB)!;
+    assert.deepEqual([...fast], [0, 2, -1, 3]);
+    assert.deepEqual([...fast], Array.from({ length: setB.length }, (_, j) => setA.indexOfKey(setB.keyAt(j))), 'as a match by key');
   });
 });
 

@@ -101,6 +101,15 @@ export class LayoutMismatchError extends Error {
   override readonly name = 'LayoutMismatchError';
 }
 
+/** A read's buffers, lent to the flow set made of them until it is released (the mmap kind). */
+interface Lent {
+  readonly sink: ValueColumns;
+  /** Per row, its key's position (the whole array: the set has the part read). */
+  readonly rows: Int32Array;
+  /** The read's number in the slots' key store. */
+  readonly read: number;
+}
+
 export class KernelCollector implements Collector {
   readonly hooks: HookInfo[] = [];
   readonly notices: string[] = [];
@@ -310,24 +319,24 @@ export class KernelCollector implements Collector {
     }
     const cpus = this.mapKind === 'percpu' ? this.cpus : 1;
     // The slots' walk writes at most one row per slot, into the buffers of a released read when
-    // there is one (a million flows are 84 MB a read); a hash read grows from the last count.
+    // there is one (a million flows are 40 MB a read); a hash read grows from the last count.
     const spare = this.slotReader ? this.spare.pop() : undefined;
     const sink = spare?.sink ?? new ValueColumns(cpus, this.flowSlot, this.slotReader ? this.maxFlows : this.lastCount + 8192);
-    const { keys, count } = this.readFlows(sink, spare?.keys);
+    const { keys, count, at, lent } = this.readFlows(sink, spare?.rows);
     this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
     }
     const monoNs = Number(process.hrtime.bigint());
     const wallMs = Date.now();
-    let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname);
+    let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname, at);
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
     if (this.reader?.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     // A walk of the slots meets a flow twice when, behind it, the flow was evicted and came back in
     // a slot ahead of it: a flow born during the walk, in a new slot search, which moves the hand.
     // The copy met last is the live one.
     if (this.slotReader && this.slotHandMoved) flows = withoutRows(flows, (flows as KernelFlowSet).repeatsOf(this.bornSince(flows, this.walkStartNs)));
-    if (this.slotReader) this.lent.set(flows, { sink, keys });
+    if (lent) this.lent.set(flows, { sink, ...lent });
     return {
       monoNs,
       wallMs,
@@ -376,25 +385,29 @@ export class KernelCollector implements Collector {
     return rows;
   }
 
-  /** The buffers of a read (mmap kind), by the flow set made of them, until released; and those released. */
-  private readonly lent = new WeakMap<FlowSet, { readonly sink: ValueColumns; readonly keys: Buffer }>();
-  private readonly spare: { readonly sink: ValueColumns; readonly keys: Buffer }[] = [];
+  /**
+   * The buffers of a read (mmap kind), by the flow set made of them, until released (with the read's
+   * number in the key store); and those released.
+   */
+  private readonly lent = new WeakMap<FlowSet, Lent>();
+  private readonly spare: Omit<Lent, 'read'>[] = [];
 
   release(snapshot: Snapshot): void {
     const buffers = this.lent.get(snapshot.flows);
     if (!buffers) return;
     this.lent.delete(snapshot.flows);
+    this.slotReader?.release(buffers.read);
     // Two are enough: the next read's, and one more while a tick is held.
-    if (this.spare.length < 2) this.spare.push(buffers);
+    if (this.spare.length < 2) this.spare.push({ sink: buffers.sink, rows: buffers.rows });
   }
 
-  private readFlows(sink: ValueColumns, keys?: Buffer): MapEntries {
+  private readFlows(sink: ValueColumns, rows?: Int32Array): MapEntries & { at?: Int32Array; lent?: Omit<Lent, 'sink'> } {
     if (this.slotReader) {
       this.walkStartNs = Number(process.hrtime.bigint());
       const hand = this.slotHand();
-      const read = this.slotReader.read(sink, keys);
+      const walk = this.slotReader.read(sink, rows);
       this.slotHandMoved = this.slotHand() !== hand;
-      return read;
+      return { keys: walk.keys, values: Buffer.alloc(0), count: walk.count, at: walk.at, lent: { rows: new Int32Array(walk.at.buffer), read: walk.read } };
     }
     return (this.reader as MapReader).read(sink);
   }

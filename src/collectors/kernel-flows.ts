@@ -1,9 +1,11 @@
 /**
- * The kernel collector's FlowSet: one map read kept as it came, the 48-byte keys in the buffer the
- * batch lookup filled (owned by this set, never reused) and the values summed into typed columns.
- * Nothing per flow is allocated on a read: a key becomes strings (hex key, addresses, interface
- * name) only when a view asks for that row's record. Flows of two reads are matched by their key
- * bytes, through a hash table of the older read built once (RowIndex).
+ * The kernel collector's FlowSet: one map read kept as it came, the 48-byte keys in a buffer that is
+ * never written again while the set is looked at (the batch lookup's own buffer, or the mmap kind's
+ * KeyStore, where each row points at its flow's key position) and the values summed into typed
+ * columns. Nothing per flow is allocated on a read: a key becomes strings (hex key, addresses,
+ * interface name) only when a view asks for that row's record. Flows of two reads are matched by
+ * their key position when both point into one KeyStore buffer (same position, same kernel entry),
+ * else by their key bytes, through a hash table of the older read built once (RowIndex).
  */
 import { DIR_EGRESS, FlowKey, FlowValue } from '../ffi/layout.js';
 import { formatIPv4, formatIPv6, type Prefix } from '../model/address.js';
@@ -179,7 +181,7 @@ export class KernelFlowSet implements FlowSet {
   private index: RowIndex | undefined;
 
   /**
-   * @param keys the read's key bytes, FlowKey.size per entry (this set's own: never written again)
+   * @param keys the read's key bytes, FlowKey.size per entry (never written again while this set is used)
    * @param at   for each row, its entry in `keys` (undefined: row i is entry i)
    */
   constructor(
@@ -241,6 +243,51 @@ export class KernelFlowSet implements FlowSet {
       if (hint >= 0 && i >= 0 && i < this.length && sameKey(this.words, this.off(i) / 4, other.words, at)) return i;
     }
     return this.findWords(other.words, at, other.hashAt(j));
+  }
+
+  /**
+   * For each row of `cur`, the row of this set holding its flow, or -1: by key position when both
+   * sets point into one KeyStore buffer (a position is one kernel entry), then by key bytes among the
+   * rows left on both sides (a flow evicted and created again has a new position and the same key).
+   * Undefined when the sets do not share a buffer (find() then matches row by row).
+   */
+  matchLater(cur: FlowSet): Int32Array | undefined {
+    if (!(cur instanceof KernelFlowSet) || cur.keys !== this.keys || !this.at || !cur.at) return undefined;
+    const old = new Int32Array(cur.length).fill(-1);
+    const rowOfPos = new Int32Array(this.keys.length / FlowKey.size).fill(-1);
+    for (let r = 0; r < this.length; r++) rowOfPos[this.at[r] as number] = r;
+    const curAt = cur.at;
+    const newRows: number[] = [];
+    for (let j = 0; j < cur.length; j++) {
+      const pos = curAt[j] as number;
+      const r = rowOfPos[pos] as number;
+      if (r < 0) {
+        newRows.push(j);
+        continue;
+      }
+      old[j] = r;
+      rowOfPos[pos] = -1; /* each row of this set once */
+    }
+    if (newRows.length === 0) return old;
+    // The rows of this set no row of cur took, by key hash: the flows gone, or come back elsewhere.
+    const gone = new Map<number, number[]>();
+    for (let r = 0; r < this.length; r++) {
+      if (rowOfPos[this.at[r] as number] !== r) continue;
+      const h = hashKey(this.words, this.off(r) / 4);
+      const rows = gone.get(h);
+      if (rows) rows.push(r);
+      else gone.set(h, [r]);
+    }
+    if (gone.size === 0) return old;
+    for (const j of newRows) {
+      const rows = gone.get(hashKey(cur.words, cur.off(j) / 4));
+      const at = cur.off(j) / 4;
+      const r = rows?.findIndex((row) => sameKey(this.words, this.off(row) / 4, cur.words, at)) ?? -1;
+      if (r < 0) continue;
+      old[j] = rows![r]!;
+      rows!.splice(r, 1);
+    }
+    return old;
   }
 
   indexOfKey(key: string): number {

@@ -1,12 +1,13 @@
 /**
  * Reads the mmap map kind: the flow_slots array that the kernel shares with tc-top (see
  * bpf/tc_top.h). A read is a walk over memory, no system call: each slot in use whose seq is even
- * and did not change while it was copied gives one entry, its key to the read's own key buffer
- * (which the snapshot keeps) and its value decoded straight into the columns.
+ * and did not change while it was read gives one entry, its value decoded straight into the
+ * columns and its key's position in the KeyStore (copied there only when the read first meets the
+ * flow: a slot with a seq not seen in it before).
  */
 import { FlowKey, FlowSlot, FlowValue } from '../ffi/layout.js';
 import type { ValueColumns } from './kernel-flows.js';
-import type { MapEntries } from './map-reader.js';
+import { KeyStore } from './key-store.js';
 
 const SLOT_WORDS = FlowSlot.size / 4;
 const KEY_WORDS = FlowKey.size / 4;
@@ -43,8 +44,22 @@ function u64(w: Uint32Array, at: number): number {
   }
 }
 
+/** One read of the slots: `count` flows, row n's key at position at[n] of `keys`. */
+export interface SlotRead {
+  /** The store's buffer after this read (positions are FlowKey.size bytes apart). */
+  readonly keys: Buffer;
+  readonly at: Int32Array;
+  readonly count: number;
+  /** The read's number: release it (release()) once no flow set of it is looked at. */
+  readonly read: number;
+}
+
 export class SlotReader {
   private readonly words: Uint32Array;
+  /** The flows' keys, each once (key-store.ts). */
+  readonly store: KeyStore;
+  /** A key copied from a slot, until the slot's seq says it was stable. */
+  private readonly key = new Uint32Array(KEY_WORDS);
   /** Slots skipped by the last read because they were being rewritten. */
   busy = 0;
 
@@ -54,54 +69,61 @@ export class SlotReader {
   ) {
     if (shared.byteLength < slots * FlowSlot.size) throw new RangeError(`the flow_slots mapping holds ${shared.byteLength} bytes, ${slots * FlowSlot.size} needed`);
     this.words = new Uint32Array(shared, 0, slots * SLOT_WORDS);
-  }
-
-  /** The size of the key buffer a read fills. */
-  get keyBytes(): number {
-    return FlowKey.size * Math.max(1, this.slots);
+    this.store = new KeyStore(slots);
   }
 
   /**
-   * Every flow in the slots: keys into `keys` (keyBytes long; a buffer of the read's own unless
-   * given one no snapshot reads any more), values decoded into `values`.
+   * Every flow in the slots: values decoded into `values`, rows' key positions into `at` (at least
+   * `slots` long; a new array unless given one no flow set reads any more).
    */
-  read(values: ValueColumns, keys: Buffer = Buffer.allocUnsafeSlow(this.keyBytes)): MapEntries {
+  read(values: ValueColumns, at: Int32Array = new Int32Array(this.slots)): SlotRead {
     const w = this.words;
-    // Uninitialised or reused: only the entries read are ever looked at.
-    if (keys.length < this.keyBytes) throw new RangeError(`a key buffer of ${keys.length} bytes, ${this.keyBytes} needed`);
-    const kw = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
+    const store = this.store;
+    const key = this.key;
+    if (at.length < this.slots) throw new RangeError(`a row array of ${at.length}, ${this.slots} needed`);
+    const read = store.begin();
     values.begin();
     const c = values.room(this.slots);
     const { packets, bytes, firstSeenNs, lastSeenNs, tcpFlags } = c;
     let n = 0;
     let busy = 0;
     for (let s = 0, base = 0; s < this.slots; s++, base += SLOT_WORDS) {
-      if (((w[base] as number) & FAMILY_MASK) === 0) continue;
+      if (((w[base] as number) & FAMILY_MASK) === 0) {
+        store.vacate(s);
+        continue;
+      }
       const seq = Atomics.load(w, base + SEQ_AT);
       if ((seq & 1) !== 0) {
         busy++;
         continue;
       }
-      const k = n * KEY_WORDS;
-      for (let i = 0; i < KEY_WORDS; i++) kw[k + i] = w[base + i] as number;
+      // A flow met before keeps its key's position: same slot, same seq, same key.
+      let pos = store.positionOf(s, seq);
+      if (pos < 0) for (let i = 0; i < KEY_WORDS; i++) key[i] = w[base + i] as number;
       const v = base + VALUE_AT;
       packets[n] = u64(w, v + P);
       bytes[n] = u64(w, v + B);
       firstSeenNs[n] = (w[v + F] as number) + (w[v + F + 1] as number) * TWO_32;
       lastSeenNs[n] = (w[v + L] as number) + (w[v + L + 1] as number) * TWO_32;
       tcpFlags[n] = w[v + T] as number;
-      // Rewritten (or freed) while we copied it: leave it for the next read. (An x86 load is not
+      // Rewritten (or freed) while we read it: leave it for the next read. (An x86 load is not
       // reordered with earlier loads; elsewhere a read-modify-write of seq orders them.)
       const after = FENCE ? Atomics.add(w, base + SEQ_AT, 0) : Atomics.load(w, base + SEQ_AT);
       if (after !== seq || ((w[base] as number) & FAMILY_MASK) === 0) {
         busy++;
         continue;
       }
-      n++;
+      if (pos < 0) pos = store.place(s, seq, key, 0);
+      at[n++] = pos;
     }
     values.wrote(n);
     this.busy = busy;
-    return { keys, values: Buffer.alloc(0), count: n };
+    return { keys: store.buffer, at: at.subarray(0, n), count: n, read };
+  }
+
+  /** The read numbered `read` is no longer looked at (its keys' positions may be given out again). */
+  release(read: number): void {
+    this.store.release(read);
   }
 
   /**

@@ -32,6 +32,12 @@ export interface FlowSet {
    * first, before any hashing.
    */
   find(other: FlowSet, j: number, hint?: number): number;
+  /**
+   * For each row of `cur` (a later set from the same source), the row of this set holding its flow,
+   * or -1, as find() would give them, when this set can tell them all at once without comparing keys
+   * (the mmap kind: rows of one KeyStore). Undefined when it cannot.
+   */
+  matchLater?(cur: FlowSet): Int32Array | undefined;
   /** The row with this key, or -1. */
   indexOfKey(key: string): number;
   family(i: number): 4 | 6;

@@ -43,6 +43,10 @@ export function wasRecreated(cur: FlowSet, i: number, prev: FlowSet, p: number):
 
 /** For each row of cur, the row of prev that holds the same flow, or -1 (all -1 without prev). */
 export function matchRows(prev: Snapshot | undefined, cur: Snapshot): Int32Array {
+  if (prev) {
+    const all = prev.flows.matchLater?.(cur.flows);
+    if (all) return all;
+  }
   const old = new Int32Array(cur.flows.length).fill(-1);
   if (!prev) return old;
   // Rows mostly keep their order from read to read: the row after the last match is the first guess.
