@@ -107,7 +107,9 @@ export class RunLoop {
   /** One tick now: read, expire, advance, hand to every consumer. */
   step(): Tick {
     this.prime();
-    const tick = this.sampler.tick();
+    // The ticks out now are retired once this one is handed out, unless held: when none is held, nothing
+    // reads their tables any more, and the model may write its per-slot arrays in place.
+    const tick = this.sampler.tick(!this.live.some((t) => this.held(t)));
     this.ticks++;
     for (const c of [...this.consumers]) c.tick(tick);
     this.handedOut(tick);
@@ -119,9 +121,13 @@ export class RunLoop {
     const older = this.live;
     this.live = [tick];
     for (const t of older) {
-      if (this.consumers.some((c) => c.holds?.(t) === true)) this.live.push(t);
+      if (this.held(t)) this.live.push(t);
       else t.retire();
     }
+  }
+
+  private held(tick: Tick): boolean {
+    return this.consumers.some((c) => c.holds?.(tick) === true);
   }
 
   /** Runs the schedule until count, stop() or abort; the same promise for every call. */

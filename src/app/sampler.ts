@@ -29,7 +29,11 @@ export class Sampler {
     return tickOf(snapshot, intervalS, table, totals, [], () => this.collector.release?.(snapshot));
   }
 
-  tick(): LiveTick {
+  /**
+   * One tick. `reuse`: no earlier tick is read any more (none is held), so the model may write its
+   * per-slot arrays in place (AdvanceOptions.reuse).
+   */
+  tick(reuse = false): LiveTick {
     const read = this.collector.read();
     let snapshot = read;
     const rows = expiredRows(snapshot, this.idleTimeoutNs);
@@ -38,7 +42,7 @@ export class Sampler {
       const deleted = this.collector.deleteFlows(expired.map((f) => f.key));
       snapshot = { ...snapshot, flows: withoutRows(snapshot.flows, rows), flowsDeleted: snapshot.flowsDeleted + deleted };
     }
-    const { history, intervalS, table, totals } = advance(this.history, snapshot);
+    const { history, intervalS, table, totals } = advance(this.history, snapshot, { reuse });
     this.history = history;
     // Retired once the next tick is out: by then the history's last snapshot is the next one's.
     return tickOf(snapshot, intervalS, table, totals, expired, () => this.collector.release?.(read));

@@ -10,8 +10,10 @@
  * samples were another flow's, and windows skip them. So slots, and memory, grow with the flows
  * live at once, not with every flow seen in the last 40 s.
  *
- * Pure functions over typed arrays: each returns new arrays and leaves those it was given as they
- * were, except matchOnce, which unmatches repeated rows in the match array it is given.
+ * Functions over typed arrays: each returns new arrays and leaves those it was given as they were,
+ * except matchOnce, which unmatches repeated rows in the match array it is given, and, when asked to
+ * reuse (no view reads an older step any more), bornOf and rowsOfSlots, which then write the
+ * previous step's per-slot arrays in place while the number of slots stays.
  */
 
 /** Slots waiting to be reused, in the order their flows left. */
@@ -128,17 +130,20 @@ export function freeSlots(freed: FreedSlots, reused: number, stays: Uint8Array, 
   return out;
 }
 
-/** Per slot, the serial its flow was born in: as before for `size` slots, `serial` for the new slots. */
-export function bornOf(prevBorn: Float64Array, size: number, newSlots: Int32Array, serial: number): Float64Array {
-  const born = new Float64Array(size);
-  born.set(prevBorn);
+/**
+ * Per slot, the serial its flow was born in: as before for `size` slots, `serial` for the new slots
+ * (in prevBorn itself when `reuse` and the slots are as many).
+ */
+export function bornOf(prevBorn: Float64Array, size: number, newSlots: Int32Array, serial: number, reuse = false): Float64Array {
+  const born = reuse && prevBorn.length === size ? prevBorn : new Float64Array(size);
+  if (born !== prevBorn) born.set(prevBorn);
   for (let k = 0; k < newSlots.length; k++) born[newSlots[k] as number] = serial;
   return born;
 }
 
-/** Per slot, the row that holds it, or -1. */
-export function rowsOfSlots(slotOfRow: Int32Array, size: number): Int32Array {
-  const rowOfSlot = new Int32Array(size).fill(-1);
+/** Per slot, the row that holds it, or -1 (in `into` when given and as long). */
+export function rowsOfSlots(slotOfRow: Int32Array, size: number, into?: Int32Array): Int32Array {
+  const rowOfSlot = (into?.length === size ? into : new Int32Array(size)).fill(-1);
   for (let i = 0; i < slotOfRow.length; i++) rowOfSlot[slotOfRow[i] as number] = i;
   return rowOfSlot;
 }
@@ -147,18 +152,20 @@ export function rowsOfSlots(slotOfRow: Int32Array, size: number): Int32Array {
  * The slots of the next sample, numbered `serial`.
  *
  * @param prev the slots after the previous sample (slotOfRow is per row of the previous snapshot)
- * @param old  for each row of the new snapshot, the previous row holding its flow, or -1 (matchRows);
- *             a repeated match is unmatched in place (matchOnce), so that deltas taken from `old`
- *             afterwards agree with the slots
+ * @param old   for each row of the new snapshot, the previous row holding its flow, or -1 (matchRows);
+ *              a repeated match is unmatched in place (matchOnce), so that deltas taken from `old`
+ *              afterwards agree with the slots
+ * @param reuse the previous step's born and rowOfSlot (`prevRowOfSlot`) may be written in place: no
+ *              view reads that step any more
  */
-export function assignSlots(prev: Slots, old: Int32Array, serial: number): SlotStep {
+export function assignSlots(prev: Slots, old: Int32Array, serial: number, reuse = false, prevRowOfSlot?: Int32Array): SlotStep {
   const stays = matchOnce(old, prev.slotOfRow.length);
   const { slotOfRow, size, reused, newSlots } = placeRows(old, prev.slotOfRow, prev.born.length, prev.freed, serial);
   return {
     slotOfRow,
-    born: bornOf(prev.born, size, newSlots, serial),
+    born: bornOf(prev.born, size, newSlots, serial, reuse),
     freed: freeSlots(prev.freed, reused, stays, prev.slotOfRow, serial),
-    rowOfSlot: rowsOfSlots(slotOfRow, size),
+    rowOfSlot: rowsOfSlots(slotOfRow, size, reuse ? prevRowOfSlot : undefined),
     newSlots,
   };
 }

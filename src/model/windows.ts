@@ -19,7 +19,9 @@
  * slot of one that left goes to a new flow from the next sample on, and each slot remembers the
  * sample its flow was born in, so the old flow's deltas still kept are skipped and two flows'
  * counts never mix (slots, and memory, grow with the flows live, not with those seen in 40 s).
- * The history is immutable: a step returns a new one and never writes what an older one holds.
+ * A step returns a new history and never writes what an older one holds, unless told that no view
+ * reads an older step any more (AdvanceOptions.reuse: the run loop's ticks not held), when the
+ * per-slot arrays (born, peaks, each slot's row) are written in place: three a million flows long.
  */
 import { RateTable, type RateSource, type WindowColumn } from './rate-table.js';
 import { computeRateTable, computeTotals, matchRows, type Totals } from './rates.js';
@@ -55,6 +57,8 @@ export interface RateHistory extends Slots {
   /** Of the global counters, in + out. */
   readonly peakPps: number;
   readonly peakBps: number;
+  /** Per slot, the row of `last` that holds it, or -1 (kept to be written again by a step that may reuse it). */
+  readonly rowOfSlot?: Int32Array;
 }
 
 export const NO_HISTORY: RateHistory = {
@@ -95,6 +99,7 @@ function step(history: RateHistory, intervalS: number, table: RateTable, totals:
 
 /** Rows asked for at once up to which their windows are summed alone; beyond, whole columns are. */
 const FEW_ROWS = 1024;
+const NONE = new Float64Array(0);
 
 /** The windows of a step's flows, summed from the samples on demand (a RateSource). */
 class FlowWindows implements RateSource {
@@ -130,35 +135,34 @@ class FlowWindows implements RateSource {
     }
   }
 
-  /** Per row, packets and bits per second over window w. */
-  private rates(w: number, rowsOf: (i: number) => number, count: number): [pps: Float64Array, bps: Float64Array] {
-    const pps = new Float64Array(count);
-    const bps = new Float64Array(count);
+  /** Per row, packets and bits per second over window w (only the one asked for: `only` 0 for packets, 1 for bits). */
+  private rates(w: number, rowsOf: (i: number) => number, count: number, only?: 0 | 1): [pps: Float64Array, bps: Float64Array] {
+    const pps = only === 1 ? NONE : new Float64Array(count);
+    const bps = only === 0 ? NONE : new Float64Array(count);
     const b = this.brackets[w] as Bracket;
     if (b.seconds <= 0) return [pps, bps];
     this.each(w, (i, p, y) => {
       const k = rowsOf(i);
       if (k < 0) return;
-      pps[k] = (pps[k] as number) + p;
-      bps[k] = (bps[k] as number) + y;
+      if (only !== 1) pps[k] = (pps[k] as number) + p;
+      if (only !== 0) bps[k] = (bps[k] as number) + y;
     });
-    for (let k = 0; k < count; k++) {
-      pps[k] = (pps[k] as number) / b.seconds;
-      bps[k] = ((bps[k] as number) * 8) / b.seconds;
-    }
+    if (only !== 1) for (let k = 0; k < count; k++) pps[k] = (pps[k] as number) / b.seconds;
+    if (only !== 0) for (let k = 0; k < count; k++) bps[k] = ((bps[k] as number) * 8) / b.seconds;
     return [pps, bps];
   }
 
-  /** Per window, every row's rates, once computed. */
-  private readonly whole: ([Float64Array, Float64Array] | undefined)[] = [];
+  /** Per window, each of its two whole columns (packets, bits per second), once computed. */
+  private readonly whole: (Float64Array | undefined)[][] = [[], [], []];
 
-  private wholeWindow(w: number): [Float64Array, Float64Array] {
-    let both = this.whole[w];
-    if (!both) {
-      both = this.rates(w, (i) => i, this.slotOfRow.length);
-      this.whole[w] = both;
+  /** Window w's whole column of packets (0) or bits (1) per second. */
+  private wholeColumn(w: number, which: 0 | 1): Float64Array {
+    let column = (this.whole[w] as (Float64Array | undefined)[])[which];
+    if (!column) {
+      column = this.rates(w, (i) => i, this.slotOfRow.length, which)[which];
+      (this.whole[w] as (Float64Array | undefined)[])[which] = column;
     }
-    return both;
+    return column;
   }
 
   column(name: WindowColumn): Float64Array {
@@ -170,7 +174,12 @@ class FlowWindows implements RateSource {
       return out;
     }
     const w = name.endsWith('40') ? 2 : name.endsWith('10') ? 1 : 0;
-    return this.wholeWindow(w)[name.startsWith('bps') ? 1 : 0];
+    return this.wholeColumn(w, name.startsWith('bps') ? 1 : 0);
+  }
+
+  /** The 2 s window's rates of `count` rows alone, row i at place(i) or -1 (summed as the whole column is: equal to the last bit). */
+  twoSecond(place: ReadonlyMap<number, number>, count: number): [pps: Float64Array, bps: Float64Array] {
+    return this.rates(0, (i) => place.get(i) ?? -1, count);
   }
 
   at(rows: readonly number[]): (WindowRates & Peaks)[] {
@@ -178,9 +187,15 @@ class FlowWindows implements RateSource {
     const place = new Map<number, number>();
     rows.forEach((i, k) => place.set(i, k));
     const windows = WINDOWS.map((_, w): [Float64Array, Float64Array] => {
-      if (n <= FEW_ROWS && !this.whole[w]) return this.rates(w, (i) => place.get(i) ?? -1, n);
-      const [pps, bps] = this.wholeWindow(w);
-      return [Float64Array.from(rows, (i) => pps[i] as number), Float64Array.from(rows, (i) => bps[i] as number)];
+      const whole = this.whole[w] as (Float64Array | undefined)[];
+      const pick = (column: Float64Array): Float64Array => Float64Array.from(rows, (i) => column[i] as number);
+      const rowsOf = (i: number): number => place.get(i) ?? -1;
+      if (n > FEW_ROWS) return [pick(this.wholeColumn(w, 0)), pick(this.wholeColumn(w, 1))];
+      // Few rows: a whole column made already is read, one not made is summed for these rows alone.
+      if (!whole[0] && !whole[1]) return this.rates(w, rowsOf, n);
+      const pps = whole[0] ? pick(whole[0]) : (this.rates(w, rowsOf, n, 0)[0] as Float64Array);
+      const bps = whole[1] ? pick(whole[1]) : (this.rates(w, rowsOf, n, 1)[1] as Float64Array);
+      return [pps, bps];
     });
     const [w2, w10, w40] = windows as [[Float64Array, Float64Array], [Float64Array, Float64Array], [Float64Array, Float64Array]];
     return rows.map((i, k) => {
@@ -199,17 +214,18 @@ class FlowWindows implements RateSource {
   }
 }
 
-/** Per slot, a peak of `size` slots: as before, and 0 for the slots of new flows. */
-export function carryPeaks(prev: Float64Array, size: number, newSlots: Int32Array): Float64Array {
-  const peaks = new Float64Array(size);
-  peaks.set(prev);
+/** Per slot, a peak of `size` slots: as before, and 0 for the slots of new flows (in `prev` itself when `reuse` and as long). */
+export function carryPeaks(prev: Float64Array, size: number, newSlots: Int32Array, reuse = false): Float64Array {
+  const peaks = reuse && prev.length === size ? prev : new Float64Array(size);
+  if (peaks !== prev) peaks.set(prev);
   for (let k = 0; k < newSlots.length; k++) peaks[newSlots[k] as number] = 0;
   return peaks;
 }
 
 /**
  * Raises, in place, the peaks of the slots that moved in the samples from serial `from` on to
- * their row's 2 s rates (the flows gone have no row and keep theirs).
+ * their row's 2 s rates (the flows gone have no row and keep theirs). The rates are pps2[k] and
+ * bps2[k] for row i at k = at(i) (the row itself by default: whole columns).
  */
 export function raisePeaks(
   samples: readonly Sample[],
@@ -220,6 +236,7 @@ export function raisePeaks(
   bps2: Float64Array,
   peakPps: Float64Array,
   peakBps: Float64Array,
+  at: (row: number) => number = (i) => i,
 ): void {
   for (let serial = from; serial < first + samples.length; serial++) {
     const { slots } = samples[serial - first] as Sample;
@@ -227,10 +244,32 @@ export function raisePeaks(
       const slot = slots[k] as number;
       const i = rowOfSlot[slot] as number;
       if (i < 0) continue;
-      peakPps[slot] = Math.max(peakPps[slot] as number, pps2[i] as number);
-      peakBps[slot] = Math.max(peakBps[slot] as number, bps2[i] as number);
+      const r = at(i);
+      peakPps[slot] = Math.max(peakPps[slot] as number, pps2[r] as number);
+      peakBps[slot] = Math.max(peakBps[slot] as number, bps2[r] as number);
     }
   }
+}
+
+/** Rows whose 2 s rates raisePeaks sums alone, up to which; beyond, it takes the whole columns. */
+const FEW_MOVED = 65_536;
+
+/**
+ * The rows that moved in the samples from serial `from` on, each once, in the order met; undefined
+ * when more than FEW_MOVED.
+ */
+function movedRows(samples: readonly Sample[], first: number, from: number, rowOfSlot: Int32Array): number[] | undefined {
+  const rows = new Set<number>();
+  for (let serial = from; serial < first + samples.length; serial++) {
+    const { slots } = samples[serial - first] as Sample;
+    for (let k = 0; k < slots.length; k++) {
+      const i = rowOfSlot[slots[k] as number] as number;
+      if (i < 0) continue;
+      rows.add(i);
+      if (rows.size > FEW_MOVED) return undefined;
+    }
+  }
+  return [...rows];
 }
 
 /** One global counter's rate over a window: its deltas' sum (totals[index]) over the bracket, times scale, per second. */
@@ -250,12 +289,22 @@ export function counterWindows(samples: readonly Sample[], first: number, bracke
   return { pps2: rate(0, 0), bps2: rate(0, 1), pps10: rate(1, 0), bps10: rate(1, 1), pps40: rate(2, 0), bps40: rate(2, 1) };
 }
 
+/** How a step may treat the history it is given. */
+export interface AdvanceOptions {
+  /**
+   * No view reads the tables of earlier steps any more (none is held): the history's per-slot arrays
+   * (born, peaks, row of each slot) are written in place instead of copied, when their size stays.
+   */
+  readonly reuse?: boolean;
+}
+
 /**
  * The next snapshot's rates and totals, and the history that includes it: computeRateTable's and
  * computeTotals' numbers, with the windows and peaks of the history. The first snapshot only
  * starts the history: its rates are computeRateTable's first-read rates, and peaks start at 0.
  */
-export function advance(h: RateHistory, cur: Snapshot): Step {
+export function advance(h: RateHistory, cur: Snapshot, opts: AdvanceOptions = {}): Step {
+  const reuse = opts.reuse === true;
   const prev = h.last;
   const totals = computeTotals(prev, cur);
   const newest = h.samples.at(-1);
@@ -265,10 +314,10 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
 
   // Slots first: they unmatch a repeated row in `old`, which then counts as new in the deltas too.
   const old = matchRows(prev, cur);
-  const slots = assignSlots(h, old, serial);
+  const slots = assignSlots(h, old, serial, reuse, h.rowOfSlot);
   const { slotOfRow, born, freed, rowOfSlot, newSlots } = slots;
-  const slotPeakPps = carryPeaks(h.slotPeakPps, born.length, newSlots);
-  const slotPeakBps = carryPeaks(h.slotPeakBps, born.length, newSlots);
+  const slotPeakPps = carryPeaks(h.slotPeakPps, born.length, newSlots, reuse);
+  const slotPeakBps = carryPeaks(h.slotPeakBps, born.length, newSlots, reuse);
 
   // The interval's deltas, as computeRateTable takes them.
   const t = computeRateTable(prev, cur, old);
@@ -277,14 +326,23 @@ export function advance(h: RateHistory, cur: Snapshot): Step {
   const brackets = WINDOWS.map((w) => bracket(samples, first, now, w));
 
   // The first snapshot only starts the history: computeRateTable's first-read rates stand, and peaks start at 0.
-  if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0 }, 0, t, totals);
+  if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0, rowOfSlot }, 0, t, totals);
   const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, born, brackets, slotPeakPps, slotPeakBps);
-  raisePeaks(samples, first, (brackets[0] as Bracket).bound, rowOfSlot, t.withSource(windows).pps2, t.bps2, slotPeakPps, slotPeakBps);
+  t.withSource(windows);
+  // Only the flows that moved in the 2 s window can raise a peak: their rates alone when they are few.
+  const from = (brackets[0] as Bracket).bound;
+  const moved = movedRows(samples, first, from, rowOfSlot);
+  if (moved) {
+    const place = new Map<number, number>();
+    moved.forEach((i, k) => place.set(i, k));
+    const [pps2, bps2] = windows.twoSecond(place, moved.length);
+    raisePeaks(samples, first, from, rowOfSlot, pps2, bps2, slotPeakPps, slotPeakBps, (i) => place.get(i) as number);
+  } else raisePeaks(samples, first, from, rowOfSlot, t.pps2, t.bps2, slotPeakPps, slotPeakBps);
 
   const windowsIn = counterWindows(samples, first, brackets, 0);
   const windowsOut = counterWindows(samples, first, brackets, 1);
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
-  const history: RateHistory = { last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps, peakBps };
+  const history: RateHistory = { last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps, peakBps, rowOfSlot };
   return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
 }
