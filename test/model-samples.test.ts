@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import { bracket, counterDeltas, keepSamples, makeSample, mergesNewest, movedDeltas, type CounterDeltas, type Sample } from '../src/model/samples.js';
 import { carryPeaks, counterWindows, raisePeaks } from '../src/model/windows.js';
 import type { Window } from '../src/model/types.js';
-import { counters, snapshot } from './helpers/model-fixtures.js';
+import { counters, flow, snapshot } from './helpers/model-fixtures.js';
+import { RecordFlowSet } from '../src/model/flow-set.js';
+import { RateTable } from '../src/model/rate-table.js';
 
 const S = 1e9;
 
@@ -33,18 +35,45 @@ describe('mergesNewest', () => {
   for (const [name, times, want] of table) it(name, () => assert.equal(mergesNewest(times.map((t) => sample(t))), want));
 });
 
+/** A table of `n` flows whose interval deltas are these. */
+function tableWith(packets: readonly number[], bytes: readonly number[]): RateTable {
+  const t = new RateTable(new RecordFlowSet(packets.map((_, i) => flow({ key: `k${i}` }))), 1);
+  t.setDeltas(Float64Array.from(packets), Float64Array.from(bytes));
+  return t;
+}
+
 describe('movedDeltas', () => {
   const table: [name: string, packets: number[], bytes: number[], slotOfRow: number[], keep: boolean, want: [number, number, number][]][] = [
     ['no rows', [], [], [], true, []],
     ['only the rows that moved, under their slots, in row order', [0, 2, 0, 1], [0, 0, 60, 40], [3, 1, 0, 2], true, [[1, 2, 0], [0, 0, 60], [2, 1, 40]]],
+    ['a few of many (the table keeps them as a list)', [0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0], [0, 0, 70, 0, 0, 0, 0, 30, 0, 0, 0, 0], [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0], true, [[9, 0, 70], [4, 3, 30]]],
     ['none kept for the first snapshot', [5, 6], [500, 600], [0, 1], false, []],
   ];
   for (const [name, packets, bytes, slotOfRow, keep, want] of table) {
     it(name, () => {
-      const d = movedDeltas(Float64Array.from(packets), Float64Array.from(bytes), Int32Array.from(slotOfRow), keep);
+      const d = movedDeltas(tableWith(packets, bytes).movedRows(), Int32Array.from(slotOfRow), keep);
       assert.deepEqual([...d.slots].map((s, k) => [s, d.packets[k], d.bytes[k]]), want);
     });
   }
+});
+
+describe('RateTable deltas', () => {
+  it('keeps a few rows that moved as a list and many as columns, and reads the same either way', () => {
+    for (const share of [0.01, 0.2, 0.3, 1]) {
+      const n = 400;
+      const packets = Array.from({ length: n }, (_, i) => ((i * 7919) % 100 < share * 100 ? 1 + (i % 5) : 0));
+      const bytes = packets.map((p, i) => (p ? p * 100 : i % 97 === 0 ? 64 : 0));
+      const t = tableWith(packets, bytes);
+      const kept = new RateTable(t.flows, 1).setDeltas(Float64Array.from(packets), Float64Array.from(bytes));
+      const moved = packets.filter((p, i) => p !== 0 || bytes[i] !== 0).length;
+      assert.equal(kept, moved > n / 4, `${share}: a list up to a quarter of the rows`);
+      const rows = t.rows(Array.from({ length: n }, (_, i) => i));
+      assert.deepEqual(rows.map((r) => [r.deltaPackets, r.deltaBytes, r.pps, r.bps]), packets.map((p, i) => [p, bytes[i], p, bytes[i]! * 8]));
+      assert.deepEqual([...t.pps], packets);
+      assert.deepEqual([...t.deltaBytes], bytes);
+      assert.deepEqual([...t.bps], bytes.map((b) => b * 8));
+    }
+  });
 });
 
 describe('counterDeltas', () => {

@@ -177,6 +177,8 @@ describe('the key store: each flow\'s key once, by slot and seq', () => {
     const fast = setA.matchLater(setB)!;
     assert.deepEqual([...fast], [0, 2, -1, 3]);
     assert.deepEqual([...fast], Array.from({ length: setB.length }, (_, j) => setA.indexOfKey(setB.keyAt(j))), 'as a match by key');
+    assert.deepEqual([...setA.matchLater(setB)!], [...fast], 'the same again (its scratch is left clean)');
+    assert.deepEqual([...setB.matchLater(setA)!], [0, -1, 1, 3], 'and the other way');
   });
 });
 

@@ -165,6 +165,17 @@ export function decodeValues(values: Buffer, count: number, cpus: number, slot: 
   return sink.done();
 }
 
+/**
+ * Per key position, a row or -1, for matchLater: kept all -1 between matches (each clears what it
+ * wrote), so a tick does not allocate and fill one the size of the key store.
+ */
+let byPosition = new Int32Array(0);
+
+function positionScratch(n: number): Int32Array {
+  if (byPosition.length < n) byPosition = new Int32Array(n).fill(-1);
+  return byPosition;
+}
+
 export class KernelFlowSet implements FlowSet {
   readonly length: number;
   readonly packets: Float64Array;
@@ -254,7 +265,7 @@ export class KernelFlowSet implements FlowSet {
   matchLater(cur: FlowSet): Int32Array | undefined {
     if (!(cur instanceof KernelFlowSet) || cur.keys !== this.keys || !this.at || !cur.at) return undefined;
     const old = new Int32Array(cur.length).fill(-1);
-    const rowOfPos = new Int32Array(this.keys.length / FlowKey.size).fill(-1);
+    const rowOfPos = positionScratch(this.keys.length / FlowKey.size);
     for (let r = 0; r < this.length; r++) rowOfPos[this.at[r] as number] = r;
     const curAt = cur.at;
     const newRows: number[] = [];
@@ -268,7 +279,7 @@ export class KernelFlowSet implements FlowSet {
       old[j] = r;
       rowOfPos[pos] = -1; /* each row of this set once */
     }
-    if (newRows.length === 0) return old;
+    if (newRows.length === 0) return this.cleared(old, rowOfPos);
     // The rows of this set no row of cur took, by key hash: the flows gone, or come back elsewhere.
     const gone = new Map<number, number[]>();
     for (let r = 0; r < this.length; r++) {
@@ -278,7 +289,7 @@ export class KernelFlowSet implements FlowSet {
       if (rows) rows.push(r);
       else gone.set(h, [r]);
     }
-    if (gone.size === 0) return old;
+    if (gone.size === 0) return this.cleared(old, rowOfPos);
     for (const j of newRows) {
       const rows = gone.get(hashKey(cur.words, cur.off(j) / 4));
       const at = cur.off(j) / 4;
@@ -287,7 +298,14 @@ export class KernelFlowSet implements FlowSet {
       old[j] = rows![r]!;
       rows!.splice(r, 1);
     }
-    return old;
+    return this.cleared(old, rowOfPos);
+  }
+
+  /** `result`, once the position scratch is all -1 again (only this set's rows' positions were written in it). */
+  private cleared(result: Int32Array, rowOfPos: Int32Array): Int32Array {
+    const at = this.at as Int32Array;
+    for (let r = 0; r < this.length; r++) rowOfPos[at[r] as number] = -1;
+    return result;
   }
 
   indexOfKey(key: string): number {

@@ -61,11 +61,20 @@ export function intervalSource(table: RateTable): RateSource {
   };
 }
 
+/** The rows that counted in an interval, ascending, with their deltas. */
+export interface MovedRows {
+  readonly rows: Int32Array;
+  readonly packets: Float64Array;
+  readonly bytes: Float64Array;
+}
+
+const NOTHING_MOVED: MovedRows = { rows: new Int32Array(0), packets: new Float64Array(0), bytes: new Float64Array(0) };
+
+/** Rows that moved, as a share of all, up to which the deltas are kept as a list (else as whole columns). */
+const FEW_MOVED = 1 / 4;
+
 export class RateTable {
   readonly length: number;
-  /** Packets and bytes counted during the interval. */
-  readonly deltaPackets: Float64Array;
-  readonly deltaBytes: Float64Array;
   /** 1 when the flow was not in the previous snapshot. */
   readonly isNew: Uint8Array;
   /** Seconds the interval rates are over, per row (a first read takes each flow's lifetime). */
@@ -78,11 +87,17 @@ export class RateTable {
   private readonly cache = new Map<RateColumn, Float64Array>();
   private readonly built: (FlowRate | undefined)[] = [];
   private everything: FlowRate[] | undefined;
+  /**
+   * The interval's deltas: the rows that moved, when few do (a tick of a million flows where a
+   * hundredth move keeps 200 kB, not 16 MB), else whole columns.
+   */
+  private moved: MovedRows = NOTHING_MOVED;
+  private whole: [packets: Float64Array, bytes: Float64Array] | undefined;
 
   /**
-   * Zeroed deltas for every row of `flows`, for the model to fill in; rates over `seconds` (a
-   * number for every row, or one per row). Windows and peaks are the interval's until
-   * withSource() gives them a history.
+   * No deltas yet (setDeltas gives them) for every row of `flows`; rates over `seconds` (a number
+   * for every row, or one per row). Windows and peaks are the interval's until withSource() gives
+   * them a history.
    */
   constructor(
     readonly flows: FlowSet,
@@ -90,11 +105,86 @@ export class RateTable {
   ) {
     const n = flows.length;
     this.length = n;
-    this.deltaPackets = new Float64Array(n);
-    this.deltaBytes = new Float64Array(n);
     this.isNew = new Uint8Array(n);
     this.seconds = typeof seconds === 'number' ? () => seconds : seconds;
     this.source = intervalSource(this);
+  }
+
+  /**
+   * The interval's deltas, one per row (set once, before any view reads the table). Returns whether
+   * the table keeps these arrays (else it copied the rows that moved, and the caller may reuse them).
+   */
+  setDeltas(packets: Float64Array, bytes: Float64Array): boolean {
+    const n = this.length;
+    let moved = 0;
+    for (let i = 0; i < n; i++) if (packets[i] !== 0 || bytes[i] !== 0) moved++;
+    if (moved > n * FEW_MOVED) {
+      this.whole = [packets.length === n ? packets : packets.subarray(0, n), bytes.length === n ? bytes : bytes.subarray(0, n)];
+      return true;
+    }
+    const out = { rows: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
+    for (let i = 0, k = 0; k < moved; i++) {
+      if (packets[i] === 0 && bytes[i] === 0) continue;
+      out.rows[k] = i;
+      out.packets[k] = packets[i] as number;
+      out.bytes[k++] = bytes[i] as number;
+    }
+    this.moved = out;
+    return false;
+  }
+
+  /** The rows whose deltas are not both 0, ascending, with their deltas. */
+  movedRows(): MovedRows {
+    if (!this.whole) return this.moved;
+    const [packets, bytes] = this.whole;
+    let moved = 0;
+    for (let i = 0; i < this.length; i++) if (packets[i] !== 0 || bytes[i] !== 0) moved++;
+    const out = { rows: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
+    for (let i = 0, k = 0; k < moved; i++) {
+      if (packets[i] === 0 && bytes[i] === 0) continue;
+      out.rows[k] = i;
+      out.packets[k] = packets[i] as number;
+      out.bytes[k++] = bytes[i] as number;
+    }
+    return out;
+  }
+
+  /** Packets and bytes counted during the interval, per row (whole columns, made on first use when few moved). */
+  get deltaPackets(): Float64Array {
+    return this.wholeDeltas()[0];
+  }
+  get deltaBytes(): Float64Array {
+    return this.wholeDeltas()[1];
+  }
+
+  private wholeDeltas(): [Float64Array, Float64Array] {
+    if (!this.whole) {
+      const packets = new Float64Array(this.length);
+      const bytes = new Float64Array(this.length);
+      const m = this.moved;
+      for (let k = 0; k < m.rows.length; k++) {
+        packets[m.rows[k] as number] = m.packets[k] as number;
+        bytes[m.rows[k] as number] = m.bytes[k] as number;
+      }
+      this.whole = [packets, bytes];
+    }
+    return this.whole;
+  }
+
+  /** Row i's deltas, without making whole columns. */
+  private deltaAt(i: number): [packets: number, bytes: number] {
+    if (this.whole) return [this.whole[0][i] as number, this.whole[1][i] as number];
+    const rows = this.moved.rows;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rows[mid] as number;
+      if (r === i) return [this.moved.packets[mid] as number, this.moved.bytes[mid] as number];
+      if (r < i) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return [0, 0];
   }
 
   /** Windows and peaks from a history (set once, before any view reads the table). */
@@ -112,12 +202,21 @@ export class RateTable {
     return column;
   }
 
-  /** count / seconds, or 0 when there is no interval to divide by. */
-  private perSecond(counts: Float64Array, scale: number): Float64Array {
+  /** Per row, its delta (packets, or bytes when `bytes`) times scale over its seconds, or 0 when there is no interval to divide by. */
+  private perSecond(bytes: boolean, scale: number): Float64Array {
     const out = new Float64Array(this.length);
-    for (let i = 0; i < this.length; i++) {
+    const rate = (i: number, count: number): void => {
       const s = this.seconds(i);
-      out[i] = s > 0 ? ((counts[i] as number) * scale) / s : 0;
+      out[i] = s > 0 ? (count * scale) / s : 0;
+    };
+    if (this.whole) {
+      const counts = this.whole[bytes ? 1 : 0];
+      for (let i = 0; i < this.length; i++) rate(i, counts[i] as number);
+    } else {
+      // The rows that did not move are 0 at any interval (as 0 * scale / s is).
+      const m = this.moved;
+      const counts = bytes ? m.bytes : m.packets;
+      for (let k = 0; k < m.rows.length; k++) rate(m.rows[k] as number, counts[k] as number);
     }
     return out;
   }
@@ -129,10 +228,10 @@ export class RateTable {
 
   /** Packets and bits per second over the interval. */
   get pps(): Float64Array {
-    return this.cached('pps', () => this.perSecond(this.deltaPackets, 1));
+    return this.cached('pps', () => this.perSecond(false, 1));
   }
   get bps(): Float64Array {
-    return this.cached('bps', () => this.perSecond(this.deltaBytes, 8));
+    return this.cached('bps', () => this.perSecond(true, 8));
   }
   get pps2(): Float64Array {
     return this.window('pps2');
@@ -200,8 +299,7 @@ export class RateTable {
 
   private rate(flow: FlowRecord, i: number, w: WindowRates & Peaks): FlowRate {
     const s = this.seconds(i);
-    const dp = this.deltaPackets[i] as number;
-    const db = this.deltaBytes[i] as number;
+    const [dp, db] = this.deltaAt(i);
     // Fields copied one by one: an object spread is ten times slower on this V8.
     const rate: FlowRate = {
       key: flow.key,

@@ -77,14 +77,14 @@ export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old:
   const t = new RateTable(f, seconds);
   if (cur.health) t.health = joinHealth(f, cur.health, prev?.health);
   if (cur.owners) t.owners = OwnerColumn.join(cur, f, cur.owners, cur.monoNs, prev, old);
-  const { deltaPackets, deltaBytes, isNew } = t;
   const packets = f.packets;
   const bytes = f.bytes;
   if (!prev) {
-    deltaPackets.set(packets);
-    deltaBytes.set(bytes);
+    t.setDeltas(packets.slice(), bytes.slice());
     return t;
   }
+  const isNew = t.isNew;
+  const [deltaPackets, deltaBytes] = scratch(t.length);
   // wasRecreated, inlined over columns read once (a million rows a tick).
   const firstSeen = f.firstSeenNs;
   const was = prev.flows;
@@ -103,7 +103,18 @@ export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old:
     deltaPackets[i] = dp;
     deltaBytes[i] = db;
   }
+  // Kept by the table when many flows moved; else it copied the few, and the next tick fills these again.
+  if (t.setDeltas(deltaPackets.subarray(0, t.length), deltaBytes.subarray(0, t.length))) spare = undefined;
   return t;
+}
+
+/** Two columns the deltas are worked out in, kept from tick to tick while no table keeps them. */
+let spare: [Float64Array, Float64Array] | undefined;
+
+function scratch(n: number): [Float64Array, Float64Array] {
+  // Made again when too small, or far too large for the flows now (a million flows gone).
+  if (!spare || spare[0].length < n || spare[0].length > 4 * n + 65_536) spare = [new Float64Array(n), new Float64Array(n)];
+  return spare;
 }
 
 /** computeRateTable's rows as FlowRate objects. */

@@ -5,6 +5,7 @@
  * arrays and never writes one it was given.
  */
 import { counterDelta } from './rates.js';
+import type { MovedRows } from './rate-table.js';
 import type { Snapshot, Window } from './types.js';
 
 /** The longest window, in ns. */
@@ -39,21 +40,15 @@ export function mergesNewest(samples: readonly Sample[]): boolean {
 }
 
 /**
- * The deltas of the rows that moved (either delta non-zero), under their slots, in row order;
- * none when `keep` is false (the first snapshot's deltas are whole counts so far: no window holds them).
+ * The deltas of the rows that moved (either delta non-zero: RateTable.movedRows), under their slots,
+ * in row order; none when `keep` is false (the first snapshot's deltas are whole counts so far: no
+ * window holds them).
  */
-export function movedDeltas(deltaPackets: Float64Array, deltaBytes: Float64Array, slotOfRow: Int32Array, keep: boolean): Deltas {
-  const rows = slotOfRow.length;
-  let moved = 0;
-  if (keep) for (let i = 0; i < rows; i++) if (deltaPackets[i] !== 0 || deltaBytes[i] !== 0) moved++;
-  const out = { slots: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
-  for (let i = 0, k = 0; i < rows && k < moved; i++) {
-    if (deltaPackets[i] === 0 && deltaBytes[i] === 0) continue;
-    out.slots[k] = slotOfRow[i] as number;
-    out.packets[k] = deltaPackets[i] as number;
-    out.bytes[k++] = deltaBytes[i] as number;
-  }
-  return out;
+export function movedDeltas(moved: MovedRows, slotOfRow: Int32Array, keep: boolean): Deltas {
+  if (!keep) return { slots: new Int32Array(0), packets: new Float64Array(0), bytes: new Float64Array(0) };
+  const slots = new Int32Array(moved.rows.length);
+  for (let k = 0; k < slots.length; k++) slots[k] = slotOfRow[moved.rows[k] as number] as number;
+  return { slots, packets: moved.packets, bytes: moved.bytes };
 }
 
 /** The global counters' deltas from prev to cur (all of cur without prev, or after a reset). */

@@ -321,7 +321,7 @@ export function advance(h: RateHistory, cur: Snapshot, opts: AdvanceOptions = {}
 
   // The interval's deltas, as computeRateTable takes them.
   const t = computeRateTable(prev, cur, old);
-  const sample = makeSample(now, movedDeltas(t.deltaPackets, t.deltaBytes, slotOfRow, prev !== undefined), counterDeltas(prev, cur), merge ? newest : undefined);
+  const sample = makeSample(now, movedDeltas(t.movedRows(), slotOfRow, prev !== undefined), counterDeltas(prev, cur), merge ? newest : undefined);
   const { samples, first } = keepSamples(h, sample, merge, now);
   const brackets = WINDOWS.map((w) => bracket(samples, first, now, w));
 
