@@ -71,7 +71,7 @@ export interface MovedRows {
 const NOTHING_MOVED: MovedRows = { rows: new Int32Array(0), packets: new Float64Array(0), bytes: new Float64Array(0) };
 
 /** Rows that moved, as a share of all, up to which the deltas are kept as a list (else as whole columns). */
-const FEW_MOVED = 1 / 4;
+export const FEW_MOVED = 1 / 4;
 
 export class RateTable {
   readonly length: number;
@@ -131,6 +131,11 @@ export class RateTable {
     }
     this.moved = out;
     return false;
+  }
+
+  /** The interval's deltas as the rows that moved, ascending (set once, instead of setDeltas). */
+  setMoved(moved: MovedRows): void {
+    this.moved = moved;
   }
 
   /** The rows whose deltas are not both 0, ascending, with their deltas. */

@@ -7,7 +7,7 @@
 import { joinHealth } from './health.js';
 import type { FlowSet } from './flow-set.js';
 import { OwnerColumn } from './owners.js';
-import { RateTable } from './rate-table.js';
+import { FEW_MOVED, RateTable } from './rate-table.js';
 import type { FlowRate, FlowRecord, Peaks, Snapshot, WindowRates } from './types.js';
 
 /** Floor for a flow's lifetime on the first read, so a flow born just now cannot give Infinity. */
@@ -84,7 +84,12 @@ export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old:
     return t;
   }
   const isNew = t.isNew;
-  const [deltaPackets, deltaBytes] = scratch(t.length);
+  // The rows that moved, as a list while they are few (most ticks of many flows); past that, whole columns.
+  const limit = t.length * FEW_MOVED;
+  const rows: number[] = [];
+  const movedPackets: number[] = [];
+  const movedBytes: number[] = [];
+  let whole: [Float64Array, Float64Array] | undefined;
   // wasRecreated, inlined over columns read once (a million rows a tick).
   const firstSeen = f.firstSeenNs;
   const was = prev.flows;
@@ -100,21 +105,25 @@ export function computeRateTable(prev: Snapshot | undefined, cur: Snapshot, old:
       dp -= wasPackets[p] as number;
       db -= wasBytes[p] as number;
     }
-    deltaPackets[i] = dp;
-    deltaBytes[i] = db;
+    if (whole) {
+      whole[0][i] = dp;
+      whole[1][i] = db;
+    } else if (dp !== 0 || db !== 0) {
+      rows.push(i);
+      movedPackets.push(dp);
+      movedBytes.push(db);
+      if (rows.length > limit) {
+        whole = [new Float64Array(t.length), new Float64Array(t.length)];
+        for (let k = 0; k < rows.length; k++) {
+          whole[0][rows[k] as number] = movedPackets[k] as number;
+          whole[1][rows[k] as number] = movedBytes[k] as number;
+        }
+      }
+    }
   }
-  // Kept by the table when many flows moved; else it copied the few, and the next tick fills these again.
-  if (t.setDeltas(deltaPackets.subarray(0, t.length), deltaBytes.subarray(0, t.length))) spare = undefined;
+  if (whole) t.setDeltas(whole[0], whole[1]);
+  else t.setMoved({ rows: Int32Array.from(rows), packets: Float64Array.from(movedPackets), bytes: Float64Array.from(movedBytes) });
   return t;
-}
-
-/** Two columns the deltas are worked out in, kept from tick to tick while no table keeps them. */
-let spare: [Float64Array, Float64Array] | undefined;
-
-function scratch(n: number): [Float64Array, Float64Array] {
-  // Made again when too small, or far too large for the flows now (a million flows gone).
-  if (!spare || spare[0].length < n || spare[0].length > 4 * n + 65_536) spare = [new Float64Array(n), new Float64Array(n)];
-  return spare;
 }
 
 /** computeRateTable's rows as FlowRate objects. */
