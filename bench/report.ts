@@ -271,13 +271,11 @@ export function render(res: Results): { markdown: string; summary: string } {
     met: rss1m < TARGET.rss1MBytes,
     why:
       `${fmt(rss1m / TARGET.rss1MBytes, 1)}× the limit. The same process holds ${mb(t1k.ok ? t1k.rss : NaN)} with 1k flows (Node, React, Ink and its Yoga, koffi); ` +
-      `the million flows add the rest. One tick's state is about 200 bytes a flow: the read (48 key bytes and 36 bytes of counters), the model's columns (slot, born, peaks, deltas, the sorted window's rates: about 64), ` +
-      `and the shared slots themselves (88 bytes, mapped into the process, once). The TUI keeps two ticks' state, not one: React keeps the previous render's props (its alternate fiber) until the next render, and they hold the previous tick ` +
-      `(measured by rendering each tick twice: resident after a full GC 515 → 361 MB at 1M flows; \`--json --top 50\`, which has no React, holds one: ${(() => {
-        const j = res.tick.views?.find((v) => v.ok && v.flows === 1_000_000 && v.view === 'json-top50');
-        return j && j.ok ? mb(j.rss) : 'see section 4';
-      })()}). The peak adds the garbage of a tick: every column is a new array each tick (the model is immutable), freed at the next GC. ` +
-      'Under the limit needs all three: the previous tick released (a tick retired when the next arrives, unless a paused view holds it), the keys kept once (rows identified by slot and sequence in the mmap kind), and columns reused from tick to tick instead of allocated.',
+      'the million flows add the rest. Between ticks (measured with a full GC forced after each tick: about 410 MB resident, 430 MB peak), per flow: the shared slots mapped into the process (88 bytes, once), ' +
+      'the keys (48 bytes, once: the key store, copied when a read first meets a flow), the counters of two reads (the tick shown and the next read: 2 × 40 bytes), ' +
+      'the model\'s per-slot state (born, peaks, the row: 28 bytes) and the tick\'s columns (slot, new flags, the sorted window\'s rates, the filter: about 17 bytes). ' +
+      'The peak adds the garbage of the ticks between two GCs, mostly those columns (about 20 MB a tick). ' +
+      'Under the limit needs the counters kept once too (a read that updates per-slot counters in place and hands the model its deltas, instead of a copy of every counter per read) and no column made per tick; not done.',
   });
   summary.push({
     what: 'Start-up: launch to the first JSON line with hooks attached (`--json -d 0.05`)',
