@@ -73,6 +73,25 @@ const NOTHING_MOVED: MovedRows = { rows: new Int32Array(0), packets: new Float64
 /** Rows that moved, as a share of all, up to which the deltas are kept as a list (else as whole columns). */
 export const FEW_MOVED = 1 / 4;
 
+/** How many of the first n rows have deltas that are not both 0. */
+function movedCount(packets: Float64Array, bytes: Float64Array, n: number): number {
+  let moved = 0;
+  for (let i = 0; i < n; i++) if (packets[i] !== 0 || bytes[i] !== 0) moved++;
+  return moved;
+}
+
+/** The `moved` rows whose deltas are not both 0, ascending, with their deltas. */
+function listMoved(packets: Float64Array, bytes: Float64Array, moved: number): MovedRows {
+  const out = { rows: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
+  for (let i = 0, k = 0; k < moved; i++) {
+    if (packets[i] === 0 && bytes[i] === 0) continue;
+    out.rows[k] = i;
+    out.packets[k] = packets[i] as number;
+    out.bytes[k++] = bytes[i] as number;
+  }
+  return out;
+}
+
 export class RateTable {
   readonly length: number;
   /** 1 when the flow was not in the previous snapshot. */
@@ -116,20 +135,12 @@ export class RateTable {
    */
   setDeltas(packets: Float64Array, bytes: Float64Array): boolean {
     const n = this.length;
-    let moved = 0;
-    for (let i = 0; i < n; i++) if (packets[i] !== 0 || bytes[i] !== 0) moved++;
+    const moved = movedCount(packets, bytes, n);
     if (moved > n * FEW_MOVED) {
       this.whole = [packets.length === n ? packets : packets.subarray(0, n), bytes.length === n ? bytes : bytes.subarray(0, n)];
       return true;
     }
-    const out = { rows: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
-    for (let i = 0, k = 0; k < moved; i++) {
-      if (packets[i] === 0 && bytes[i] === 0) continue;
-      out.rows[k] = i;
-      out.packets[k] = packets[i] as number;
-      out.bytes[k++] = bytes[i] as number;
-    }
-    this.moved = out;
+    this.moved = listMoved(packets, bytes, moved);
     return false;
   }
 
@@ -142,16 +153,7 @@ export class RateTable {
   movedRows(): MovedRows {
     if (!this.whole) return this.moved;
     const [packets, bytes] = this.whole;
-    let moved = 0;
-    for (let i = 0; i < this.length; i++) if (packets[i] !== 0 || bytes[i] !== 0) moved++;
-    const out = { rows: new Int32Array(moved), packets: new Float64Array(moved), bytes: new Float64Array(moved) };
-    for (let i = 0, k = 0; k < moved; i++) {
-      if (packets[i] === 0 && bytes[i] === 0) continue;
-      out.rows[k] = i;
-      out.packets[k] = packets[i] as number;
-      out.bytes[k++] = bytes[i] as number;
-    }
-    return out;
+    return listMoved(packets, bytes, movedCount(packets, bytes, this.length));
   }
 
   /** Packets and bytes counted during the interval, per row (whole columns, made on first use when few moved). */
