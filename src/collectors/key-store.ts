@@ -25,9 +25,10 @@ export class KeyStore {
   /** Per slot, the position of its flow's key, or -1; and the seq that flow has. */
   private readonly posOf: Int32Array;
   private readonly seqOf: Uint32Array;
-  /** Positions free to give out, as a stack. */
-  private free: Int32Array;
+  /** Positions given out again once free, as a stack; and the first position never given out. */
+  private free = new Int32Array(64);
   private freeTop = 0;
+  private fresh = 0;
   /** Positions superseded, by the read that superseded them, oldest first. */
   private retiring: { read: number; positions: number[] }[] = [];
   /** Reads not released yet, by number. */
@@ -48,10 +49,6 @@ export class KeyStore {
     const capacity = slots + headroom;
     this.buf = Buffer.allocUnsafeSlow(capacity * FlowKey.size);
     this.words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, capacity * KEY_WORDS);
-    this.free = new Int32Array(capacity);
-    // Handed out from position 0 up.
-    for (let p = 0; p < capacity; p++) this.free[p] = capacity - 1 - p;
-    this.freeTop = capacity;
   }
 
   /** The buffer the positions of the latest read are in (a read's flow set keeps the one it got). */
@@ -91,8 +88,8 @@ export class KeyStore {
   /** The flow in `slot` with this seq has the key in `key` (words from `at`): its new position. */
   place(slot: number, seq: number, key: Uint32Array, at: number): number {
     this.vacate(slot);
-    if (this.freeTop === 0) this.renew();
-    const p = this.free[--this.freeTop] as number;
+    if (this.freeTop === 0 && this.fresh === this.capacity) this.renew();
+    const p = this.freeTop > 0 ? (this.free[--this.freeTop] as number) : this.fresh++;
     this.words.set(key.subarray(at, at + KEY_WORDS), p * KEY_WORDS);
     this.posOf[slot] = p;
     this.seqOf[slot] = seq;
@@ -107,8 +104,17 @@ export class KeyStore {
     for (const r of this.live) oldest = Math.min(oldest, r);
     // Superseded in read r: only reads before r can point at them.
     while (this.retiring.length > 0 && (this.retiring[0]!.read <= oldest)) {
-      for (const p of this.retiring.shift()!.positions) this.free[this.freeTop++] = p;
+      for (const p of this.retiring.shift()!.positions) this.push(p);
     }
+  }
+
+  private push(p: number): void {
+    if (this.freeTop === this.free.length) {
+      const bigger = new Int32Array(2 * this.free.length);
+      bigger.set(this.free);
+      this.free = bigger;
+    }
+    this.free[this.freeTop++] = p;
   }
 
   /**
@@ -128,9 +134,9 @@ export class KeyStore {
       used[p] = 1;
       words.set(this.words.subarray(p * KEY_WORDS, (p + 1) * KEY_WORDS), p * KEY_WORDS);
     }
-    this.free = new Int32Array(capacity);
     this.freeTop = 0;
-    for (let p = capacity - 1; p >= 0; p--) if (!used[p]) this.free[this.freeTop++] = p;
+    this.fresh = capacity;
+    for (let p = capacity - 1; p >= 0; p--) if (!used[p]) this.push(p);
     this.retiring = [];
     this.buf = buf;
     this.words = words;
