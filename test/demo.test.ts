@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TC_AUTO_MODE } from './helpers/kernel.js';
+import { SLOW, TC_AUTO_MODE } from './helpers/kernel.js';
 import { kernelTest, sh } from './helpers/netns.js';
 import { startTcTop } from './helpers/run.js';
 
@@ -40,7 +40,10 @@ describe('tc-top --demo', kernelTest(), () => {
     }
   });
 
-  it('after the demo is killed with SIGKILL, the next --demo removes its bed and works', async () => {
+  // Namespaces, processes and the demo's own record, not the kernel's hooks: under emulation
+  // (test:kernels) the test above runs the demo on each kernel.
+  const hostOnly = SLOW > 1 ? { skip: 'the bed left by a killed demo is namespaces and processes: runs on the host (npm test)' } : {};
+  it('after the demo is killed with SIGKILL, the next --demo removes its bed and works', hostOnly, async () => {
     const killed = startTcTop(undefined, ['--demo', '--json']);
     try {
       await killed.waitFor(() => killed.lines.length > 0, 20_000, 'the first JSON line');
