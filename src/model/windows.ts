@@ -252,11 +252,11 @@ export function raisePeaks(
 }
 
 /** Rows whose 2 s rates raisePeaks sums alone, up to which; beyond, it takes the whole columns. */
-const FEW_MOVED = 65_536;
+const FEW_RAISED = 65_536;
 
 /**
  * The rows that moved in the samples from serial `from` on, each once, in the order met; undefined
- * when more than FEW_MOVED.
+ * when more than FEW_RAISED.
  */
 function movedRows(samples: readonly Sample[], first: number, from: number, rowOfSlot: Int32Array): number[] | undefined {
   const rows = new Set<number>();
@@ -266,7 +266,7 @@ function movedRows(samples: readonly Sample[], first: number, from: number, rowO
       const i = rowOfSlot[slots[k] as number] as number;
       if (i < 0) continue;
       rows.add(i);
-      if (rows.size > FEW_MOVED) return undefined;
+      if (rows.size > FEW_RAISED) return undefined;
     }
   }
   return [...rows];
