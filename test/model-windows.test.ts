@@ -260,24 +260,36 @@ describe('WINDOWS', () => {
   });
 });
 
+/**
+ * The next tick of `flows` random flows f0..: each gone (or not there yet) with chance `gone`,
+ * restarted (new, or its counter reset, first seen at firstSeenNs) with chance `restart`, else
+ * counting up to 49 more packets of 100 bytes.
+ */
+function churn(
+  random: () => number,
+  live: ReadonlyMap<string, FlowRecord>,
+  o: { flows: number; gone: number; restart: number; firstSeenNs: number; nowNs: number },
+): Map<string, FlowRecord> {
+  const next = new Map<string, FlowRecord>();
+  for (let k = 0; k < o.flows; k++) {
+    const key = `f${k}`;
+    const old = live.get(key);
+    const roll = random();
+    if (roll < o.gone) continue;
+    const restart = !old || roll < o.restart;
+    const packets = (restart ? 0 : old.packets) + Math.floor(random() * 50);
+    next.set(key, flow({ key, packets, bytes: packets * 100, firstSeenNs: restart ? o.firstSeenNs : old.firstSeenNs, lastSeenNs: o.nowNs }));
+  }
+  return next;
+}
+
 describe('advance and computeRates agree on the interval', () => {
   it('for random flows that come, go, count and restart', () => {
     const random = prng(8);
     let live = new Map<string, FlowRecord>();
     const snaps: Snapshot[] = [];
     for (let t = 0; t < 60; t++) {
-      const next = new Map<string, FlowRecord>();
-      for (let k = 0; k < 30; k++) {
-        const key = `f${k}`;
-        const old = live.get(key);
-        const roll = random();
-        if (roll < 0.1) continue; // gone (or not there yet)
-        const restart = !old || roll < 0.15;
-        const packets = (restart ? 0 : old.packets) + Math.floor(random() * 50);
-        const firstSeenNs = restart ? t * S - 1e8 : old.firstSeenNs;
-        next.set(key, flow({ key, packets, bytes: packets * 100, firstSeenNs, lastSeenNs: t * S }));
-      }
-      live = next;
+      live = churn(random, live, { flows: 30, gone: 0.1, restart: 0.15, firstSeenNs: t * S - 1e8, nowNs: t * S });
       const gap = random() < 0.1 ? 2 : 1; // a missed tick now and then
       snaps.push(snapshot({ monoNs: (snaps.length ? (snaps.at(-1)!.monoNs / S) + gap : 0) * S, flows: [...live.values()] }));
     }
@@ -297,17 +309,8 @@ describe('advance told to reuse (no earlier step is read any more)', () => {
     const snaps: Snapshot[] = [];
     let clock = 0;
     for (let t = 0; t < 90; t++) {
-      const next = new Map<string, FlowRecord>();
-      for (let k = 0; k < 40; k++) {
-        const key = `f${k}`;
-        const old = live.get(key);
-        const roll = random();
-        if (roll < 0.15) continue; // gone: its slot goes to a newcomer
-        const restart = !old || roll < 0.2;
-        const packets = (restart ? 0 : old.packets) + Math.floor(random() * 50);
-        next.set(key, flow({ key, packets, bytes: packets * 100, firstSeenNs: restart ? clock * S : old.firstSeenNs, lastSeenNs: clock * S }));
-      }
-      live = next;
+      // Flows gone leave their slots to newcomers.
+      live = churn(random, live, { flows: 40, gone: 0.15, restart: 0.2, firstSeenNs: clock * S, nowNs: clock * S });
       snaps.push(snapshot({ monoNs: clock * S, flows: [...live.values()] }));
       const roll = random();
       clock += roll < 0.1 ? 2 : roll < 0.25 ? 0.4 : 1; // a missed tick, a sample merged

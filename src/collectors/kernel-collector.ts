@@ -405,9 +405,10 @@ export class KernelCollector implements Collector {
     if (this.slotReader) {
       this.walkStartNs = Number(process.hrtime.bigint());
       const hand = this.slotHand();
-      const walk = this.slotReader.read(sink, rows);
+      const all = rows ?? new Int32Array(this.maxFlows);
+      const walk = this.slotReader.read(sink, all);
       this.slotHandMoved = this.slotHand() !== hand;
-      return { keys: walk.keys, values: Buffer.alloc(0), count: walk.count, at: walk.at, lent: { rows: new Int32Array(walk.at.buffer), read: walk.read } };
+      return { keys: walk.keys, values: Buffer.alloc(0), count: walk.count, at: walk.at, lent: { rows: all, read: walk.read } };
     }
     return (this.reader as MapReader).read(sink);
   }
