@@ -6,11 +6,10 @@
  * modules); today's build by bench/tick-child.ts. The cases alternate before/after, each in a
  * process of its own. The worktree is removed on every way out.
  */
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { progress, run } from './lib.js';
+import { progress, run, worktreeAt } from './lib.js';
 import { tickAt, type TickRow } from './tick.js';
 import type { TickView } from './tick-child.js';
 
@@ -45,15 +44,8 @@ export interface BaselineResult {
 
 /** BASE built in a temporary worktree, with its child compiled; removed by the returned function. */
 function prepareBase(): { child: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'tct-bench-base-'));
-  rmSync(dir, { recursive: true, force: true });
-  const remove = (): void => {
-    run('git', ['-C', ROOT, 'worktree', 'remove', '--force', dir], { allowFail: true });
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { dir, remove } = worktreeAt(ROOT, BASE);
   try {
-    run('git', ['-C', ROOT, 'worktree', 'add', '--detach', dir, BASE]);
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     copyFileSync(BASE_CHILD, join(dir, 'bench', 'baseline-child.ts'));
     writeFileSync(
       join(dir, 'tsconfig.baseline.json'),

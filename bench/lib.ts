@@ -3,7 +3,9 @@
  * child processes, and the required tools. Benchmarks report; they never fail a build.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export function median(xs: readonly number[]): number {
@@ -196,4 +198,26 @@ export async function holdEmpty(args: readonly string[], ns?: string): Promise<{
       await stopChild(child, 5000, 'SIGTERM');
     },
   };
+}
+
+/**
+ * A commit of this repository checked out into a temporary git worktree that shares this checkout's
+ * node_modules (for side-by-side runs of an older build); remove() deletes it, and must be called on
+ * every way out.
+ */
+export function worktreeAt(root: string, commit: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tct-bench-base-'));
+  rmSync(dir, { recursive: true, force: true });
+  const remove = (): void => {
+    run('git', ['-C', root, 'worktree', 'remove', '--force', dir], { allowFail: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    run('git', ['-C', root, 'worktree', 'add', '--detach', dir, commit]);
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    return { dir, remove };
+  } catch (err) {
+    remove();
+    throw err;
+  }
 }

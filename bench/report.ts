@@ -2,7 +2,7 @@
  * docs/BENCHMARKS.md from one run's results: the machine, the method, each figure beside its
  * target or reference, and a sentence on each missed target (by how much, and why).
  */
-import type { CaptureResult } from './capture.js';
+import type { CaptureResult, CaptureRow } from './capture.js';
 import type { DataplaneResult, CostRow } from './dataplane.js';
 import type { E2eResult, E2eRow } from './e2e.js';
 import { fmt } from './lib.js';
@@ -289,24 +289,18 @@ export function render(res: Results): { markdown: string; summary: string } {
   // tc-top -r
   if (res.capture) {
     const c = res.capture;
-    // The first row of a hook is the binary as it runs here (its lanes); a run before lanes has one row per hook.
-    const tc = c.rows.find((r) => r.hook === 'tc')!;
-    const xdp = c.rows.find((r) => r.hook === 'xdp');
-    const tcMain = c.rows.find((r) => r.hook === 'tc' && r !== tc && r.lanes === 0);
+    const tc = c.rows.find((r) => r.hook === 'tc' && r.build === 'now')!;
+    const xdp = c.rows.find((r) => r.hook === 'xdp' && r.build === 'now');
+    const tcBefore = c.rows.find((r) => r.hook === 'tc' && r.build === 'before');
+    const perFrameUs = c.runUs.batch / c.runUs.full;
     summary.push({
       what: `tc-top -r: frames per second from a file of ${fmt(c.frames)} frames (TC program, start-up included)`,
-      result: `${fmt(tc.fps)} frames/s${xdp ? ` (XDP ${fmt(xdp.fps)})` : ''}`,
+      result: `${fmt(tc.fps)} frames/s${xdp ? ` (XDP ${fmt(xdp.fps)})` : ''}${tcBefore ? `; ${fmt(tc.fps / tcBefore.fps, 1)}× ${c.before}'s ${fmt(tcBefore.fps)} in the same run` : ''}`,
       target: `≥ ${fmt(TARGET.captureFps)} frames/s`,
       met: tc.fps >= TARGET.captureFps,
       why:
-        c.runUs && c.startupS && tcMain
-          ? `${fmt(TARGET.captureFps / tc.fps, 2)}× short: each frame is one BPF_PROG_TEST_RUN call, ${fmt(c.runUs.tc, 2)} µs for TC and ${fmt(c.runUs.xdp, 2)} µs for XDP here ` +
-            `(a tight loop on one frame: the skb or xdp_buff built, filled and freed, and koffi's call; the program itself is under 0.1 µs of it, section 1). ` +
-            `${tc.lanes} replay lanes, a worker thread per CPU, run them side by side: ${fmt(tc.fps / tcMain.fps, 2)}× the rate of the main thread alone (${fmt(tcMain.fps)} frames/s). ` +
-            `Start-up (Node, the command line, the verifier on the program) is ${fmt(c.startupS.tc, 2)} s of the ${fmt(tc.seconds, 2)} s, on one CPU; the rest is the test runs on both CPUs and tc-top's reading and placing of each frame on the main thread. ` +
-            'Past this takes more CPUs, or many frames per call (a replay program looping over frames packed in one buffer, another program than the one that counts live traffic); not done.'
-          : `${fmt(TARGET.captureFps / tc.fps, 1)}× short: each frame is one BPF_PROG_TEST_RUN system call, and the kernel's fixed cost per call (an skb or xdp_buff built, filled and freed; ` +
-            'about 4 µs for TC and 2.5 µs for XDP on this kind of VM, against 70 and 20 ns for the program itself) bounds the rate. Running many frames per call (a replay program looping over frames packed in one buffer) is the way past it; not done.',
+        `${fmt(TARGET.captureFps / tc.fps, 2)}× short. A test run costs ${fmt(c.runUs.one, 2)} µs with one frame and ${fmt(c.runUs.batch, 2)} µs with ${c.runUs.full} (${fmt(perFrameUs * 1e3)} ns a frame); ` +
+        `start-up is ${fmt(c.startupS, 2)} s of the ${fmt(tc.seconds, 2)} s; the rest is reading each frame and placing it in a batch on the main thread.`,
     });
   }
   // process attribution
@@ -573,24 +567,23 @@ export function render(res: Results): { markdown: string; summary: string } {
   // 5. capture
   if (res.capture) {
     const c = res.capture;
+    const label = (r: CaptureRow) => (r.build === 'now' ? 'this commit' : c.before);
     p(
       '## 5. Reading a capture (`tc-top -r`)',
       '',
       `Method: bench/capture.ts writes a pcap of ${fmt(c.frames)} frames (${mb(c.fileBytes)}, ${fmt(c.flows)} flows of the two frame shapes above, alternating, 10 µs apart)`,
-      'and times the real binary, `tc-top -r FILE --json --top 1`, from spawn to exit: every frame through tc-top\'s replay program by BPF_PROG_TEST_RUN, then one table;',
-      'on the replay lanes it takes here (a worker thread per CPU, each frame on the lane of its flow) and on the main thread alone (`TC_TOP_REPLAY_LANES=0`).',
+      "and times the real binary, `tc-top -r FILE --json --top 1`, from spawn to exit: every frame through tc-top's replay program by BPF_PROG_TEST_RUN, then one table.",
+      `Side by side in the same run, alternating: ${c.before}, the last build that made one test run per frame (on replay lanes, a worker thread per CPU),`,
+      'checked out into a temporary worktree and built there; this commit runs up to 64 frames a test run (src/collectors/replay-batch.ts).',
       '',
-      '| program | lanes | seconds | frames/s | frames counted | target |',
+      '| semantics | build | seconds | frames/s | frames counted | target |',
       '| --- | --- | --- | --- | --- | --- |',
-      ...c.rows.map((r) => `| ${r.hook === 'tc' ? 'TC' : 'XDP'} | ${r.lanes === undefined ? '–' : r.lanes === 0 ? 'none (main thread)' : r.lanes} | ${fmt(r.seconds, 2)} | ${fmt(r.fps)} | ${fmt(r.counted)} | ${r.hook === 'tc' && r === c.rows[0] ? `≥ ${fmt(TARGET.captureFps)}` : '–'} |`),
+      ...c.rows.map((r) => `| ${r.hook === 'tc' ? 'TC' : 'XDP'} | ${label(r)} | ${fmt(r.seconds, 2)} | ${fmt(r.fps)} | ${fmt(r.counted)} | ${r.hook === 'tc' && r.build === 'now' ? `≥ ${fmt(TARGET.captureFps)}` : '–'} |`),
       '',
-      ...(c.runUs && c.startupS
-        ? [
-            `What bounds it: one test run costs ${fmt(c.runUs.tc, 2)} µs (TC) and ${fmt(c.runUs.xdp, 2)} µs (XDP) in a tight loop of 200,000 runs of one frame on one CPU (the replay runner of`,
-            `src/collectors/replay-runner.ts, koffi's call included); a capture of one frame takes ${fmt(c.startupS.tc, 2)} s (TC) and ${fmt(c.startupS.xdp, 2)} s (XDP) from spawn to exit (median of 3): the start-up.`,
-            '',
-          ]
-        : []),
+      ...(c.error ? [`Not compared: ${c.error}`, ''] : []),
+      `What bounds it: a test run of the batch program costs ${fmt(c.runUs.one, 2)} µs with one frame and ${fmt(c.runUs.batch, 2)} µs with ${c.runUs.full} (64-byte TCP frames of one flow, a tight loop on one CPU,`,
+      `koffi's call included): the kernel's fixed cost per run (the xdp_buff built and freed, the system call) shared by the batch. A capture of one frame takes ${fmt(c.startupS, 2)} s from spawn to exit (median of 3): the start-up.`,
+      '',
     );
   }
 

@@ -84,8 +84,9 @@ async function main(): Promise<number> {
   if (process.argv.includes('--only=capture')) {
     // One case alone (tc-top -r), printed, nothing written.
     const c = await benchCapture();
-    for (const r of c.rows) process.stdout.write(`tc-top -r, ${r.hook}, ${r.lanes ? `${r.lanes} lanes` : 'main thread'}: ${c.frames} frames in ${r.seconds.toFixed(2)} s = ${Math.round(r.fps)} frames/s (counted ${r.counted})\n`);
-    for (const hook of ['tc', 'xdp'] as const) process.stdout.write(`${hook}: one test run ${c.runUs![hook].toFixed(2)} µs (tight loop, one frame), start-up ${c.startupS![hook].toFixed(2)} s (a capture of one frame)\n`);
+    for (const r of c.rows) process.stdout.write(`tc-top -r, ${r.hook}, ${r.build === 'now' ? 'this build' : c.before}: ${c.frames} frames in ${r.seconds.toFixed(2)} s = ${Math.round(r.fps)} frames/s (counted ${r.counted})\n`);
+    if (c.error) process.stdout.write(`${c.error}\n`);
+    process.stdout.write(`a test run: ${c.runUs.one.toFixed(2)} µs with one frame, ${c.runUs.batch.toFixed(2)} µs with ${c.runUs.full}; start-up ${c.startupS.toFixed(2)} s (a capture of one frame)\n`);
     return 0;
   }
   const t0 = nowNs();

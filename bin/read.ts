@@ -13,7 +13,7 @@ import type { FlowRecord, Tick } from '../src/model/types.js';
 /** Runs the capture through the views; rejects with a CaptureError (one line) for a file it cannot read, after printing what it read. */
 export async function runRead(opts: Options & { read: string }, signal: AbortSignal): Promise<void> {
   const { PcapCollector } = await import('../src/collectors/pcap-collector.js');
-  const collector = await PcapCollector.open({ path: opts.read, hook: opts.hook === 'xdp' ? 'xdp' : 'tc', map: opts.map, maxFlows: opts.maxFlows, handshakes: opts.tcpStats, lanes: lanesFromEnv() });
+  const collector = await PcapCollector.open({ path: opts.read, hook: opts.hook === 'xdp' ? 'xdp' : 'tc', map: opts.map, maxFlows: opts.maxFlows, handshakes: opts.tcpStats });
   const { RunLoop } = await import('../src/app/run-loop.js');
   const interactive = opts.output === 'tui' || opts.output === 'dashboard';
   // The one loop of the process, on the capture's clock.
@@ -46,18 +46,6 @@ export async function runRead(opts: Options & { read: string }, signal: AbortSig
     loop.close();
     for (const notice of collector.notices) process.stderr.write(`tc-top: ${notice}\n`);
   }
-}
-
-/**
- * TC_TOP_REPLAY_LANES: how many worker threads run the frames (0: the main thread), in place of one
- * per CPU; for the tests and benchmarks, which compare the two.
- */
-function lanesFromEnv(): number | undefined {
-  const text = process.env.TC_TOP_REPLAY_LANES;
-  if (text === undefined || text === '') return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError(`TC_TOP_REPLAY_LANES must be an integer from 0 to 64, got ${text}`);
-  return n;
 }
 
 /** --json/--batch: each tick with --follow-time, else the last one, with every flow expired during the capture. */

@@ -599,26 +599,15 @@ counted:
 	return had;
 }
 
+#ifndef TC_TOP_REPLAY
 SEC("xdp")
 int tctop_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-#ifdef TC_TOP_REPLAY
-	/* The frame's time and length come in the metadata before it (BPF_PROG_TEST_RUN puts the
-	 * first xdp_md.data bytes of the input there); without it, the frame is not counted. */
-	struct tc_top_replay_meta *m = (void *)(long)ctx->data_meta;
-
-	struct flow_key k;
-
-	if ((void *)(m + 1) > data)
-		return XDP_PASS;
-	count(&k, data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, m->len, 1, m->time_ns);
-#else
 	struct flow_key k;
 
 	count(&k, data, end, ctx->ingress_ifindex, TC_TOP_INGRESS, end - data, 1, 0);
-#endif
 	return XDP_PASS;
 }
 
@@ -636,19 +625,11 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 dir)
 		data = (void *)(long)skb->data;
 		end = (void *)(long)skb->data_end;
 	}
-#ifdef TC_TOP_REPLAY
-	/* The frame's time and length, from the test run's __sk_buff (tc_top.h). */
-	had = count(&k, data, end, skb->ifindex, dir, skb->cb[TC_TOP_REPLAY_CB_LEN],
-		    segs > 1 ? segs : 1,
-		    (__u64)skb->cb[TC_TOP_REPLAY_CB_TIME_HI] << 32 | skb->cb[TC_TOP_REPLAY_CB_TIME_LO]);
-	(void)had;
-#else
 	had = count(&k, data, end, skb->ifindex, dir, skb->len, segs > 1 ? segs : 1, 0);
 	/* A flow's first frame only (count_into gives FLAGS_NEW alone for no other frame of a
 	 * non-TCP flow). */
 	if (config.owners && dir == TC_TOP_EGRESS && had == FLAGS_NEW)
 		own_egress(skb, &k);
-#endif
 }
 
 SEC("tc")
@@ -664,5 +645,72 @@ int tctop_tc_eg(struct __sk_buff *skb)
 	count_skb(skb, TC_TOP_EGRESS);
 	return TC_ACT_UNSPEC; /* == TCX_NEXT */
 }
+#else
+/*
+ * One frame of a batch, the packet as it stands: counted as count_skb or tctop_xdp count it (a
+ * test run's frame is linear, with one segment). Returns 0, uncounted, when the frame was given
+ * cut and did not parse within what was given (it must run whole). Global, so that the verifier
+ * checks it once, not once per frame of the batch loop.
+ */
+__noinline int replay_frame(struct xdp_md *ctx, __u32 dir, __u32 wire, __u64 time_ns, __u32 cut)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct flow_key k = {};
+	__u32 tcp_flags = 0;
+
+	if (cut && parse_frame(data, end, &k, &tcp_flags) == PARSE_MALFORMED)
+		return 0;
+	count(&k, data, end, ctx->ingress_ifindex, dir & 1, wire, 1, time_ns);
+	return 1;
+}
+
+/* tc-top -r: up to TC_TOP_BATCH_MAX frames a test run (tc_top.h, struct tc_top_batch). */
+SEC("xdp")
+int tctop_replay_batch(struct xdp_md *ctx)
+{
+	__u32 i, n, len, pad, span, start, flags;
+	int done = 0;
+
+	for (i = 0; i < TC_TOP_BATCH_MAX; i++) {
+		void *data = (void *)(long)ctx->data;
+		void *end = (void *)(long)ctx->data_end;
+		struct tc_top_batch *b = data;
+		struct tc_top_batch_frame *f;
+		__u64 time_ns;
+		__u32 wire;
+
+		if ((void *)(b + 1) > end)
+			return done;
+		n = b->n;
+		if (i >= n)
+			return done;
+		f = data + sizeof(*b) + i * sizeof(*f);
+		if ((void *)(f + 1) > end)
+			return done;
+		flags = f->len_flags;
+		wire = f->wire;
+		time_ns = (__u64)f->time_hi << 32 | f->time_lo;
+		len = flags & TC_TOP_BATCH_LEN;
+		pad = (len + 3) & ~3u;
+		span = end - data;
+		/* The frame, at the end of what is left, must lie past the records. */
+		if (len < ETH_HLEN || pad + sizeof(*b) + n * sizeof(*f) > span)
+			return done;
+		start = span - pad;
+		if (bpf_xdp_adjust_head(ctx, start))
+			return done;
+		if (pad != len && bpf_xdp_adjust_tail(ctx, -(int)(pad - len)))
+			return done;
+		if (!replay_frame(ctx, flags & TC_TOP_BATCH_EGRESS ? TC_TOP_EGRESS : TC_TOP_INGRESS, wire, time_ns, flags & TC_TOP_BATCH_CUT))
+			return done;
+		done++;
+		/* Back to the records, without the frame. */
+		if (bpf_xdp_adjust_head(ctx, -(int)start) || bpf_xdp_adjust_tail(ctx, -(int)len))
+			return done;
+	}
+	return done;
+}
+#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -156,26 +156,37 @@ struct handshake {
 };
 
 /*
- * The replay build (tc_top_replay.bpf.o: the same source with -DTC_TOP_REPLAY) counts frames of a
- * capture run through it with BPF_PROG_TEST_RUN. Each frame brings its capture time (ns on the
- * clock of the snapshots) and the length to count (the frame's length on the wire, which can be
- * more than the bytes given when the capture cut it or the frame is larger than a test run takes):
- *   TC:  in the __sk_buff context: cb[0] time low 32 bits, cb[1] time high 32 bits, cb[2] length.
- *   XDP: in the 16 bytes of metadata before the frame (xdp_md.data = 16): this struct.
- * The live build reads the clock and the frame's own length instead, at no cost per packet.
+ * The replay build (tc_top_replay.bpf.o: the same source with -DTC_TOP_REPLAY) has one program,
+ * tctop_replay_batch (XDP), which tc-top -r runs with BPF_PROG_TEST_RUN on a batch of a capture's
+ * frames: this head and `n` records at the start of the data, the frames at its end, the first one
+ * last (each frame padded to 4 bytes). Each record brings its frame's capture time (ns on the
+ * snapshots' clock), the length to count (the frame's length on the wire, which can be more than
+ * the bytes given when the capture cut the frame or only a prefix is given) and its direction. The
+ * program shows each frame as the whole packet in turn (moving the packet's head and tail, never
+ * growing it) and counts it with the counter programs' count(), in order. It returns how many it
+ * counted: fewer than n when a frame given cut (CUT: a prefix of the frame) did not parse within
+ * its prefix; that frame is not counted and must run whole.
  */
-#define TC_TOP_REPLAY_CB_TIME_LO 0
-#define TC_TOP_REPLAY_CB_TIME_HI 1
-#define TC_TOP_REPLAY_CB_LEN 2
+#define TC_TOP_BATCH_MAX 64
+#define TC_TOP_BATCH_LEN 0xffff
+#define TC_TOP_BATCH_EGRESS (1u << 16)
+#define TC_TOP_BATCH_CUT (1u << 17)
 
-struct tc_top_replay_meta {
-	__u64 time_ns;
-	__u32 len;
-	__u32 pad;
+struct tc_top_batch {
+	__u32 n;
+	__u32 pad[3];
+};
+
+struct tc_top_batch_frame {
+	__u32 len_flags; /* bytes given (TC_TOP_BATCH_LEN), EGRESS, CUT */
+	__u32 wire;	 /* length to count */
+	__u32 time_lo;
+	__u32 time_hi;
 };
 
 #ifdef __bpf__
-_Static_assert(sizeof(struct tc_top_replay_meta) == 16, "replay meta layout");
+_Static_assert(sizeof(struct tc_top_batch) == 16, "batch layout");
+_Static_assert(sizeof(struct tc_top_batch_frame) == 16, "batch frame layout");
 _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
 _Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../ffi/errors.js';
-import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, Handshake, MapMode, Maps, Programs, perCpuSlot } from '../ffi/layout.js';
+import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, Handshake, MapMode, Maps, Programs, ReplayProgram, perCpuSlot } from '../ffi/layout.js';
 import {
   AttachType,
   BpfObject,
@@ -65,13 +65,8 @@ export interface KernelCollectorOptions {
    * tcpStats. Also without `attach` (tc-top -r: the capture's handshakes).
    */
   readonly handshakes?: boolean;
-  /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, stamped with each frame's time (tc-top -r). */
+  /** live (default): bpf/tc_top.bpf.o; replay: bpf/tc_top_replay.bpf.o, the batch program of tc-top -r (frames stamped with their capture time). */
   readonly object?: 'live' | 'replay';
-  /**
-   * Load only these programs (tc-top -r, which runs one or two: each takes the verifier about
-   * 50 ms); by default all three are loaded, which the tests that drive them with BPF_PROG_TEST_RUN use.
-   */
-  readonly programs?: readonly (keyof typeof Programs)[];
   /** Names for interface indexes that are not the host's (a capture's frames all run on lo's index). */
   readonly interfaceNames?: ReadonlyMap<number, string>;
   /**
@@ -177,9 +172,10 @@ export class KernelCollector implements Collector {
       if (!timeHandshakes) this.obj.setMaxEntries(Maps.handshakes, 1);
       if (live && !this.ownersAsked) this.obj.setMaxEntries(Maps.owners, 1);
       // tcx needs the attach type at load; cls_bpf ignores it, so the same load serves the fallback.
-      this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
-      this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
-      if (opts.programs) for (const [name, program] of Object.entries(Programs)) this.obj.setAutoload(program, opts.programs.includes(name as keyof typeof Programs));
+      if (live) {
+        this.obj.setExpectedAttachType(Programs.tcIngress, AttachType.TCX_INGRESS);
+        this.obj.setExpectedAttachType(Programs.tcEgress, AttachType.TCX_EGRESS);
+      }
       try {
         this.obj.load();
       } catch (err) {
@@ -283,9 +279,9 @@ export class KernelCollector implements Collector {
     return this.reader?.method ?? 'mmap';
   }
 
-  /** File descriptors of the loaded programs, for BPF_PROG_TEST_RUN. */
-  programFd(name: keyof typeof Programs): number {
-    return this.obj.programFd(Programs[name]);
+  /** File descriptors of the loaded programs, for BPF_PROG_TEST_RUN: the live object's three, or the replay build's one ('batch'). */
+  programFd(name: keyof typeof Programs | 'batch'): number {
+    return this.obj.programFd(name === 'batch' ? ReplayProgram : Programs[name]);
   }
 
   get flowsMapFd(): number {

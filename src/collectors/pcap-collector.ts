@@ -15,25 +15,21 @@
  *   the IP packet's length only. Packets: one per frame (a capture holds no gso_segs).
  * - The program is given the first FRAME_MAX bytes of a frame (a test run takes at most a page):
  *   more than the headers any frame has that the parser can read.
- * - The kernel's skb test runner refuses a frame whose IPv4 or IPv6 header is cut inside its fixed
- *   part (EINVAL); the TC program counts such a frame as malformed on a real link, so it is counted
- *   here as malformed too, in userspace, and added to the snapshots' counters.
  *
- * With more than one CPU the frames run on replay lanes, a worker thread per CPU (replay-lanes.ts):
- * a test run costs the kernel microseconds on the calling CPU, more than reading the frame does. The
- * frames of a connection share a lane and keep their order; every frame before a snapshot's time has
- * run when the snapshot is read.
+ * The frames run in batches (replay-batch.ts: up to 64 a test run, in file order), by the replay
+ * build's one program, which counts each frame with the counter programs' own parse and count code,
+ * as the TC programs (each frame in its direction) or the XDP program (all in) count it. A batch is
+ * run before each snapshot, so a snapshot sees every frame before its time and none after.
  */
 import { closeSync, fstatSync, openSync, read as readCb } from 'node:fs';
 import { basename } from 'node:path';
 import type { Snapshot } from '../model/types.js';
 import { CaptureError, CaptureReader, FrameDir, LinkType, type ByteSource } from './capture-file.js';
 import type { Collector, CollectorClock } from './collector.js';
-import { ethernetLane, ipLane } from './flow-lane.js';
 import type { HookInfo } from './hooks.js';
 import { KernelCollector, type MapKind } from './kernel-collector.js';
-import { ReplayLanes, defaultLanes } from './replay-lanes.js';
-import { ETH_HLEN, FRAME_AT, FRAME_MAX, type Refused, ReplayRunner, SHORT_FRAME } from './replay-runner.js';
+import { Batch } from '../ffi/layout.js';
+import { ETH_HLEN, FRAME_MAX, ReplayBatch, type WriteWhole } from './replay-batch.js';
 
 export { CaptureError, FRAME_MAX };
 
@@ -41,6 +37,11 @@ export { CaptureError, FRAME_MAX };
 const CLOCK_START_NS = 3600e9;
 /** The test runs' interface: with no interface given, the kernel runs them on the loopback device. */
 const LOOPBACK_IFINDEX = 1;
+/**
+ * Up to this many bytes a frame is copied as 32-bit words: a Buffer copy costs about 60 ns to set
+ * up (and allocates a view), a word 1 to 2 ns.
+ */
+const SHORT_FRAME = 256;
 /** Frames between two yields to the event loop (signals, the TUI, the progress bar). */
 const YIELD_EVERY = 4096;
 
@@ -52,8 +53,6 @@ export interface PcapCollectorOptions {
   readonly maxFlows: number;
   /** Time TCP handshakes (each flow's RTT as the capture saw it); off with --no-tcp-stats. */
   readonly handshakes?: boolean;
-  /** Replay lanes (worker threads) to run the frames on; 0: on the main thread. Default: one per CPU, none with one. */
-  readonly lanes?: number;
 }
 
 export interface CaptureProgress {
@@ -72,9 +71,7 @@ export class PcapCollector implements Collector, CollectorClock {
   readonly name: string;
   readonly clock: CollectorClock = this;
   private readonly kernel: KernelCollector;
-  /** Where the frames run: on this thread (runner) or on lanes. */
-  private readonly runner: ReplayRunner | undefined;
-  private readonly lanes: ReplayLanes | undefined;
+  private readonly batch: ReplayBatch;
   private readonly xdp: boolean;
   private readonly totalBytes: number | undefined;
   /** The snapshots' time: the capture's clock, ns. */
@@ -87,15 +84,20 @@ export class PcapCollector implements Collector, CollectorClock {
   private short = 0;
   private closed = false;
   /**
-   * The pending frame as the program is given it (set by shape()): the bytes copied after a made-up
-   * Ethernet header start at l3, of the given ethertype (-1: an Ethernet frame, copied whole); its
-   * length as given (len) and counted (wire); the TC program it runs through.
+   * The pending frame as the program is given it (set by shape()): its bytes in the reader's buffer
+   * start at `from`, an Ethernet frame (ethertype -1) or the bytes after a made-up Ethernet header
+   * of the given ethertype; its length as given (len) and counted (wire); its direction.
    */
-  private l3 = 0;
+  private from = 0;
   private ethertype = -1;
   private len = 0;
   private wire = 0;
   private egress = false;
+  /** Where each frame of the batch came from (as `from`, `ethertype` and `len` above), for a frame that must run whole. */
+  private readonly srcFrom = new Int32Array(Batch.max);
+  private readonly srcType = new Int32Array(Batch.max);
+  private readonly srcLen = new Int32Array(Batch.max);
+  private readonly writeWhole: WriteWhole = (i, out, into, at) => this.writeFrame(out, into, at, this.srcFrom[i]!, this.srcType[i]!, this.srcLen[i]!);
   /** The reader's buffer as 32-bit words (for copyToWords), made again when the reader grows it. */
   private srcBuf: Buffer | undefined;
   private srcWords: Int32Array = new Int32Array(0);
@@ -110,31 +112,18 @@ export class PcapCollector implements Collector, CollectorClock {
     this.mapKind = opts.map;
     this.xdp = opts.hook === 'xdp';
     this.totalBytes = fd === 0 ? undefined : fstatSync(fd).isFile() ? fstatSync(fd).size : undefined;
-    // The lanes' threads start before the programs load, which takes longer than their start.
-    const lanes = opts.lanes ?? defaultLanes();
-    this.lanes = lanes > 0 ? new ReplayLanes(lanes) : undefined;
-    try {
-      this.kernel = KernelCollector.start({
-        interfaces: [],
-        hook: opts.hook,
-        xdpMode: 'auto',
-        map: opts.map,
-        maxFlows: opts.maxFlows,
-        attach: false,
-        handshakes: opts.handshakes ?? true,
-        object: 'replay',
-        // The egress program runs outgoing frames only, which a capture without directions has none of.
-        programs: this.xdp ? ['xdp'] : reader.directed ? ['tcIngress', 'tcEgress'] : ['tcIngress'],
-        interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
-      });
-    } catch (err) {
-      this.lanes?.close();
-      throw err;
-    }
-    const progIn = this.kernel.programFd(this.xdp ? 'xdp' : 'tcIngress');
-    const progOut = this.xdp ? progIn : reader.directed ? this.kernel.programFd('tcEgress') : -1;
-    if (this.lanes) this.lanes.programs(progIn, progOut, this.xdp);
-    else this.runner = new ReplayRunner(progIn, progOut, this.xdp);
+    this.kernel = KernelCollector.start({
+      interfaces: [],
+      hook: opts.hook,
+      xdpMode: 'auto',
+      map: opts.map,
+      maxFlows: opts.maxFlows,
+      attach: false,
+      handshakes: opts.handshakes ?? true,
+      object: 'replay',
+      interfaceNames: new Map([[LOOPBACK_IFINDEX, this.name]]),
+    });
+    this.batch = new ReplayBatch(this.kernel.programFd('batch'));
     const hook = (dir: 'ingress' | 'egress'): HookInfo => ({ ifname: this.name, ifindex: LOOPBACK_IFINDEX, kind: this.xdp ? 'xdp' : 'tc', dir, mode: 'test-run', link: false });
     this.hooks = this.xdp ? [hook('ingress')] : [hook('ingress'), hook('egress')];
   }
@@ -194,16 +183,12 @@ export class PcapCollector implements Collector, CollectorClock {
       // Here, so that t is not live across an await (it would be boxed).
       if (t > latest[0]!) latest[0] = t;
       if (!this.shape()) this.short++;
-      else if (!this.lanes) this.runHere();
-      else if (!this.toLane(this.lanes) && !(await this.toFullLane(this.lanes))) return false;
+      else this.toBatch();
       this.pending = false;
-      if (++n % YIELD_EVERY === 0) {
-        this.lanes?.publish();
-        await new Promise((r) => setImmediate(r));
-      }
+      if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     }
     // Every frame before ns has run before a read at ns.
-    await this.lanes?.drain();
+    this.flush();
     this.now = more ? Math.max(latest[0]!, ns) : latest[0]!;
     return more;
   }
@@ -226,6 +211,8 @@ export class PcapCollector implements Collector, CollectorClock {
     if (this.ended) return false;
     try {
       while (!this.reader.next()) {
+        // The batch's frames are read from the buffer again when one runs whole: run them before it moves.
+        this.flush();
         if (!(await this.reader.fill())) {
           this.finish();
           return false;
@@ -260,6 +247,7 @@ export class PcapCollector implements Collector, CollectorClock {
     let dir = r.dir;
     if (r.linkType === LinkType.ETHERNET) {
       this.ethertype = -1;
+      this.from = r.offset;
       this.len = Math.min(r.capLen, FRAME_MAX);
       this.wire = r.origLen;
     } else {
@@ -286,66 +274,60 @@ export class PcapCollector implements Collector, CollectorClock {
       }
       const l3Cap = r.capLen - (l3 - r.offset);
       const l3Wire = r.origLen - (l3 - r.offset);
-      this.l3 = l3;
+      this.from = l3;
       this.ethertype = proto;
       this.len = Math.min(ETH_HLEN + l3Cap, FRAME_MAX);
       this.wire = ethernetLike ? ETH_HLEN + l3Wire : l3Wire;
     }
-    this.egress = dir === FrameDir.Out;
+    // XDP sees every frame coming in.
+    this.egress = !this.xdp && dir === FrameDir.Out;
     return this.len >= ETH_HLEN;
   }
 
-  /** Writes the pending frame as the program is given it, an Ethernet frame of len bytes, at out[at] (out as words: into). */
-  private writeFrame(out: Buffer, into: Int32Array, at: number): void {
+  /**
+   * Writes `count` bytes of a frame as the program is given it, an Ethernet frame, at out[at] (out
+   * as words: into): its bytes in the reader's buffer from `from`, behind a made-up Ethernet header
+   * of `ethertype` unless that is -1.
+   */
+  private writeFrame(out: Buffer, into: Int32Array, at: number, from: number, ethertype: number, count: number): void {
     const r = this.reader;
-    if (this.ethertype < 0) {
+    if (ethertype < 0) {
       if (this.srcBuf !== r.buf) {
         this.srcBuf = r.buf;
         // (A buffer that does not start on a word, which the reader's never does, is copied bytewise.)
         this.srcWords = r.buf.byteOffset % 4 === 0 ? new Int32Array(r.buf.buffer, r.buf.byteOffset, r.buf.length >> 2) : new Int32Array(0);
       }
-      if (this.len > SHORT_FRAME || !copyToWords(this.srcWords, r.offset, into, at, this.len)) r.buf.copy(out, at, r.offset, r.offset + this.len);
+      if (count > SHORT_FRAME || !copyToWords(this.srcWords, from, into, at, count)) r.buf.copy(out, at, from, from + count);
       return;
     }
     out.fill(0, at, at + 12);
-    out.writeUInt16BE(this.ethertype, at + 12);
-    r.buf.copy(out, at + ETH_HLEN, this.l3, this.l3 + this.len - ETH_HLEN);
+    out.writeUInt16BE(ethertype, at + 12);
+    r.buf.copy(out, at + ETH_HLEN, from, from + count - ETH_HLEN);
   }
 
-  /** Runs the pending frame on this thread. */
-  private runHere(): void {
-    const runner = this.runner!;
-    this.writeFrame(runner.bytes, runner.words, FRAME_AT);
-    runner.run(this.len, this.wire, this.frameNs(), this.egress);
+  /** Adds the pending frame to the batch (running the batch first when it is full). */
+  private toBatch(): void {
+    const b = this.batch;
+    const given = ReplayBatch.prefixOf(this.len);
+    let at = b.reserve(given);
+    if (at < 0) {
+      this.flush();
+      at = b.reserve(given);
+    }
+    const i = b.size;
+    this.srcFrom[i] = this.from;
+    this.srcType[i] = this.ethertype;
+    this.srcLen[i] = this.len;
+    this.writeFrame(b.bytes, b.words, at, this.from, this.ethertype, given);
+    const tw = b.commit(given, this.len, this.wire, this.egress);
+    const t = this.frameNs();
+    b.words[tw] = t % 4294967296;
+    b.words[tw + 1] = Math.floor(t / 4294967296);
   }
 
-  /** The pending frame's lane: its flow's, read from the bytes the program is given. */
-  private laneOf(lanes: number): number {
-    const r = this.reader;
-    if (this.ethertype < 0) return ethernetLane(r.buf, r.offset, r.offset + this.len, lanes);
-    return ipLane(r.buf, this.l3, this.l3 + this.len - ETH_HLEN, this.ethertype, lanes);
-  }
-
-  /** Hands the pending frame to its lane once it has room; false when the collector closed meanwhile. */
-  private async toFullLane(lanes: ReplayLanes): Promise<boolean> {
-    do {
-      await lanes.room(this.laneOf(lanes.count));
-      if (this.closed) return false;
-    } while (!this.toLane(lanes));
-    return true;
-  }
-
-  /**
-   * Hands the pending frame to its lane; false when the lane is full. (The frame's time is read
-   * here, not passed in: a time passed to a call that is not inlined is boxed, garbage per frame.)
-   */
-  private toLane(lanes: ReplayLanes): boolean {
-    const lane = this.laneOf(lanes.count);
-    const at = lanes.reserve(lane, this.len);
-    if (at < 0) return false;
-    this.writeFrame(lanes.bytes(lane), lanes.words(lane), at);
-    lanes.commit(lane, this.len, this.wire, this.frameNs(), this.egress);
-    return true;
+  /** Runs the batch's frames (while the reader's buffer still holds them); nothing once closed (the batch is freed). */
+  private flush(): void {
+    if (!this.closed && this.batch.size > 0) this.batch.run(this.writeWhole);
   }
 
   // The collector.
@@ -353,23 +335,7 @@ export class PcapCollector implements Collector, CollectorClock {
   read(): Snapshot {
     const snap = this.kernel.read();
     const first = this.reader.firstWallMs ?? Date.now();
-    const c = snap.counters;
-    const r = this.refused();
-    const counters = {
-      ...c,
-      packetsIn: c.packetsIn + r.packetsIn,
-      packetsOut: c.packetsOut + r.packetsOut,
-      bytesIn: c.bytesIn + r.bytesIn,
-      bytesOut: c.bytesOut + r.bytesOut,
-      malformed: c.malformed + r.packetsIn + r.packetsOut,
-      malformedBytes: c.malformedBytes + r.bytesIn + r.bytesOut,
-    };
-    return { ...snap, counters, monoNs: this.now, wallMs: first + (this.now - CLOCK_START_NS) / 1e6 };
-  }
-
-  /** Frames the skb test runner refused, wherever they ran. */
-  private refused(): Refused {
-    return this.runner?.refused ?? this.lanes!.refused();
+    return { ...snap, monoNs: this.now, wallMs: first + (this.now - CLOCK_START_NS) / 1e6 };
   }
 
   deleteFlows(keys: readonly string[]): number {
@@ -379,10 +345,8 @@ export class PcapCollector implements Collector, CollectorClock {
   close(): string[] {
     if (this.closed) return [];
     this.closed = true;
-    // No lane runs a frame when the programs close.
-    this.lanes?.close();
     this.kernel.close();
-    this.runner?.free();
+    this.batch.free();
     if (this.fd !== 0) closeSync(this.fd);
     return [];
   }

@@ -73,20 +73,16 @@ export const Handshake = {
   entries: 16384,
 } as const;
 
-/**
- * The replay build's per-frame inputs (tc_top.h): TC reads them from the test run's __sk_buff
- * (cb[0], cb[1]: time, low and high 32 bits; cb[2]: the length to count), XDP from 16 bytes of
- * metadata before the frame (struct tc_top_replay_meta).
- */
-export const Replay = {
-  /** offsetof(struct __sk_buff, cb): the context given to a TC run ends with cb[2]. */
-  skbCb: 48,
-  skbCtxSize: 48 + 3 * 4,
-  /** struct xdp_md as a test run takes it: data (the metadata's length), data_end, the rest 0. */
-  xdpCtxSize: 24,
-  metaSize: 16,
-  metaTimeNs: 0,
-  metaLen: 8,
+/** A batch of frames for the replay build's tctop_replay_batch (tc_top.h, struct tc_top_batch). */
+export const Batch = {
+  /** Frames a run takes at most (TC_TOP_BATCH_MAX). */
+  max: 64,
+  /** The head (n, then padding), and each frame's record: len_flags, wire, time low, time high. */
+  headSize: 16,
+  recordSize: 16,
+  lenMask: 0xffff,
+  egress: 1 << 16,
+  cut: 1 << 17,
 } as const;
 
 /** enum tc_top_map_mode. */
@@ -98,6 +94,8 @@ export const DIR_EGRESS = 1;
 /** Program and map names in bpf/tc_top.bpf.c; all programs share the tc-top prefix. */
 export const PROGRAM_PREFIX = 'tctop_';
 export const Programs = { xdp: 'tctop_xdp', tcIngress: 'tctop_tc_in', tcEgress: 'tctop_tc_eg' } as const;
+/** The replay build's one program: tc-top -r's batches of frames (bpf/tc_top.h, struct tc_top_batch). */
+export const ReplayProgram = 'tctop_replay_batch';
 export const Maps = {
   flows: 'flows',
   flowIndex: 'flow_index',

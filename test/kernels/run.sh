@@ -19,14 +19,15 @@ SERIES=${TC_TOP_KERNELS:-6.1 6.12}
 # The kernel-facing files the guests run, sized for TCG (12 to 14 min per kernel here): exact counts
 # per hook and map kind, every way of ending, leftovers and --cleanup, foreign hooks, the privilege
 # drop, the demo, the parser through BPF_PROG_TEST_RUN, the process owners, the handshake RTT at a
-# router, and captures read on replay lanes (test runs from several threads at once). The others run
+# router, and captures read in batches (the replay program's head and tail moves, and its global
+# function, against the live TC programs on each kernel). The others run
 # on this machine's kernel in npm test; pass them here to add them: health-kernel (its RTT and
 # retransmit checks against ss and iperf3 are timing-sensitive under emulation) and pcap (about 100 s
 # a guest) passed in both guests on 2026-11-30; fuzz, reader, slots, traffic, hook-counts,
 # metrics-prometheus.
 TESTS=${TC_TOP_KERNEL_TESTS:-test/counts.test.ts test/lifecycle.test.ts test/coexist.test.ts test/cleanup-clsact.test.ts \
 test/demo.test.ts test/binary.test.ts test/robustness.test.ts test/parser.test.ts test/owner-kernel.test.ts \
-test/handshake-rtt.test.ts test/replay-lanes.test.ts}
+test/handshake-rtt.test.ts test/replay-batch.test.ts}
 GUEST_TIMEOUT=${TC_TOP_GUEST_TIMEOUT:-1200}
 CACHE="$REPO/.cache/kernels"
 
