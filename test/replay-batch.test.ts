@@ -16,7 +16,7 @@ import type { GlobalCounters } from '../src/model/types.js';
 import { allRecords } from '../src/model/flow-set.js';
 import { kernelTest } from './helpers/netns.js';
 import { type Ext, type FrameSpec, type L4, arpFrame, frame } from './helpers/packets.js';
-import { type CapFrame, pcapng } from './helpers/pcap.js';
+import { type CapFrame, pcap, pcapng } from './helpers/pcap.js';
 import { BIN } from './helpers/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tct-batch-'));
@@ -275,6 +275,28 @@ describe('tc-top -r on a mixed capture, in batches', kernelTest(), () => {
       assert.deepEqual(long.map((f) => [f.dport, f.packets]), [[7, 100]], 'the long IPv6 headers, read whole');
     });
   }
+
+  it('raw IP and Linux cooked captures: headers longer than the prefix are read whole behind the made-up Ethernet header', () => {
+    const udp = frame({ ...v6('fd00::7', '2001:db8::7', { kind: 'udp', sport: 7777, dport: 7 }, LONG_CHAIN), payload: 300 });
+    const bad = frame(v6('fd00::6', '2001:db8::6', { kind: 'udp', sport: 6, dport: 6 }, [{ type: 60, len: 200 }])).subarray(0, 600);
+    const ip = (f: Buffer) => f.subarray(14);
+    const sll = (f: Buffer) => {
+      const h = Buffer.alloc(16);
+      h.writeUInt16BE(4, 0); // outgoing
+      h.writeUInt16BE(1, 2); // ARPHRD_ETHER
+      h.writeUInt16BE(6, 4);
+      h.writeUInt16BE(0x86dd, 14);
+      return Buffer.concat([h, ip(f)]);
+    };
+    for (const [linkType, wrap] of [[101, ip], [113, sll]] as const) {
+      const frames = [...Array.from({ length: 30 }, () => udp), ...Array.from({ length: 5 }, () => bad)].map((f, i) => ({ data: wrap(f), sec: 1_700_000_000, ns: i * 1000 }));
+      const file = join(dir, `long-${linkType}.pcap`);
+      writeFileSync(file, pcap(frames, { linkType, nano: true }));
+      const t = JSON.parse(run(file, [])) as Tick;
+      assert.deepEqual(t.flows.map((f) => [f.sport, f.dport, f.dir, f.packets]), [[7777, 7, linkType === 113 ? 'egress' : 'ingress', 30]], `link type ${linkType}`);
+      assert.equal(t.counters.malformed, 5, `link type ${linkType}`);
+    }
+  });
 
   it('standard input: the same table as the file', () => {
     const fromFile = run(file, []).replace(/"mixed\.pcapng"/g, '"stdin"');
