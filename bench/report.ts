@@ -489,7 +489,7 @@ export function render(res: Results): { markdown: string; summary: string } {
     'Method: the flows map is filled from userspace (`bpf_map_update_elem`, synthetic keys: 4/5 IPv4, 1/5 IPv6, TCP and UDP, both',
     'directions) with max_entries a little above the flow count (an LRU map holds back some entries per CPU); the mmap map\'s slots',
     'are written through a mapping and indexed in its flow_index. mmap: `SlotReader` alone (the walk: values decoded into columns as it',
-    'goes; a key is copied on the first read that meets its flow only, and these are later reads), and `KernelCollector.read()` (the walk, the global counters, the flow set). Batch (lru map): `MapReader`',
+    'goes; a key is copied on the first read that meets its flow only, and these are later reads), and `KernelCollector.read()` (the walk, the global counters, the flow set; each snapshot released before the next read, as the run loop releases a retired tick\'s). Batch (lru map): `MapReader`',
     '(`bpf_map_lookup_batch`, 8192 per call), alone and with decoding = `KernelCollector.read()`. Iteration: `MapReader` in',
     "'iterate' mode (`get_next_key` + `lookup_elem` per flow), alone and with the same decoding loop. bpftool:",
     '`bpftool map dump id N -j`, its run with the JSON streamed into this process, and then `JSON.parse` and the same decode',
