@@ -574,7 +574,7 @@ export function render(res: Results): { markdown: string; summary: string } {
       `Method: bench/capture.ts writes a pcap of ${fmt(c.frames)} frames (${mb(c.fileBytes)}, ${fmt(c.flows)} flows of the two frame shapes above, alternating, 10 µs apart)`,
       "and times the real binary, `tc-top -r FILE --json --top 1`, from spawn to exit: every frame through tc-top's replay program by BPF_PROG_TEST_RUN, then one table.",
       `Side by side in the same run, alternating: ${c.before}, the last build that made one test run per frame (on replay lanes, a worker thread per CPU),`,
-      'checked out into a temporary worktree and built there; this commit runs up to 64 frames a test run (src/collectors/replay-batch.ts).',
+      'checked out into a temporary worktree and built there; this commit runs as many frames as fit in a page, at most 64, a test run (src/collectors/replay-batch.ts).',
       '',
       '| semantics | build | seconds | frames/s | frames counted | target |',
       '| --- | --- | --- | --- | --- | --- |',

@@ -42,6 +42,9 @@ function reverse(spec: FrameSpec): FrameSpec {
 /** An IPv6 extension chain whose headers take more than a batch's prefix (192 bytes) with the others. */
 const LONG_CHAIN: readonly Ext[] = [{ type: 0, len: 6 }, { type: 60, len: 6 }, { type: 43, len: 6 }, { type: 60, len: 4 }];
 
+/** A UDP datagram behind LONG_CHAIN: its UDP header ends 270 bytes in, past a batch's prefix. */
+const LONG_FRAME = frame({ ip: { v: 6, src: 'fd00::7', dst: '2001:db8::7', ext: LONG_CHAIN }, l4: { kind: 'udp', sport: 7777, dport: 7 }, payload: 300 });
+
 interface Sample {
   readonly bytes: Buffer;
   readonly egress: boolean;
@@ -181,6 +184,25 @@ for (const map of ['mmap', 'lru', 'percpu'] as const) {
   });
 }
 
+describe('a replay batch whose run fails', kernelTest(), () => {
+  it('is left empty: its frames are not run again by the next flush', async () => {
+    const { ReplayBatch } = await import('../src/collectors/replay-batch.js');
+    const batch = new ReplayBatch(-1); // no program: the test run fails (EBADF)
+    try {
+      const f = frame({ ip: { v: 4, src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2 } });
+      const at = batch.reserve(f.length);
+      f.copy(batch.bytes, at);
+      batch.commit(f.length, f.length, f.length, false);
+      assert.equal(batch.size, 1);
+      assert.throws(() => batch.run(() => {}), /bpf_prog_test_run/);
+      assert.equal(batch.size, 0);
+      assert.equal(batch.frames, 0);
+    } finally {
+      batch.free();
+    }
+  });
+});
+
 interface Event {
   readonly ns: number;
   readonly data: Buffer;
@@ -235,7 +257,7 @@ function mixedCapture(): CapFrame[] {
     events.push({ ns: Math.round(rnd() * 6e8), data: frame(v4('10.7.0.1', '192.0.2.7', { kind: 'tcp', sport: 1, dport: 2 })).subarray(0, 14 + 12), dir: 1, origLen: 60 });
     events.push({ ns: Math.round(rnd() * 6e8), data: Buffer.alloc(10, 1), dir: 1 });
   }
-  for (let i = 0; i < 100; i++) add(rnd() * 6e8, { ...v6('fd00::7', '2001:db8::7', { kind: 'udp', sport: 7777, dport: 7 }, LONG_CHAIN), payload: 300 }, 2);
+  for (let i = 0; i < 100; i++) events.push({ ns: Math.round(rnd() * 6e8), data: LONG_FRAME, dir: 2 });
   // A destination options header of 1,608 bytes in a frame of 600.
   for (let i = 0; i < 50; i++) events.push({ ns: Math.round(rnd() * 6e8), data: frame(v6('fd00::6', '2001:db8::6', { kind: 'udp', sport: 6, dport: 6 }, [{ type: 60, len: 200 }])).subarray(0, 600), dir: 2 });
   events.sort((a, b) => a.ns - b.ns);
@@ -250,7 +272,7 @@ function run(file: string, args: readonly string[], input?: Buffer): string {
 }
 
 interface Tick {
-  flows: { proto: string | number; src: string; sport: number; dport: number; dir: string; packets: number; bytes: number; rtt_us: { last: number } | null }[];
+  flows: { proto: string | number; src: string; sport: number; dport: number; dir: string; packets: number; bytes: number; first_seen: string; last_seen: string; rtt_us: { last: number } | null }[];
   totals: { packets_in: number; packets_out: number };
   counters: { malformed: number; non_ip: number };
 }
@@ -272,12 +294,16 @@ describe('tc-top -r on a mixed capture, in batches', kernelTest(), () => {
       // 300 connections, each timed on both of its flows (direction is part of a flow's key).
       assert.equal(t.flows.filter((f) => f.rtt_us !== null).length, 600);
       const long = t.flows.filter((f) => f.sport === 7777);
-      assert.deepEqual(long.map((f) => [f.dport, f.packets]), [[7, 100]], 'the long IPv6 headers, read whole');
+      assert.deepEqual(long.map((f) => [f.dport, f.packets, f.bytes]), [[7, 100, 100 * LONG_FRAME.length]], 'the long IPv6 headers, read whole');
+      // Each ran whole with its own time: first and last seen are the first and last of those frames (ms).
+      const times = frames.filter((f) => f.data.equals(LONG_FRAME)).map((f) => f.sec * 1e3 + (f.ns ?? 0) / 1e6);
+      assert.ok(Math.abs(Date.parse(long[0]!.first_seen) - times[0]!) <= 1, `first seen ${long[0]!.first_seen}`);
+      assert.ok(Math.abs(Date.parse(long[0]!.last_seen) - times.at(-1)!) <= 1, `last seen ${long[0]!.last_seen}`);
     });
   }
 
   it('raw IP and Linux cooked captures: headers longer than the prefix are read whole behind the made-up Ethernet header', () => {
-    const udp = frame({ ...v6('fd00::7', '2001:db8::7', { kind: 'udp', sport: 7777, dport: 7 }, LONG_CHAIN), payload: 300 });
+    const udp = LONG_FRAME;
     const bad = frame(v6('fd00::6', '2001:db8::6', { kind: 'udp', sport: 6, dport: 6 }, [{ type: 60, len: 200 }])).subarray(0, 600);
     const ip = (f: Buffer) => f.subarray(14);
     const sll = (f: Buffer) => {
@@ -293,7 +319,9 @@ describe('tc-top -r on a mixed capture, in batches', kernelTest(), () => {
       const file = join(dir, `long-${linkType}.pcap`);
       writeFileSync(file, pcap(frames, { linkType, nano: true }));
       const t = JSON.parse(run(file, [])) as Tick;
-      assert.deepEqual(t.flows.map((f) => [f.sport, f.dport, f.dir, f.packets]), [[7777, 7, linkType === 113 ? 'egress' : 'ingress', 30]], `link type ${linkType}`);
+      // Bytes on the wire: raw IP counts the IP packet, a cooked capture of an Ethernet device its Ethernet frame.
+      const wire = linkType === 101 ? udp.length - 14 : udp.length;
+      assert.deepEqual(t.flows.map((f) => [f.sport, f.dport, f.dir, f.packets, f.bytes]), [[7777, 7, linkType === 113 ? 'egress' : 'ingress', 30, 30 * wire]], `link type ${linkType}`);
       assert.equal(t.counters.malformed, 5, `link type ${linkType}`);
     }
   });

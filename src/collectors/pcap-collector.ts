@@ -5,9 +5,9 @@
  * capture's clock (clock.advanceTo) instead of sleeping. Nothing is attached to any interface.
  *
  * What a frame counts as:
- * - TC (default): a frame the capture marks outgoing (pcapng's epb_flags, SLL's packet type 4) runs
- *   through the egress program, every other one through the ingress program. XDP (--hook xdp):
- *   every frame through the XDP program, ingress.
+ * - TC (default): a frame the capture marks outgoing (pcapng's epb_flags, SLL's packet type 4) is
+ *   counted as the TC egress program counts it, every other one as TC ingress. XDP (--hook xdp):
+ *   every frame as the XDP program counts it, ingress.
  * - bytes: the frame's length on the wire as an Ethernet frame (the original length, also when the
  *   capture cut the frame); Linux cooked captures (SLL, SLL2) of Ethernet-like devices get a 14-byte
  *   Ethernet header in place of theirs, and count as their Ethernet frame; raw IP, and cooked
@@ -16,7 +16,7 @@
  * - The program is given the first FRAME_MAX bytes of a frame (a test run takes at most a page):
  *   more than the headers any frame has that the parser can read.
  *
- * The frames run in batches (replay-batch.ts: up to 64 a test run, in file order), by the replay
+ * The frames run in batches (replay-batch.ts: as many as fit in a page, at most 64, in file order), by the replay
  * build's one program, which counts each frame with the counter programs' own parse and count code,
  * as the TC programs (each frame in its direction) or the XDP program (all in) count it. A batch is
  * run before each snapshot, so a snapshot sees every frame before its time and none after.

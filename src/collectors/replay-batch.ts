@@ -84,30 +84,36 @@ export class ReplayBatch {
     return r + 2;
   }
 
-  /** Runs the batch's frames, in order, each once; `whole` writes a cut frame whole when its prefix did not do. */
+  /**
+   * Runs the batch's frames, in order, each once; `whole` writes a cut frame whole when its prefix
+   * did not do. The batch is empty afterwards, also when a run fails (its frames are not run twice).
+   */
   run(whole: WriteWhole): void {
     const w = this.words;
     // The first frame not run yet (its record first in the table) and where its bytes end.
     let from = 0;
     let end = BATCH_BYTES;
-    while (from < this.n) {
-      const n = this.n - from;
-      w[0] = n;
-      const done = this.runner.run(this.prog, 0, end, 0, 0);
-      this.runs++;
-      if (done === n) break;
-      const r = (Batch.headSize + done * Batch.recordSize) >> 2;
-      if (done < 0 || done > n || (w[r]! & Batch.cut) === 0) throw new Error(`tc-top's replay program stopped at frame ${done} of a batch of ${n}`);
-      const stop = from + done;
-      this.runWhole(stop, r, whole);
-      for (let i = from; i <= stop; i++) end -= (this.givenOf[i]! + 3) & ~3;
-      from = stop + 1;
-      // The records of the frames left, to the front of the table.
-      w.copyWithin(Batch.headSize >> 2, r + (Batch.recordSize >> 2), (Batch.headSize + n * Batch.recordSize) >> 2);
+    try {
+      while (from < this.n) {
+        const n = this.n - from;
+        w[0] = n;
+        const done = this.runner.run(this.prog, 0, end, 0, 0);
+        this.runs++;
+        if (done === n) break;
+        const r = (Batch.headSize + done * Batch.recordSize) >> 2;
+        if (done < 0 || done > n || (w[r]! & Batch.cut) === 0) throw new Error(`tc-top's replay program stopped at frame ${done} of a batch of ${n}`);
+        const stop = from + done;
+        this.runWhole(stop, r, whole);
+        for (let i = from; i <= stop; i++) end -= (this.givenOf[i]! + 3) & ~3;
+        from = stop + 1;
+        // The records of the frames left, to the front of the table.
+        w.copyWithin(Batch.headSize >> 2, r + (Batch.recordSize >> 2), (Batch.headSize + n * Batch.recordSize) >> 2);
+      }
+      this.frames += this.n;
+    } finally {
+      this.n = 0;
+      this.low = BATCH_BYTES;
     }
-    this.frames += this.n;
-    this.n = 0;
-    this.low = BATCH_BYTES;
   }
 
   /** Frame `stop` (its record at word r) whole, in a batch of its own. */

@@ -172,8 +172,7 @@ const LOG_LIMIT = 200;
 const logLines: string[] = [];
 const logBuf = Buffer.alloc(64 * 1024);
 // The print function is one for the whole process, and a callback dies with the thread that
-// registered it: only the main thread takes it (tc-top -r's replay lanes, worker threads, only run
-// frames, and libbpf logs nothing for that).
+// registered it: only the main thread takes it.
 if (isMainThread) {
   f.setPrint(
     koffi.register((level: number, fmt: string, args: Ptr) => {
