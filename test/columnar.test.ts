@@ -583,6 +583,19 @@ describe('grouped views make objects of the groups they show only', () => {
     assert.deepEqual(talkers, want.map((g) => ({ host: g.key, bps: g.bps, flows: g.flows })));
   });
 
+  it('showing a few conversations makes no whole column of the interval: deltas, pps, bps (read per member)', () => {
+    const last = kernelSteps(1500, 6, 17).at(-1)!;
+    const table = last.table as unknown as { cache: Map<string, unknown>; whole: unknown };
+    const whole = table.whole;
+    const groups = new GroupTable(last.table, 'conversation');
+    const shown = groups.rowsOf([0, 1, 2, 3, 4, groups.length - 1]);
+    assert.ok(!table.cache.has('pps') && !table.cache.has('bps'), 'no pps or bps column');
+    assert.equal(table.whole, whole, 'no whole delta columns');
+    // The same sums as aggregate() of the flows as objects.
+    const want = new Map(aggregate(last.table.all(), 'conversation').map((g) => [g.key, g]));
+    for (const g of shown) assert.deepEqual([g.deltaPackets, g.deltaBytes, g.pps, g.bps], ((w) => [w.deltaPackets, w.deltaBytes, w.pps, w.bps])(want.get(g.key)!), g.key);
+  });
+
   for (const mode of ['flow', 'conversation', 'src'] as const) {
     it(`--json --top 50 --aggregate ${mode}: records of the rows printed only, the line of the object path`, () => {
       const last = kernelSteps(1500, 6, 13).at(-1)!;

@@ -307,8 +307,9 @@ export class GroupTable {
   }
 
   /**
-   * The values these rows add up, one array per sum in the rows' order: the windows of few rows
-   * summed for them alone (RateTable.windowsOf), so showing a few groups makes no window column.
+   * The values these rows add up, one array per sum in the rows' order: the interval's deltas and
+   * rates read per row, and the windows of few rows summed for them alone (RateTable.intervalOf,
+   * windowsOf), so showing a few groups makes no whole column.
    */
   private valuesOf(rows: readonly number[]): SumColumns {
     const t = this.table;
@@ -316,10 +317,7 @@ export class GroupTable {
     return {
       packets: gather(this.flows.packets),
       bytes: gather(this.flows.bytes),
-      deltaPackets: gather(t.deltaPackets),
-      deltaBytes: gather(t.deltaBytes),
-      pps: gather(t.pps),
-      bps: gather(t.bps),
+      ...t.intervalOf(rows),
       ...t.windowsOf(rows),
     };
   }

@@ -280,6 +280,42 @@ export class RateTable {
     return out;
   }
 
+  /**
+   * These rows' interval deltas and rates, one array per column in the rows' order, equal to the
+   * columns to the last bit: read per row when they are few (from the rows that moved, when few
+   * did), so that a few rows never make a whole column; from the columns for many.
+   */
+  intervalOf(rows: readonly number[]): Record<'deltaPackets' | 'deltaBytes' | 'pps' | 'bps', Float64Array> {
+    const n = rows.length;
+    if (n > FEW_ROWS) {
+      const gather = (column: Float64Array): Float64Array => Float64Array.from(rows, (i) => column[i] as number);
+      return { deltaPackets: gather(this.deltaPackets), deltaBytes: gather(this.deltaBytes), pps: gather(this.pps), bps: gather(this.bps) };
+    }
+    const deltaPackets = new Float64Array(n);
+    const deltaBytes = new Float64Array(n);
+    const pps = new Float64Array(n);
+    const bps = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const i = rows[k] as number;
+      const dp = this.deltaAt(i, false);
+      const db = this.deltaAt(i, true);
+      const s = this.seconds(i);
+      deltaPackets[k] = dp;
+      deltaBytes[k] = db;
+      // As perSecond() makes the columns.
+      pps[k] = s > 0 ? (dp * 1) / s : 0;
+      bps[k] = s > 0 ? (db * 8) / s : 0;
+    }
+    return { deltaPackets, deltaBytes, pps, bps };
+  }
+
+  /** Row i's delta of packets (or bytes), without making whole columns when few moved. */
+  private deltaAt(i: number, bytes: boolean): number {
+    if (this.whole) return this.whole[bytes ? 1 : 0][i] as number;
+    const k = this.movedAt(i);
+    return k < 0 ? 0 : ((bytes ? this.moved.bytes : this.moved.packets)[k] as number);
+  }
+
   /** Row i as a FlowRate, built on first use; the same object every call. */
   row(i: number): FlowRate {
     return this.rows([i])[0] as FlowRate;
@@ -305,10 +341,8 @@ export class RateTable {
 
   private rate(flow: FlowRecord, i: number, w: WindowRates & Peaks): FlowRate {
     const s = this.seconds(i);
-    // Row i's deltas, without making whole columns when few moved.
-    const k = this.whole ? -1 : this.movedAt(i);
-    const dp = this.whole ? (this.whole[0][i] as number) : k < 0 ? 0 : (this.moved.packets[k] as number);
-    const db = this.whole ? (this.whole[1][i] as number) : k < 0 ? 0 : (this.moved.bytes[k] as number);
+    const dp = this.deltaAt(i, false);
+    const db = this.deltaAt(i, true);
     // Fields copied one by one: an object spread is ten times slower on this V8.
     const rate: FlowRate = {
       key: flow.key,
