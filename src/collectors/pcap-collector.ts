@@ -93,11 +93,10 @@ export class PcapCollector implements Collector, CollectorClock {
   private len = 0;
   private wire = 0;
   private egress = false;
-  /** Where each frame of the batch came from (as `from`, `ethertype` and `len` above), for a frame that must run whole. */
+  /** Where each frame of the batch came from (as `from` and `ethertype` above), for a frame that must run whole. */
   private readonly srcFrom = new Int32Array(Batch.max);
   private readonly srcType = new Int32Array(Batch.max);
-  private readonly srcLen = new Int32Array(Batch.max);
-  private readonly writeWhole: WriteWhole = (i, out, into, at) => this.writeFrame(out, into, at, this.srcFrom[i]!, this.srcType[i]!, this.srcLen[i]!);
+  private readonly writeWhole: WriteWhole = (i, out, into, at, len) => this.writeFrame(out, into, at, this.srcFrom[i]!, this.srcType[i]!, len);
   /** The reader's buffer as 32-bit words (for copyToWords), made again when the reader grows it. */
   private srcBuf: Buffer | undefined;
   private srcWords: Int32Array = new Int32Array(0);
@@ -317,7 +316,6 @@ export class PcapCollector implements Collector, CollectorClock {
     const i = b.size;
     this.srcFrom[i] = this.from;
     this.srcType[i] = this.ethertype;
-    this.srcLen[i] = this.len;
     this.writeFrame(b.bytes, b.words, at, this.from, this.ethertype, given);
     const tw = b.commit(given, this.len, this.wire, this.egress);
     const t = this.frameNs();

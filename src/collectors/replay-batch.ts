@@ -23,8 +23,8 @@ export const PREFIX = 192;
 /** The buffer of a run: one frame of FRAME_MAX with its head and record. */
 export const BATCH_BYTES = FRAME_MAX + Batch.headSize + Batch.recordSize;
 
-/** Writes frame i of the batch whole (full bytes, from where it came) at out[at], out as words: into. */
-export type WriteWhole = (i: number, out: Buffer, into: Int32Array, at: number) => void;
+/** Writes frame i of the batch whole (its `len` bytes, from where it came) at out[at], out as words: into. */
+export type WriteWhole = (i: number, out: Buffer, into: Int32Array, at: number, len: number) => void;
 
 export class ReplayBatch {
   /** Write a frame's bytes at reserve()'s position, then commit() it. */
@@ -122,7 +122,7 @@ export class ReplayBatch {
     const single = (this.single ??= new ReplayBatch(this.prog));
     const full = this.full[stop]!;
     const at = single.reserve(full);
-    whole(stop, single.bytes, single.words, at);
+    whole(stop, single.bytes, single.words, at, full);
     const t = single.commit(full, full, this.words[r + 1]!, (this.words[r]! & Batch.egress) !== 0);
     single.words[t] = this.words[r + 2]!;
     single.words[t + 1] = this.words[r + 3]!;

@@ -80,7 +80,6 @@ export const Batch = {
   /** The head (n, then padding), and each frame's record: len_flags, wire, time low, time high. */
   headSize: 16,
   recordSize: 16,
-  lenMask: 0xffff,
   egress: 1 << 16,
   cut: 1 << 17,
 } as const;

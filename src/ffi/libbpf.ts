@@ -3,7 +3,6 @@
  * The only module that touches koffi, with errors.ts. Pointers stay opaque here: callers get
  * classes and numbers (fds), never koffi types.
  */
-import { isMainThread } from 'node:worker_threads';
 import koffi from 'koffi';
 import { BpfError, check, checkPtr } from './errors.js';
 
@@ -171,19 +170,17 @@ export const TcAttachPoint = { INGRESS: 1, EGRESS: 2 } as const;
 const LOG_LIMIT = 200;
 const logLines: string[] = [];
 const logBuf = Buffer.alloc(64 * 1024);
-// The print function is one for the whole process, and a callback dies with the thread that
-// registered it: only the main thread takes it.
-if (isMainThread) {
-  f.setPrint(
-    koffi.register((level: number, fmt: string, args: Ptr) => {
-      const n = f.vsnprintf(logBuf, logBuf.length, fmt, args) as number;
-      const text = logBuf.toString('utf8', 0, Math.max(0, Math.min(n, logBuf.length - 1)));
-      for (const line of text.split('\n')) if (line) logLines.push(`${level === 0 ? 'warn' : level === 1 ? 'info' : 'debug'}: ${line}`);
-      if (logLines.length > LOG_LIMIT) logLines.splice(0, logLines.length - LOG_LIMIT);
-      return 0;
-    }, koffi.pointer(PrintFn)),
-  );
-}
+// The print function is one for the whole process (and a callback dies with the thread that
+// registered it: tc-top runs libbpf on its main thread only).
+f.setPrint(
+  koffi.register((level: number, fmt: string, args: Ptr) => {
+    const n = f.vsnprintf(logBuf, logBuf.length, fmt, args) as number;
+    const text = logBuf.toString('utf8', 0, Math.max(0, Math.min(n, logBuf.length - 1)));
+    for (const line of text.split('\n')) if (line) logLines.push(`${level === 0 ? 'warn' : level === 1 ? 'info' : 'debug'}: ${line}`);
+    if (logLines.length > LOG_LIMIT) logLines.splice(0, logLines.length - LOG_LIMIT);
+    return 0;
+  }, koffi.pointer(PrintFn)),
+);
 
 /** The last lines libbpf logged (warnings, the verifier's reasons for a rejection). */
 export function libbpfLog(lines = 40): string {
