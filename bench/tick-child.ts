@@ -9,7 +9,8 @@
  * Between ticks 1% of the flows get new packets (outside the timing), so rates and order change.
  * The model's clock advances a second a tick, so its 40 s windows fill as in a real run.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createElement } from 'react';
 import { render } from 'ink';
 import { Writable } from 'node:stream';
@@ -174,7 +175,20 @@ try {
       reduceNs = nowNs() - t;
     },
   });
+  // TC_TOP_BENCH_PROFILE=FILE: a CPU profile of the ticks after the warm-up, as FILE (.cpuprofile),
+  // taken through the inspector after the programs are loaded (--cpu-prof's SIGPROF makes the
+  // verifier fail with EAGAIN).
+  const profileTo = process.env.TC_TOP_BENCH_PROFILE;
+  const session = profileTo ? new Session() : undefined;
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
   for (let k = 0; k < ticks; k++) {
+    if (session && k === WARMUP) {
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 200 });
+      await post('Profiler.start');
+    }
     // New packets on 1% of the flows, as traffic would bring (not timed).
     const now = process.hrtime.bigint();
     for (let i = k % 100; i < n; i += 100) filler.put(i, 2000 + k * 10 + (i % 977), (2000 + k * 10) * 700, now - 60_000_000_000n, now);
@@ -194,6 +208,11 @@ try {
     else if (k === ticks - 1) rowsShown = (JSON.parse(line) as { flows: unknown[] }).flows.length;
     expired += tick.expired.length;
     process.stdout.write(JSON.stringify({ progress: `tick ${k + 1}/${ticks}`, ms: total.at(-1), ...memory() }) + '\n');
+  }
+  if (session) {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(profileTo!, JSON.stringify(profile));
+    session.disconnect();
   }
   screen.unmount();
   // Taken before the records are counted: that pass is the bench's own, not tc-top's.

@@ -15,6 +15,7 @@ import { addressSortKey } from './address.js';
 import { procText, type Owner } from './owners.js';
 import { monoToWallMs } from './rates.js';
 import type { RateTable } from './rate-table.js';
+import type { GroupSum, GroupTable } from './group-table.js';
 import { formatBytes, formatCount, formatDuration, formatPps, formatRate, type Units } from './text.js';
 import type { FlowRate, FlowRecord, Snapshot, Window, WindowRates } from './types.js';
 import { windowRate, WINDOWS } from './windows.js';
@@ -55,6 +56,8 @@ export interface FieldSort {
   readonly row: (r: Row, key: SortKey) => SortValue;
   /** The whole column of a tick's flows under one of its keys, read once per sort. */
   readonly column: (t: RateTable, key: SortKey) => ArrayLike<SortValue>;
+  /** The whole column of a tick's groups under one of its keys; absent: each group read as a row is. */
+  readonly groups?: (t: GroupTable, key: SortKey) => ArrayLike<SortValue>;
 }
 
 /** A column of the TUI's counter columns (the label columns are the TUI's own layout). */
@@ -258,6 +261,7 @@ export const FIELDS: readonly Field[] = [
       keys: ['packets', 'deltaPackets'],
       row: (r, key) => (key === 'packets' ? r.packets : r.deltaPackets),
       column: (t, key) => (key === 'packets' ? t.flows.packets : t.deltaPackets),
+      groups: groupSum,
     },
     tui: {
       align: 'right',
@@ -279,6 +283,7 @@ export const FIELDS: readonly Field[] = [
       keys: ['bytes', 'deltaBytes'],
       row: (r, key) => (key === 'bytes' ? r.bytes : r.deltaBytes),
       column: (t, key) => (key === 'bytes' ? t.flows.bytes : t.deltaBytes),
+      groups: groupSum,
     },
     tui: {
       align: 'right',
@@ -317,6 +322,7 @@ export const FIELDS: readonly Field[] = [
       keys: ['pps', ...WINDOWS.map((w) => `pps${w}`)],
       row: (r, key) => r[key as 'pps'],
       column: (t, key) => t[key as 'pps'],
+      groups: groupSum,
     },
     tui: { align: 'right', width: 6, drop: 5, counter: true, conversation: 5, cell: (r, v) => formatPps(rateIn(r, v.window).pps) },
     batch: { right: true, cell: (r, w) => windowRate(r, w).pps.toFixed(1) },
@@ -331,6 +337,7 @@ export const FIELDS: readonly Field[] = [
       keys: ['bps', ...WINDOWS.map((w) => `bps${w}`)],
       row: (r, key) => r[key as 'bps'],
       column: (t, key) => t[key as 'bps'],
+      groups: groupSum,
     },
     tui: {
       align: 'right',
@@ -522,6 +529,11 @@ export function fieldSortKey(id: string, window: Window, cumulative: boolean): S
   return sort.key ? sort.key(window, cumulative) : id;
 }
 
+/** A sum of the groups' members, whose sort keys are all GroupSum names (packets, bytes, pps, bps). */
+function groupSum(t: GroupTable, key: SortKey): Float64Array {
+  return t.column(key as GroupSum);
+}
+
 /** A row object's value under a sort key. */
 export function sortValueOf(key: SortKey, row: Row): SortValue {
   return sortOf(key).row(row, key);
@@ -531,6 +543,11 @@ export function sortValueOf(key: SortKey, row: Row): SortValue {
 export function sortValueReader(key: SortKey): (row: Row) => SortValue {
   const sort = sortOf(key);
   return (row) => sort.row(row, key);
+}
+
+/** A sort key's value for every group of a tick, when its field reads groups as a column (else undefined). */
+export function sortGroupColumnOf(key: SortKey, groups: GroupTable): ArrayLike<SortValue> | undefined {
+  return sortOf(key).groups?.(groups, key);
 }
 
 /** A sort key's value for every row of a tick's table. */

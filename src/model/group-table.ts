@@ -1,7 +1,8 @@
 /**
  * Aggregation on the columns: a tick's flows grouped as aggregate() groups them, without an object
- * per flow. One pass gives each flow its group from the key's columns (protocol, ports, direction,
- * and the addresses by FlowSet.addressHash and sameAddress: no address text); a group's sums are
+ * per flow. Each flow's group comes from the key's columns (protocol, ports, direction, and the
+ * addresses by FlowSet.addressHash and sameAddress: no address text), hashed once per flow of a
+ * history rather than once per tick (group-ids.ts); a group's sums are
  * typed columns, made when a view sorts by them; a group becomes an AggRow only when a view shows
  * it (or asks for every row). A conversation view has about as many groups as flows, so building
  * every group would cost what building every flow did.
@@ -18,6 +19,7 @@
  */
 import { fromLocal, groupKey, NONE, ownerGroupKey, servicePort, type AggregateMode, type AggRow, type Traffic } from './aggregate.js';
 import { hashString, type FlowSet } from './flow-set.js';
+import { assignGroups, keyCacheOf, type Grouping, type KeyCache } from './group-ids.js';
 import { hasPorts } from './format.js';
 import { healthRow, type HealthColumns, type HealthRow, type RttUs } from './health.js';
 import type { Owner, OwnerColumn } from './owners.js';
@@ -47,19 +49,6 @@ export type GroupHealth = (typeof GROUP_HEALTH)[number];
 function mix(h: number, x: number): number {
   h = Math.imul(h ^ x, 0xcc9e2d51);
   return h ^ (h >>> 15);
-}
-
-/** murmur3's finaliser: every input bit reaches the low bits, which pick the table position. */
-function avalanche(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 0;
-}
-
-/** How a mode tells groups apart on the columns: equal group keys (aggregate's text) iff same(). */
-interface Grouping {
-  hash(i: number): number;
-  same(i: number, j: number): boolean;
 }
 
 /**
@@ -154,6 +143,17 @@ function grouping(table: RateTable, mode: AggregateMode): Grouping {
       };
     }
   }
+}
+
+/**
+ * Per group, a mark (membersOf): kept all 0 between uses (each clears what it set), so that showing
+ * a screen of groups allocates no array as long as the groups.
+ */
+let marks = new Int32Array(0);
+
+function markScratch(n: number): Int32Array {
+  if (marks.length < n) marks = new Int32Array(n);
+  return marks;
 }
 
 /** The values a group adds up, per member. */
@@ -255,6 +255,8 @@ export class GroupTable {
   private readonly built: (AggRow | undefined)[] = [];
   private readonly keys: (string | undefined)[] = [];
   private byKey: Map<string, number> | undefined;
+  /** Keys made in earlier ticks of the table's history (undefined: none kept). */
+  private readonly keyCache: KeyCache | undefined;
 
   constructor(
     readonly table: RateTable,
@@ -272,37 +274,10 @@ export class GroupTable {
       picked = every;
     }
     this.rows = picked;
-    const n = picked.length;
-    const g = grouping(table, mode);
-    // Open addressing, linear probing, at most half full; group + 1 per position, 0 for empty.
-    let size = 16;
-    while (size < 2 * n) size *= 2;
-    const positions = new Int32Array(size);
-    const mask = size - 1;
-    const first = new Int32Array(n);
-    const hashes = new Int32Array(n);
-    const groupOf = new Int32Array(n);
-    let count = 0;
-    for (let k = 0; k < n; k++) {
-      const i = picked[k] as number;
-      const h = avalanche(g.hash(i));
-      for (let at = h & mask; ; at = (at + 1) & mask) {
-        const group = (positions[at] as number) - 1;
-        if (group < 0) {
-          positions[at] = count + 1;
-          first[count] = i;
-          hashes[count] = h;
-          groupOf[k] = count++;
-          break;
-        }
-        if (hashes[group] === h && g.same(i, first[group] as number)) {
-          groupOf[k] = group;
-          break;
-        }
-      }
-    }
-    this.length = count;
-    this.firstRow = first.slice(0, count);
+    const { length, firstRow, groupOf } = assignGroups(table, mode, grouping(table, mode), picked);
+    this.keyCache = keyCacheOf(table, mode);
+    this.length = length;
+    this.firstRow = firstRow;
     this.groupOf = groupOf;
   }
 
@@ -450,10 +425,12 @@ export class GroupTable {
 
   /**
    * Group g's key (aggregate's text), made on first use from its first member's columns and the
-   * address text the mode needs (no record: a sort's ties make keys of groups never shown).
+   * address text the mode needs (no record: a sort's ties make keys of groups never shown), or
+   * taken from an earlier tick that made it for the same flow.
    */
   keyOf(g: number): string {
     let key = this.keys[g];
+    if (key === undefined) key = this.keyCache?.get(this.firstRow[g] as number);
     if (key === undefined) {
       const f = this.flows;
       const i = this.firstRow[g] as number;
@@ -472,8 +449,9 @@ export class GroupTable {
         owner: mode === 'process' || mode === 'cgroup' ? this.table.owners?.owner(i) : undefined,
       };
       key = groupKey(first, this.conversation ? fromLocal(first) : first, mode);
-      this.keys[g] = key;
+      this.keyCache?.set(i, key);
     }
+    this.keys[g] = key;
     return key;
   }
 
@@ -487,17 +465,19 @@ export class GroupTable {
   }
 
   /**
-   * The members of these groups, group after group, each group's in row order. A few groups (a
-   * screen's) are gathered in one pass over the rows; more, from every group's list, made once.
+   * The members of these groups, group after group, each group's in row order, and how many each
+   * has. A few groups (a screen's) are gathered in one pass over the rows; more, from every group's
+   * list, made once.
    */
-  private membersOf(groups: readonly number[]): number[] {
+  private membersOf(groups: readonly number[]): { readonly rows: number[]; readonly counts: number[] } {
     const out: number[] = [];
     if (groups.length > FEW_GROUPS || this.members) {
       const { start, rows: members } = this.memberLists();
+      const counts = groups.map((g) => (start[g + 1] as number) - (start[g] as number));
       for (const g of groups) for (let k = start[g] as number; k < (start[g + 1] as number); k++) out.push(members[k] as number);
-      return out;
+      return { rows: out, counts };
     }
-    const mark = new Int32Array(this.length);
+    const mark = markScratch(this.length);
     groups.forEach((g, x) => (mark[g] = x + 1));
     const lists = groups.map((): number[] => []);
     const { rows, groupOf } = this;
@@ -505,8 +485,9 @@ export class GroupTable {
       const x = mark[groupOf[k] as number] as number;
       if (x !== 0) (lists[x - 1] as number[]).push(rows[k] as number);
     }
+    for (const g of groups) mark[g] = 0;
     for (const list of lists) for (const i of list) out.push(i);
-    return out;
+    return { rows: out, counts: lists.map((list) => list.length) };
   }
 
   /** Each group's members, in row order. */
@@ -541,14 +522,14 @@ export class GroupTable {
   rowsOf(groups: readonly number[]): AggRow[] {
     const missing = [...new Set(groups.filter((g) => !this.built[g]))];
     if (missing.length > 0) {
-      const rows = this.membersOf(missing);
+      const { rows, counts } = this.membersOf(missing);
       const values = this.valuesOf(rows);
-      const counts = this.column('flows');
       let at = 0;
-      for (const g of missing) {
-        this.built[g] = this.build(g, rows, values, at);
-        at += counts[g] as number;
-      }
+      missing.forEach((g, x) => {
+        const count = counts[x] as number;
+        this.built[g] = this.build(g, rows, values, at, count);
+        at += count;
+      });
     }
     return groups.map((g) => this.built[g] as AggRow);
   }
@@ -559,12 +540,11 @@ export class GroupTable {
   }
 
   /**
-   * aggregate()'s steps for one group: its members are rows[from ..] (as many as it has), their
-   * values at the same positions of `values`.
+   * aggregate()'s steps for one group: its members are rows[from .. from + count), their values at
+   * the same positions of `values`.
    */
-  private build(g: number, rows: readonly number[], values: SumColumns, from: number): AggRow {
+  private build(g: number, rows: readonly number[], values: SumColumns, from: number, count: number): AggRow {
     const f = this.flows;
-    const count = this.column('flows')[g] as number;
     const first = rows[from] as number;
     const rec = f.record(first);
     const ends = this.conversation ? fromLocal(rec) : rec;

@@ -8,6 +8,7 @@
  * a million flows is then 17 MB instead of 100, and a column nobody sorts by costs nothing.
  */
 import type { FlowSet } from './flow-set.js';
+import type { RowIdentity } from './group-ids.js';
 import { healthRow, type HealthColumns, type HealthRow } from './health.js';
 import type { Owner, OwnerColumn } from './owners.js';
 import type { FlowRate, FlowRecord, Peaks, WindowRates } from './types.js';
@@ -103,6 +104,8 @@ export class RateTable {
   health: HealthColumns | undefined;
   /** The flows' owners, when the snapshot has them (set once, like the source). */
   owners: OwnerColumn | undefined;
+  /** Who each row is across the ticks of its history (set once by windows.ts; undefined outside one). */
+  identity: RowIdentity | undefined;
   private readonly cache = new Map<RateColumn, Float64Array>();
   private readonly built: (FlowRate | undefined)[] = [];
   private everything: FlowRate[] | undefined;

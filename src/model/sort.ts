@@ -3,7 +3,7 @@
  * values keep the same order from frame to frame instead of flickering, and a top-N selection that
  * avoids sorting tens of thousands of flows to show forty.
  */
-import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortValueOf, sortValueReader, type Row, type SortKey, type SortValue } from './fields.js';
+import { fieldSortKey, SORT_FIELD_IDS, sortColumnOf, sortGroupColumnOf, sortValueOf, sortValueReader, type Row, type SortKey, type SortValue } from './fields.js';
 import type { GroupTable } from './group-table.js';
 import type { RateTable } from './rate-table.js';
 import type { Direction, Window, WindowRates } from './types.js';
@@ -165,6 +165,9 @@ export function tableOrder(table: RateTable, field: SortKey, descending: boolean
 
 /** compareBy's order on the groups of a GroupTable (group numbers): each group's value read once, keys made for ties only. */
 export function groupOrder(groups: GroupTable, field: SortKey, descending: boolean): (i: number, j: number) => number {
+  const keys = (i: number, j: number): number => compareKeys(groups.keyOf(i), groups.keyOf(j));
+  const column = sortGroupColumnOf(field, groups);
+  if (column) return valueOrder(column, keys, descending);
   // Numbers in a typed array (undefined as NaN: both are missing), strings in a plain one.
   const numbers = new Float64Array(groups.length);
   let values: SortValue[] | undefined;
@@ -177,5 +180,5 @@ export function groupOrder(groups: GroupTable, field: SortKey, descending: boole
     else if (typeof value === 'string') values = [...numbers.subarray(0, g), value];
     else numbers[g] = value ?? NaN;
   }
-  return valueOrder(values ?? numbers, (i, j) => compareKeys(groups.keyOf(i), groups.keyOf(j)), descending);
+  return valueOrder(values ?? numbers, keys, descending);
 }

@@ -59,6 +59,24 @@ export interface RateHistory extends Slots {
   readonly peakBps: number;
   /** Per slot, the row of `last` that holds it, or -1 (kept to be written again by a step that may reuse it). */
   readonly rowOfSlot?: Int32Array;
+  /** The history this one continues, and its steps so far (RowIdentity); absent before the first. */
+  readonly lineage?: Lineage;
+}
+
+/** A history's identity and how many steps it has taken. */
+export interface Lineage {
+  readonly id: object;
+  readonly step: number;
+}
+
+/** Histories a step was taken from: a second step from one starts a lineage of its own. */
+const continued = new WeakSet<RateHistory>();
+
+/** The lineage of the step after h's. */
+function nextLineage(h: RateHistory): Lineage {
+  const branch = !h.lineage || continued.has(h);
+  continued.add(h);
+  return branch ? { id: {}, step: 1 } : { id: h.lineage!.id, step: h.lineage!.step + 1 };
 }
 
 export const NO_HISTORY: RateHistory = {
@@ -316,17 +334,19 @@ export function advance(h: RateHistory, cur: Snapshot, opts: AdvanceOptions = {}
   const old = matchRows(prev, cur);
   const slots = assignSlots(h, old, serial, reuse, h.rowOfSlot);
   const { slotOfRow, born, freed, rowOfSlot, newSlots } = slots;
+  const lineage = nextLineage(h);
   const slotPeakPps = carryPeaks(h.slotPeakPps, born.length, newSlots, reuse);
   const slotPeakBps = carryPeaks(h.slotPeakBps, born.length, newSlots, reuse);
 
   // The interval's deltas, as computeRateTable takes them.
   const t = computeRateTable(prev, cur, old);
+  t.identity = { lineage: lineage.id, step: lineage.step, slotOfRow, born };
   const sample = makeSample(now, movedDeltas(t.movedRows(), slotOfRow, prev !== undefined), counterDeltas(prev, cur), merge ? newest : undefined);
   const { samples, first } = keepSamples(h, sample, merge, now);
   const brackets = WINDOWS.map((w) => bracket(samples, first, now, w));
 
   // The first snapshot only starts the history: computeRateTable's first-read rates stand, and peaks start at 0.
-  if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0, rowOfSlot }, 0, t, totals);
+  if (!prev) return step({ last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps: 0, peakBps: 0, rowOfSlot, lineage }, 0, t, totals);
   const windows = new FlowWindows(samples, first, slotOfRow, rowOfSlot, born, brackets, slotPeakPps, slotPeakBps);
   t.withSource(windows);
   // Only the flows that moved in the 2 s window can raise a peak: their rates alone when they are few.
@@ -343,6 +363,6 @@ export function advance(h: RateHistory, cur: Snapshot, opts: AdvanceOptions = {}
   const windowsOut = counterWindows(samples, first, brackets, 1);
   const peakPps = Math.max(h.peakPps, windowsIn.pps2 + windowsOut.pps2);
   const peakBps = Math.max(h.peakBps, windowsIn.bps2 + windowsOut.bps2);
-  const history: RateHistory = { last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps, peakBps, rowOfSlot };
+  const history: RateHistory = { last: cur, samples, first, slotOfRow, born, slotPeakPps, slotPeakBps, freed, peakPps, peakBps, rowOfSlot, lineage };
   return step(history, Math.max(0, (cur.monoNs - prev.monoNs) / 1e9), t, { ...totals, windowsIn, windowsOut, peakPps, peakBps });
 }
