@@ -52,6 +52,8 @@ export interface TickChildResult {
   readonly expired: number;
   /** Flows of the last tick turned into objects (FlowRecord), of all flows: the rows shown and the new flows' events. */
   readonly recordsBuilt: number;
+  /** Full collections the run loop ran after ticks (src/app/garbage.ts). */
+  readonly collections: number;
 }
 
 const COLUMNS = 120;
@@ -233,6 +235,7 @@ try {
     rowsShown,
     expired,
     recordsBuilt,
+    collections: loop.collections,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 } finally {

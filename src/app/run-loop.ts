@@ -17,6 +17,7 @@
  */
 import type { Collector, CollectorClock } from '../collectors/collector.js';
 import type { Meta, Tick } from '../model/types.js';
+import { GarbagePolicy } from './garbage.js';
 import { Sampler, type LiveTick } from './sampler.js';
 
 export interface TickConsumer {
@@ -68,6 +69,8 @@ export class RunLoop {
   private ticks = 0;
   /** Ticks handed out and not retired yet: the newest, and older ones a consumer holds. */
   private live: LiveTick[] = [];
+  /** Collects the retired ticks' columns when they are many (garbage.ts). */
+  private readonly garbage = new GarbagePolicy();
 
   constructor(private readonly o: RunLoopOptions) {
     const c = o.collector;
@@ -107,13 +110,20 @@ export class RunLoop {
   /** One tick now: read, expire, advance, hand to every consumer. */
   step(): Tick {
     this.prime();
+    this.garbage.beforeTick();
     // The ticks out now are retired once this one is handed out, unless held: when none is held, nothing
     // reads their tables any more, and the model may write its per-slot arrays in place.
     const tick = this.sampler.tick(!this.live.some((t) => this.held(t)));
     this.ticks++;
     for (const c of [...this.consumers]) c.tick(tick);
     this.handedOut(tick);
+    this.garbage.afterTick();
     return tick;
+  }
+
+  /** Collections the loop ran after its ticks (garbage.ts). */
+  get collections(): number {
+    return this.garbage.collections;
   }
 
   /** `tick` is the newest now: the older ticks no consumer holds are retired. */
