@@ -116,7 +116,11 @@ class Memo {
   /** Per slot: the id its flow was given, and the serial the flow was born in (NaN: none). */
   idOfSlot = new Int32Array(0);
   bornOfSlot = new Float64Array(0);
-  /** Per id: its avalanched hash; its row in the table being grouped, where `seen` is that pass's stamp. */
+  /**
+   * Per id: its avalanched hash; and a number valid where `seenOfId` holds the stamp of the pass
+   * that wrote it: the id's first row in the table an assign() pass reads, its group in a groups()
+   * pass (the passes never overlap, so they share the arrays).
+   */
   hashOfId = new Int32Array(0);
   rowOfId = new Int32Array(0);
   seenOfId = new Int32Array(0);
@@ -244,21 +248,17 @@ class Memo {
     if (this.stamp >= 0x3fffffff) {
       this.stamp = 0;
       this.seenOfId.fill(0);
-      this.denseSeen.fill(0);
     }
     return ++this.stamp;
   }
 
-  /** Per id, its group in the pass being made: valid where `denseSeen` holds that pass's stamp. */
-  private dense = new Int32Array(0);
-  private denseSeen = new Int32Array(0);
 
   /** The groups of `rows` of the table whose ids are `ids`, numbered in the order of their first rows. */
   groups(ids: Int32Array, rows: ArrayLike<number>): Assigned {
-    this.dense = grown(this.dense, this.next, 0);
-    this.denseSeen = grown(this.denseSeen, this.next, 0);
+    this.rowOfId = grown(this.rowOfId, this.next, 0);
+    this.seenOfId = grown(this.seenOfId, this.next, 0);
     const stamp = this.nextStamp();
-    const { dense, denseSeen } = this;
+    const { rowOfId: dense, seenOfId: denseSeen } = this;
     const n = rows.length;
     this.first = grown(this.first, n, 0);
     const first = this.first;
