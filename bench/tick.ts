@@ -23,8 +23,17 @@ export const VIEW_CASES: readonly { readonly flows: number; readonly view: Exclu
 const CHILD = fileURLToPath(new URL('../dist-bench/bench/tick-child.js', import.meta.url));
 const STARTS = 5;
 
+/** Rounds of a view measured in turns with the flow view at the same size, for a ratio target. */
+const ROUNDS = 3;
+
+/** The flow view's tick measured in turns with a view (the median of ROUNDS processes), the view's own ratio's base. */
+export interface Beside {
+  readonly tickMs: number;
+  readonly rounds: number;
+}
+
 export type TickRow =
-  | ({ readonly ok: true } & TickChildResult)
+  | ({ readonly ok: true; readonly beside?: Beside } & TickChildResult)
   | { readonly ok: false; readonly flows: number; readonly view: TickView; readonly error: string; readonly seconds: number; readonly peakRss: number };
 
 export interface StartupResult {
@@ -133,11 +142,35 @@ async function startup(): Promise<StartupResult> {
   });
 }
 
+/** The views whose target is a ratio to the flow view's tick (100k flows, but not every flow printed). */
+function ratioTarget(c: (typeof VIEW_CASES)[number]): boolean {
+  return c.flows === 100_000 && c.view !== 'json';
+}
+
+/**
+ * A view and the flow view at the same size, in turns, ROUNDS processes each: the view's run whose
+ * tick is the median of its rounds, with the median of the flow view's (a ratio of two processes
+ * run minutes apart moves with the machine's load in between).
+ */
+async function inTurns(n: number, view: TickView): Promise<TickRow> {
+  const own: TickRow[] = [];
+  const flow: number[] = [];
+  for (let k = 0; k < ROUNDS; k++) {
+    const f = await tickAt(n, true, 'flow', CHILD, ` (beside ${view}, round ${k + 1}/${ROUNDS})`);
+    if (f.ok) flow.push(f.tickMs);
+    own.push(await tickAt(n, true, view, CHILD, ` (round ${k + 1}/${ROUNDS})`));
+  }
+  const done = own.filter((r) => r.ok).sort((a, b) => (a as TickChildResult).tickMs - (b as TickChildResult).tickMs);
+  const mid = done[Math.floor((done.length - 1) / 2)];
+  if (!mid || !mid.ok) return own[0] as TickRow;
+  return flow.length > 0 ? { ...mid, beside: { tickMs: median(flow), rounds: flow.length } } : mid;
+}
+
 export async function benchTick(): Promise<TickResult> {
   const rows: TickRow[] = [];
   for (const n of TICK_SIZES) rows.push(await tickAt(n));
   const views: TickRow[] = [];
-  for (const c of VIEW_CASES) views.push(await tickAt(c.flows, true, c.view));
+  for (const c of VIEW_CASES) views.push(ratioTarget(c) ? await inTurns(c.flows, c.view) : await tickAt(c.flows, true, c.view));
   const development = await tickAt(TICK_SIZES[0], false);
   return { rows, views, development, startup: await startup() };
 }
