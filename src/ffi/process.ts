@@ -52,9 +52,15 @@ export function setNoNewPrivs(): void {
  * system when it is freed. A tick at a million flows allocates and drops tens of megabytes of
  * buffers (keys, columns); glibc raises its mmap threshold to the size of the first such block
  * freed and from then on keeps them in its heap, where freed memory stays resident. Setting the
- * threshold turns that adjustment off. Returns false where mallopt refused.
+ * threshold turns that adjustment off.
+ *
+ * Why 1 MB: a block served by mmap is new memory, whose every page faults when first touched, at
+ * each tick again: at 100k flows a column is 400 or 800 kB, and its faults cost more than filling
+ * it (about 11 µs a page on the bench's VM, docs/BENCHMARKS.md). Blocks under 1 MB come from the
+ * heap, reused from tick to tick; a million flows' columns (4 and 8 MB) still go back to the
+ * system. Returns false where mallopt refused.
  */
-export function returnLargeFreesToSystem(bytes = 256 * 1024): boolean {
+export function returnLargeFreesToSystem(bytes = 1024 * 1024): boolean {
   return (mallopt(M_MMAP_THRESHOLD, bytes) as number) === 1;
 }
 
