@@ -106,12 +106,8 @@ const IDS_SLACK = 1024;
 
 /** What one lineage keeps for one mode. */
 class Memo {
-  /**
-   * The latest step that wrote ids, its table's identity (unique to the table; not the table, which
-   * a retired tick lets go), and the ids of its rows.
-   */
+  /** The latest step that wrote ids (a step of the lineage is one table), and the ids of its rows. */
   step = 0;
-  identity: RowIdentity | undefined;
   idOfRow = new Int32Array(0);
   /** Per slot: the id its flow was given, and the serial the flow was born in (NaN: none). */
   idOfSlot = new Int32Array(0);
@@ -172,7 +168,6 @@ class Memo {
     }
     if (fresh.length > 0) this.assignFresh(fresh, ids, live.subarray(0, lives), id, g, stamp);
     this.step = id.step;
-    this.identity = id;
     this.idOfRow = ids;
     return ids;
   }
@@ -341,7 +336,7 @@ export function assignGroups(table: RateTable, mode: AggregateMode, g: Grouping,
   const memo = memoOf(table, mode);
   const id = table.identity;
   if (!memo || !id) return fromNothing(g, rows);
-  if (memo.identity === id) return memo.groups(memo.idOfRow, rows);
+  if (id.step === memo.step) return memo.groups(memo.idOfRow, rows);
   if (id.step <= memo.step) return fromNothing(g, rows);
   return memo.groups(memo.assign(table, id, g), rows);
 }

@@ -252,8 +252,9 @@ export class GroupTable {
   private readonly shared: Partial<Record<Label, Uint8Array>> = {};
   private readonly healthSums: Partial<Record<GroupHealth, Float64Array>> = {};
   private members: { readonly start: Int32Array; readonly rows: Int32Array } | undefined;
-  private readonly built: (AggRow | undefined)[] = [];
-  private readonly keys: (string | undefined)[] = [];
+  /** Groups built, and keys made, by group: Maps, as few are (an array written at scattered indices turns to a slow dictionary). */
+  private readonly built = new Map<number, AggRow>();
+  private readonly keys = new Map<number, string>();
   private byKey: Map<string, number> | undefined;
   /** Keys made in earlier ticks of the table's history (undefined: none kept). */
   private readonly keyCache: KeyCache | undefined;
@@ -429,7 +430,7 @@ export class GroupTable {
    * taken from an earlier tick that made it for the same flow.
    */
   keyOf(g: number): string {
-    let key = this.keys[g];
+    let key = this.keys.get(g);
     if (key === undefined) key = this.keyCache?.get(this.firstRow[g] as number);
     if (key === undefined) {
       const f = this.flows;
@@ -451,7 +452,7 @@ export class GroupTable {
       key = groupKey(first, this.conversation ? fromLocal(first) : first, mode);
       this.keyCache?.set(i, key);
     }
-    this.keys[g] = key;
+    this.keys.set(g, key);
     return key;
   }
 
@@ -520,18 +521,18 @@ export class GroupTable {
 
   /** These groups as AggRows, in their order (those not built yet, built together). */
   rowsOf(groups: readonly number[]): AggRow[] {
-    const missing = [...new Set(groups.filter((g) => !this.built[g]))];
+    const missing = [...new Set(groups.filter((g) => !this.built.has(g)))];
     if (missing.length > 0) {
       const { rows, counts } = this.membersOf(missing);
       const values = this.valuesOf(rows);
       let at = 0;
       missing.forEach((g, x) => {
         const count = counts[x] as number;
-        this.built[g] = this.build(g, rows, values, at, count);
+        this.built.set(g, this.build(g, rows, values, at, count));
         at += count;
       });
     }
-    return groups.map((g) => this.built[g] as AggRow);
+    return groups.map((g) => this.built.get(g) as AggRow);
   }
 
   /** Every group, in the order of their first members (aggregate()'s order). */
