@@ -44,7 +44,7 @@ import { initialDashState, topTalkers } from '../src/ui/dashboard/dashboard-stat
 import { jsonLine, plainWriter } from '../src/output/plain.js';
 import { prng, snapshot } from './helpers/model-fixtures.js';
 import { META } from './helpers/ui-fixtures.js';
-import { ifname, kernelSet } from './helpers/kernel-flows.js';
+import { ifname, kernelSet, readOf } from './helpers/kernel-flows.js';
 
 const S = 1e9;
 
@@ -310,15 +310,7 @@ function kernelSteps(n: number, ticks: number, seed: number, records = false): S
       }
     }
     if (random() < 0.5) live.reverse();
-    const k = Buffer.alloc(live.length * FlowKey.size);
-    const v = Buffer.alloc(live.length * FlowValue.size);
-    live.forEach((from, to) => {
-      keys.copy(k, to * FlowKey.size, from * FlowKey.size, (from + 1) * FlowKey.size);
-      v.writeBigUInt64LE(BigInt(packets[from]!), to * FlowValue.size + FlowValue.packets);
-      v.writeBigUInt64LE(BigInt(packets[from]! * 100), to * FlowValue.size + FlowValue.bytes);
-      v.writeBigUInt64LE(BigInt(t * S), to * FlowValue.size + FlowValue.lastSeen);
-    });
-    const read = new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
+    const read = readOf(keys, live, packets, t);
     const flows: FlowSet = records ? new RecordFlowSet(allRecords(read)) : read;
     const health: HealthEntry[] = entries.map((e, x) => {
       retrans[x] = retrans[x]! + (extra() < 0.3 ? Math.floor(extra() * 4) : 0);

@@ -6,37 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KernelFlowSet, decodeValues } from '../src/collectors/kernel-flows.js';
-import { FlowKey, FlowValue } from '../src/ffi/layout.js';
 import { aggregate, AGGREGATE_MODES, type AggregateMode } from '../src/model/aggregate.js';
 import { matchingRows, parseFilter, type Filter } from '../src/model/filter.js';
 import { memoStats } from '../src/model/group-ids.js';
 import { GroupTable } from '../src/model/group-table.js';
 import type { RateTable } from '../src/model/rate-table.js';
 import { advance, NO_HISTORY, type RateHistory, type Step } from '../src/model/windows.js';
-import { ifname, kernelSet } from './helpers/kernel-flows.js';
+import { kernelSet, readOf } from './helpers/kernel-flows.js';
 import { prng, snapshot } from './helpers/model-fixtures.js';
 
 const S = 1e9;
 const POOL = 600;
 const { keys } = kernelSet(POOL, 31);
 const FILTER = (parseFilter('tcp or net 10.0.0.0/24 or ip6') as { filter: Filter }).filter;
-
-/**
- * A read of the pool's flows in `live` (in that order), each with `packets[i]` packets: a map read
- * as the batch kind gives it (no key store: flows are matched by their key bytes).
- */
-function read(live: readonly number[], packets: Float64Array, t: number): KernelFlowSet {
-  const k = Buffer.alloc(live.length * FlowKey.size);
-  const v = Buffer.alloc(live.length * FlowValue.size);
-  live.forEach((from, to) => {
-    keys.copy(k, to * FlowKey.size, from * FlowKey.size, (from + 1) * FlowKey.size);
-    v.writeBigUInt64LE(BigInt(packets[from]!), to * FlowValue.size + FlowValue.packets);
-    v.writeBigUInt64LE(BigInt(packets[from]! * 100), to * FlowValue.size + FlowValue.bytes);
-    v.writeBigUInt64LE(BigInt(t * S), to * FlowValue.size + FlowValue.lastSeen);
-  });
-  return new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
-}
 
 /** The next step: a fifth of the live flows gone, half of the gone back (in new slots), the order sometimes reversed. */
 function walk(h: RateHistory, t: number, alive: Uint8Array, packets: Float64Array, random: () => number): Step {
@@ -51,7 +33,7 @@ function walk(h: RateHistory, t: number, alive: Uint8Array, packets: Float64Arra
     live.push(i);
   }
   if (random() < 0.3) live.reverse();
-  return advance(h, { ...snapshot({ monoNs: t * S }), flows: read(live, packets, t) });
+  return advance(h, { ...snapshot({ monoNs: t * S }), flows: readOf(keys, live, packets, t) });
 }
 
 /** Groups of the table under a mode (all rows, or the filter's) against aggregate() of its rows as objects. */

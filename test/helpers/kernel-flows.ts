@@ -54,3 +54,20 @@ export function kernelSet(n: number, seed: number): { set: KernelFlowSet; keys: 
   }
   return { set: new KernelFlowSet(keys, decodeValues(values, n, 1, FlowValue.size), ifname), keys, values };
 }
+
+/**
+ * A read of the flows of `keys` (FlowKey.size bytes each) listed in `live`, in that order: flow i
+ * with packets[i] packets, 100 bytes each, last seen at tick t (a second a tick). A map read as the
+ * batch kind gives it: no key store, so flows are matched by their key bytes.
+ */
+export function readOf(keys: Buffer, live: readonly number[], packets: Float64Array, t: number): KernelFlowSet {
+  const k = Buffer.alloc(live.length * FlowKey.size);
+  const v = Buffer.alloc(live.length * FlowValue.size);
+  live.forEach((from, to) => {
+    keys.copy(k, to * FlowKey.size, from * FlowKey.size, (from + 1) * FlowKey.size);
+    v.writeBigUInt64LE(BigInt(packets[from]!), to * FlowValue.size + FlowValue.packets);
+    v.writeBigUInt64LE(BigInt(packets[from]! * 100), to * FlowValue.size + FlowValue.bytes);
+    v.writeBigUInt64LE(BigInt(t * 1e9), to * FlowValue.size + FlowValue.lastSeen);
+  });
+  return new KernelFlowSet(k, decodeValues(v, live.length, 1, FlowValue.size), ifname);
+}
