@@ -247,7 +247,6 @@ class Memo {
     return ++this.stamp;
   }
 
-
   /** The groups of `rows` of the table whose ids are `ids`, numbered in the order of their first rows. */
   groups(ids: Int32Array, rows: ArrayLike<number>): Assigned {
     this.rowOfId = grown(this.rowOfId, this.next, 0);
