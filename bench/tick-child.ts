@@ -11,22 +11,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { createElement } from 'react';
-import { render } from 'ink';
 import { Writable } from 'node:stream';
-import { KernelCollector } from '../src/collectors/kernel-collector.js';
-import { returnLargeFreesToSystem } from '../src/ffi/process.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { FlowSet } from '../src/model/flow-set.js';
 import type { Snapshot } from '../src/model/types.js';
-import { RunLoop } from '../src/app/run-loop.js';
-import { Screen } from '../src/ui/Screen.js';
-import { initialState, reducer } from '../src/ui/state.js';
-import { plainWriter } from '../src/output/plain.js';
-import { createStore } from '../src/ui/store.js';
-import { themeFor } from '../src/ui/theme.js';
-import { SlotFiller } from './flows.js';
-import { median, nowNs } from './lib.js';
+import { parseArgs } from '../bin/cli.js';
+import { youngGenerationFor } from '../src/app/garbage.js';
 
 /** What a tick feeds: the TUI's flow view, the TUI grouped by conversation, --json --top 50, --json. */
 export const TICK_VIEWS = ['flow', 'conversation', 'json-top50', 'json'] as const;
@@ -84,7 +74,23 @@ const n = Number(process.argv[2]);
 const view = (process.argv[3] ?? 'flow') as TickView;
 if (!TICK_VIEWS.includes(view)) throw new Error(`unknown view '${view}' (${TICK_VIEWS.join(', ')})`);
 const tui = view === 'flow' || view === 'conversation';
-// As bin/tc-top.ts does.
+// As bin/tc-top.ts does, in its order: the command line parsed, V8's young generation sized for the
+// map, then the rest loaded (the modules' loading grows the young generation as a run's does).
+const parsed = parseArgs(['--max-flows', String(n)], true);
+if ('exit' in parsed) throw new Error(parsed.text);
+youngGenerationFor(parsed.maxFlows);
+const { createElement } = await import('react');
+const { render } = await import('ink');
+const { KernelCollector } = await import('../src/collectors/kernel-collector.js');
+const { returnLargeFreesToSystem } = await import('../src/ffi/process.js');
+const { RunLoop } = await import('../src/app/run-loop.js');
+const { Screen } = await import('../src/ui/Screen.js');
+const { initialState, reducer } = await import('../src/ui/state.js');
+const { plainWriter } = await import('../src/output/plain.js');
+const { createStore } = await import('../src/ui/store.js');
+const { themeFor } = await import('../src/ui/theme.js');
+const { SlotFiller } = await import('./flows.js');
+const { median, nowNs } = await import('./lib.js');
 returnLargeFreesToSystem();
 /**
  * Enough ticks for the 40 s window to fill (one tick a second on the model's clock, below), so the

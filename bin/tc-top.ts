@@ -6,6 +6,7 @@
  */
 import { hideBin } from 'yargs/helpers';
 import { type Options, UsageError, parseArgs } from './cli.js';
+import { youngGenerationFor } from '../src/app/garbage.js';
 import type { Collector } from '../src/collectors/collector.js';
 import type { RunLoop } from '../src/app/run-loop.js';
 import type { ExportStatus } from '../src/model/types.js';
@@ -167,6 +168,8 @@ async function runView(loop: RunLoop, opts: Options, exports: readonly (() => Ex
 async function main(): Promise<void> {
   const opts = parseOrExit();
   if (!opts) return;
+  // Before the map's size of work starts: V8's young generation sized for it.
+  youngGenerationFor(opts.maxFlows);
   // A capture file: no interface, its own collector and clock (bin/read.ts).
   if (opts.read !== undefined) return runCapture({ ...opts, read: opts.read });
   const kernel = await loadKernelSide();

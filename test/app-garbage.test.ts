@@ -1,11 +1,14 @@
 /**
  * Garbage collection between ticks (src/app/garbage.ts): the policy's bound on fake buffers, V8's
- * collection as the process gets it, and the run loop collecting after ticks that left much.
+ * collection as the process gets it, the run loop collecting after ticks that left much, and the
+ * young generation held for large maps.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fullCollection, GarbagePolicy } from '../src/app/garbage.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fullCollection, GarbagePolicy, LARGE_MAP } from '../src/app/garbage.js';
 import { RunLoop } from '../src/app/run-loop.js';
 import { ScriptedCollector } from '../src/collectors/scripted-collector.js';
 import type { Snapshot } from '../src/model/types.js';
@@ -87,5 +90,32 @@ describe('V8 collection at run time', () => {
     };
     assert.ok((await run(48 * MB)) >= 2, 'collected after ticks leaving 48 MB');
     assert.equal(await run(MB), 0, 'not after ticks leaving 1 MB');
+  });
+});
+
+describe('youngGenerationFor', () => {
+  /** The young generation's size before and after a churn of short-lived objects, in a fresh process for a map of `maxFlows`. */
+  async function churn(maxFlows: number): Promise<{ held: boolean; before: number; after: number }> {
+    const script = `
+      import { youngGenerationFor, youngGenerationSize } from './src/app/garbage.js';
+      const before = youngGenerationSize();
+      const held = youngGenerationFor(${maxFlows});
+      // Objects a share of which survive a scavenge or two: what makes V8 grow the space.
+      const ring = new Array(50_000);
+      for (let i = 0; i < 3_000_000; i++) ring[i % ring.length] = { i, s: [i, i + 1] };
+      process.stdout.write(JSON.stringify({ held, before, after: youngGenerationSize() }));
+    `;
+    const cwd = new URL('..', import.meta.url);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd, timeout: 30_000 });
+    return JSON.parse(stdout) as { held: boolean; before: number; after: number };
+  }
+
+  it('a large map keeps the size it has; a smaller one lets V8 grow it', async () => {
+    const small = await churn(LARGE_MAP - 1);
+    assert.equal(small.held, false);
+    assert.ok(small.after > small.before, `grows: ${small.before} -> ${small.after}`);
+    const large = await churn(LARGE_MAP);
+    assert.equal(large.held, true);
+    assert.equal(large.after, large.before, 'held');
   });
 });
