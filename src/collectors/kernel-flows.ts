@@ -46,7 +46,8 @@ export interface Columns {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
-  readonly tcpFlags: Uint32Array;
+  /** The programs OR the TCP header's flag byte (bpf/tc_top.bpf.c, parse_l4): 8 bits, kept in 1 byte of 4. */
+  readonly tcpFlags: Uint8Array;
 }
 
 /**
@@ -110,7 +111,7 @@ export class ValueColumns implements ValueSink {
     let size = this.c.packets.length;
     while (size < n) size *= 2;
     const bigger = columns(size);
-    for (const k of COLUMNS) bigger[k].set(this.c[k] as Float64Array & Uint32Array);
+    for (const k of COLUMNS) bigger[k].set(this.c[k] as Float64Array & Uint8Array);
     this.c = bigger;
   }
 
@@ -154,7 +155,7 @@ function columns(n: number): Columns {
     bytes: new Float64Array(n),
     firstSeenNs: new Float64Array(n),
     lastSeenNs: new Float64Array(n),
-    tcpFlags: new Uint32Array(n),
+    tcpFlags: new Uint8Array(n),
   };
 }
 
@@ -182,7 +183,7 @@ export class KernelFlowSet implements FlowSet {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
-  readonly tcpFlags: Uint32Array;
+  readonly tcpFlags: Uint8Array;
   private readonly words: Int32Array;
   /** The keys as host-order 16- and 32-bit fields (ports, ifindex), as the kernel wrote them. */
   private readonly u16: Uint16Array;

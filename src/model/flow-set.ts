@@ -18,8 +18,8 @@ export interface FlowSet {
   readonly bytes: Float64Array;
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
-  /** OR of the TCP flags seen, as FlowRecord.tcpFlags. */
-  readonly tcpFlags: Uint32Array;
+  /** OR of the TCP flags seen, as FlowRecord.tcpFlags (a kernel read's: the header's flag byte, so 8 bits). */
+  readonly tcpFlags: Uint8Array | Uint32Array;
   /** Row i as a record, built on first use; the same object every call. */
   record(i: number): FlowRecord;
   /** FlowRecord.key of row i. */
