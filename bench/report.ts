@@ -273,13 +273,11 @@ export function render(res: Results): { markdown: string; summary: string } {
     met: rss1m < TARGET.rss1MBytes,
     why:
       `${fmt(rss1m / TARGET.rss1MBytes, 1)}× the limit. The same process holds ${mb(t1k.ok ? t1k.rss : NaN)} with 1k flows (Node, React, Ink and its Yoga, koffi); ` +
-      'the million flows add the rest. A heap snapshot of the tick-child at 1M flows (tick 30, at 9d1d981) lists the buffers (as allocated; resident is what was touched): the shared slots mapped into the process (88 MB, file-backed: the map is the kernel\'s, every page touched by the walk), ' +
-      'the key store (54 MB: 48 bytes a flow, once, copied when a read first meets the flow), the counters of two reads (2 × 40 MB: the tick shown and the next read, packets, bytes, first and last seen, flags, rows), ' +
+      'the million flows add the rest: the shared slots mapped into the process (88 MB, file-backed: the map is the kernel\'s, every page touched by the walk, and the flows\' keys are read there, not copied: src/collectors/evicted-keys.ts), ' +
+      'the counters of two reads (2 × 41 MB: the tick shown and the next read; packets, bytes, first and last seen, flags, each row\'s slot and seq), ' +
       'the model\'s per-slot state (28 MB: born, peaks, the row), the tick\'s columns (about 22 MB: the sorted window\'s rates, each row\'s slot, the filter\'s rows, the match with the last read, new flags), ' +
-      'the WebAssembly memory of Ink\'s layout engine (Yoga, 16 MiB), and a V8 heap of about 30 MB. The run loop collects the dead columns after a tick that left more than max(32 MB, an eighth of what is held) (src/app/garbage.ts), ' +
-      'which took the peak from about 500 MB to 450 (V8 alone lets 64 MB of them pile up). ' +
-      'Under the limit needs some 60 MB less that is held, not garbage: the keys read from the shared slots instead of copied (a key must then be kept when the kernel gives its slot to another flow under a shown tick), ' +
-      'or one read\'s counters instead of two (a read that computes the deltas against per-position counters, about 20 MB saved); not done.',
+      'the WebAssembly memory of Ink\'s layout engine (Yoga, 16 MiB) and V8\'s heap (its young generation held at its size once the command line is parsed, for maps this large: src/app/garbage.ts). ' +
+      'The run loop collects the dead columns after a tick that left more than max(32 MB, an eighth of what is held).',
   });
   summary.push({
     what: 'Start-up: launch to the first JSON line with hooks attached (`--json -d 0.05`)',

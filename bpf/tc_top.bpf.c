@@ -61,6 +61,14 @@ struct {
 	__type(value, struct flow_slot);
 } flow_slots SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096); /* config.evicted, set by userspace before load */
+	__type(key, __u32);
+	__type(value, struct evicted_key);
+} flow_evicted SEC(".maps");
+
 /* Where the next new flow's slot search starts; advanced SLOT_PROBES at a time, so that CPUs
  * searching at once look at different slots. */
 __u32 slot_hand = 0;
@@ -68,6 +76,9 @@ __u32 slot_hand = 0;
 /* Entries the TC egress hook wrote to `owners` (never in the replay build): tc-top reads that map
  * again when this or the owner programs' own count moved. */
 __u64 owners_written = 0;
+
+/* Flows evicted from their slot so far: the next one goes to flow_evicted[evicted_head % config.evicted]. */
+__u64 evicted_head = 0;
 
 /* The owner object's maps (tc_top_owner.h: sock_owners, owners) are created with this object and
  * reused by it; `owners` has one entry when config.owners is 0 (--no-processes). */
@@ -327,6 +338,33 @@ static __always_inline void publish(struct flow_slot *s, __u32 seq)
 	__sync_val_compare_and_swap(&s->value.seq, seq + 1, seq + 2);
 }
 
+/* A claim of the slot that changed nothing: seq back to what it was (its key did not move). */
+static __always_inline void unclaim(struct flow_slot *s, __u32 seq)
+{
+	__sync_val_compare_and_swap(&s->value.seq, seq + 1, seq);
+}
+
+/* The flow in slot `slot` (claimed, seq odd; `seq` its even value) is evicted: its key to flow_evicted. */
+static __always_inline void write_evicted(struct flow_slot *s, __u32 slot, __u32 seq)
+{
+	struct evicted_key *e;
+	__u64 k;
+	__u32 i;
+
+	if (config.evicted == 0)
+		return;
+	k = __sync_fetch_and_add(&evicted_head, 1);
+	i = k & (config.evicted - 1);
+	e = bpf_map_lookup_elem(&flow_evicted, &i);
+	if (!e)
+		return;
+	__sync_lock_test_and_set(&e->stamp, 0);
+	e->key = s->key;
+	e->slot = slot;
+	e->seq = seq;
+	__sync_lock_test_and_set(&e->stamp, k + 1);
+}
+
 /* The slot flow_index gives the flow, or NULL. */
 static __always_inline struct flow_slot *slot_of(struct flow_key *k)
 {
@@ -385,9 +423,10 @@ static __always_inline __u32 count_slot(struct flow_key *k, struct counters *c, 
 	if (s->key.family != 0) {
 		ret = bpf_map_delete_elem(&flow_index, &s->key);
 		if (ret != 0 && ret != -ENOENT) {
-			publish(s, best_seq);
+			unclaim(s, best_seq);
 			goto failed;
 		}
+		write_evicted(s, best, best_seq);
 	}
 	s->key = *k;
 	s->value.packets = pkts;

@@ -77,7 +77,11 @@ struct flow_value {
  * (from the even value it saw), then writes, then adds 1: readers skip odd slots and slots whose seq
  * changed while they read them. A program that needs a slot for a new flow probes SLOT_PROBES slots
  * from a shared hand and takes a free one, else the one seen longest ago (its flow is evicted:
- * deleted from flow_index first).
+ * deleted from flow_index first, and its key written to flow_evicted before the slot is rewritten).
+ * A claim that changes nothing (the index refused the delete) puts seq back as it was, so that a
+ * slot's seq moves only when its key does: userspace reads a key in place, in the slot, for as
+ * long as the slot's seq is the one it read, and from flow_evicted (or its own copy, when it freed
+ * the slot itself) after.
  *
  *   off size field
  *     0   48 key    struct flow_key
@@ -86,6 +90,27 @@ struct flow_value {
 struct flow_slot {
 	struct flow_key key;
 	struct flow_value value;
+};
+
+/*
+ * flow_evicted (the mmap map kind): a BPF_F_MMAPABLE array of config.evicted entries (a power of
+ * two), used as a ring: the k-th flow a program evicts from a slot (k from 0, counted by the .bss
+ * __u64 evicted_head) goes to entry k % config.evicted, with the slot it left and the seq the slot
+ * had while it held it. stamp is 0 while the entry is written and k + 1 once it is whole: a reader
+ * takes an entry whose stamp reads k + 1 before and after it copies the key (a later lap of the
+ * ring rewrites it, which the reader then sees as a lost key).
+ *
+ *   off size field
+ *     0   48 key
+ *    48    4 slot
+ *    52    4 seq
+ *    56    8 stamp
+ */
+struct evicted_key {
+	struct flow_key key;
+	__u32 slot;
+	__u32 seq;
+	__u64 stamp;
 };
 
 /*
@@ -132,6 +157,7 @@ struct tc_top_config {
 	__u32 slots;      /* flow_slots' max_entries (mmap mode) */
 	__u32 handshakes; /* 1: time TCP handshakes into `handshakes` (off with --no-tcp-stats) */
 	__u32 owners;     /* 1: TC egress publishes a new flow's socket owner (tc_top_owner.h; off with --no-processes) */
+	__u32 evicted;    /* flow_evicted's max_entries, a power of two (mmap mode; 0: evictions are not written) */
 };
 
 /*
@@ -190,8 +216,9 @@ _Static_assert(sizeof(struct tc_top_batch_frame) == 16, "batch frame layout");
 _Static_assert(sizeof(struct flow_key) == 48, "flow_key layout");
 _Static_assert(sizeof(struct flow_value) == 40, "flow_value layout");
 _Static_assert(sizeof(struct flow_slot) == 88, "flow_slot layout");
+_Static_assert(sizeof(struct evicted_key) == 64, "evicted_key layout");
 _Static_assert(sizeof(struct counters) == 80, "counters layout");
-_Static_assert(sizeof(struct tc_top_config) == 16, "config layout");
+_Static_assert(sizeof(struct tc_top_config) == 20, "config layout");
 _Static_assert(sizeof(struct handshake) == 24, "handshake layout");
 #endif
 

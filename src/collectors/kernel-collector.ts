@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from '../ffi/errors.js';
-import { Bss, Config, Counters, FlowKey, FlowSlot, FlowValue, Handshake, MapMode, Maps, Programs, ReplayProgram, perCpuSlot } from '../ffi/layout.js';
+import { Bss, Config, Counters, EvictedKey, FlowKey, FlowSlot, FlowValue, Handshake, MapMode, Maps, Programs, ReplayProgram, perCpuSlot } from '../ffi/layout.js';
 import {
   AttachType,
   BpfObject,
@@ -28,7 +28,8 @@ import { type Iface, InterfaceError, resolveInterface } from './interfaces.js';
 import { describeLeftover, findLeftoverClsact, findLeftovers, heldPrograms } from './leftovers.js';
 import { sweepRecords } from './clsact-record.js';
 import { MapReader, type MapEntries, type ReadMethod } from './map-reader.js';
-import { SlotReader } from './slot-reader.js';
+import { SlotReader, type Calm } from './slot-reader.js';
+import { EvictedKeys } from './evicted-keys.js';
 import { HandshakeReader } from './handshakes.js';
 import { HealthProbe } from './health.js';
 import type { HealthSample } from '../model/health.js';
@@ -99,10 +100,19 @@ export class LayoutMismatchError extends Error {
 /** A read's buffers, lent to the flow set made of them until it is released (the mmap kind). */
 interface Lent {
   readonly sink: ValueColumns;
-  /** Per row, its key's position (the whole array: the set has the part read). */
+  /** Per row, its slot and the slot's seq (the whole arrays: the set has the part read). */
   readonly rows: Int32Array;
-  /** The read's number in the slots' key store. */
+  readonly seqs: Uint32Array;
+  /** The read's number in the slots' evicted keys. */
   readonly read: number;
+}
+
+/**
+ * Entries of flow_evicted for a map of `maxFlows`: an eighth of it, a power of two, at least 4096.
+ * More evictions than that between two reads (or while a row's key is asked for) lose keys.
+ */
+export function evictedEntries(maxFlows: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(4096, maxFlows / 8)));
 }
 
 export class KernelCollector implements Collector {
@@ -160,9 +170,12 @@ export class KernelCollector implements Collector {
       this.obj.setMaxEntries(Maps.flows, mmap ? 1 : opts.maxFlows);
       this.obj.setMaxEntries(Maps.flowIndex, mmap ? opts.maxFlows : 1);
       this.obj.setMaxEntries(Maps.flowSlots, mmap ? opts.maxFlows : 1);
+      const evicted = mmap ? evictedEntries(opts.maxFlows) : 1;
+      this.obj.setMaxEntries(Maps.flowEvicted, evicted);
       const config = Buffer.alloc(Config.size);
       config.writeUInt32LE(MapMode[opts.map], Config.mapMode);
       config.writeUInt32LE(mmap ? opts.maxFlows : 0, Config.slots);
+      config.writeUInt32LE(mmap ? evicted : 0, Config.evicted);
       const timeHandshakes = opts.handshakes ?? opts.tcpStats === true;
       config.writeUInt32LE(timeHandshakes ? 1 : 0, Config.handshakes);
       // The owner maps are the live object's (the replay build has none): one entry when unused.
@@ -188,7 +201,9 @@ export class KernelCollector implements Collector {
       const index = this.obj.mapInfo(Maps.flowIndex);
       const slots = this.obj.mapInfo(Maps.flowSlots);
       const counters = this.obj.mapInfo(Maps.counters);
+      const ring = this.obj.mapInfo(Maps.flowEvicted);
       if (
+        ring.valueSize !== EvictedKey.size ||
         flows.keySize !== FlowKey.size ||
         flows.valueSize !== FlowValue.size ||
         index.keySize !== FlowKey.size ||
@@ -196,7 +211,7 @@ export class KernelCollector implements Collector {
         counters.valueSize !== Counters.size
       ) {
         throw new LayoutMismatchError(
-          `bpf/tc_top.bpf.o does not match this tc-top (flow key ${flows.keySize}/${FlowKey.size}, value ${flows.valueSize}/${FlowValue.size}, slot ${slots.valueSize}/${FlowSlot.size}, counters ${counters.valueSize}/${Counters.size} bytes): rebuild it with \`npm run build:bpf\``,
+          `bpf/tc_top.bpf.o does not match this tc-top (flow key ${flows.keySize}/${FlowKey.size}, value ${flows.valueSize}/${FlowValue.size}, slot ${slots.valueSize}/${FlowSlot.size}, evicted key ${ring.valueSize}/${EvictedKey.size}, counters ${counters.valueSize}/${Counters.size} bytes): rebuild it with \`npm run build:bpf\``,
         );
       }
       this.flowsFd = flows.fd;
@@ -209,7 +224,13 @@ export class KernelCollector implements Collector {
         const shared = mapMmap(slots.fd, opts.maxFlows * FlowSlot.size);
         // Before the object closes (teardown runs newest first); nothing reads the slots after close().
         this.teardown.defer('unmapped the flow slots', () => shared.unmap(), true);
-        this.slotReader = new SlotReader(shared.bytes, opts.maxFlows);
+        const left = mapMmap(ring.fd, evicted * EvictedKey.size);
+        this.teardown.defer('unmapped the evicted keys', () => left.unmap(), true);
+        // evicted_head, in the programs' .bss (mapped: a load per look, no system call).
+        const bss = mapMmap(this.obj.mapInfo(Maps.bss).fd, Bss.size, "the programs' .bss");
+        this.teardown.defer("unmapped the programs' .bss", () => bss.unmap(), true);
+        const keys = new EvictedKeys(left.bytes, new Uint32Array(bss.bytes, Bss.evictedHead, 2));
+        this.slotReader = new SlotReader(shared.bytes, opts.maxFlows, keys);
         this.slotBytes = shared.bytes;
       } else {
         this.reader = new MapReader(flows.fd, FlowKey.size, this.flowSlot * (percpu ? this.cpus : 1), opts.maxFlows, opts.readMethod);
@@ -318,14 +339,16 @@ export class KernelCollector implements Collector {
     // there is one (a million flows are 40 MB a read); a hash read grows from the last count.
     const spare = this.slotReader ? this.spare.pop() : undefined;
     const sink = spare?.sink ?? new ValueColumns(cpus, this.flowSlot, this.slotReader ? this.maxFlows : this.lastCount + 8192);
-    const { keys, count, at, lent } = this.readFlows(sink, spare?.rows);
+    const { keys, count, at, seqs, calm, lent } = this.readFlows(sink, spare);
     this.lastCount = count;
     if (!mapLookupElem(this.countersFd, Buffer.alloc(4), this.counterBuf)) {
       throw new BpfError('reading the counters map', 2);
     }
     const monoNs = Number(process.hrtime.bigint());
     const wallMs = Date.now();
-    let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname, at);
+    const slots = this.slotReader && seqs && calm ? { shared: this.slotReader, seqs, calm } : undefined;
+    let flows: FlowSet = new KernelFlowSet(keys, sink.done(), this.ifname, at, slots);
+    this.noticeLostKeys();
     // A get_next_key walk restarts when its key is deleted under it, and can meet a flow twice.
     if (this.reader?.method === 'iterate') flows = withoutRows(flows, (flows as KernelFlowSet).duplicates());
     // A walk of the slots meets a flow twice when, behind it, the flow was evicted and came back in
@@ -351,6 +374,16 @@ export class KernelCollector implements Collector {
     const sample = (this.healthAsked && this.health?.read()) || NO_HEALTH;
     if (!this.handshakes) return { health: sample };
     return { health: { ...sample, entries: [...sample.entries, ...this.handshakes.read()], rtt: true } };
+  }
+
+  /** Keys lost so far (the ring of evicted keys overwritten before tc-top took them): said once. */
+  private lostSaid = false;
+
+  private noticeLostKeys(): void {
+    const lost = this.slotReader?.evicted.lost ?? 0;
+    if (lost === 0 || this.lostSaid) return;
+    this.lostSaid = true;
+    this.notices.push(`${lost} flows were evicted from the full flow map faster than tc-top read them: their rows show a key of zeros (raise --max-flows)`);
   }
 
   /** Whether a new flow's slot search began during the last walk of the slots. */
@@ -383,7 +416,7 @@ export class KernelCollector implements Collector {
 
   /**
    * The buffers of a read (mmap kind), by the flow set made of them, until released (with the read's
-   * number in the key store); and those released.
+   * number in the evicted keys); and those released.
    */
   private readonly lent = new WeakMap<FlowSet, Lent>();
   private readonly spare: Omit<Lent, 'read'>[] = [];
@@ -394,17 +427,18 @@ export class KernelCollector implements Collector {
     this.lent.delete(snapshot.flows);
     this.slotReader?.release(buffers.read);
     // Two are enough: the next read's, and one more while a tick is held.
-    if (this.spare.length < 2) this.spare.push({ sink: buffers.sink, rows: buffers.rows });
+    if (this.spare.length < 2) this.spare.push({ sink: buffers.sink, rows: buffers.rows, seqs: buffers.seqs });
   }
 
-  private readFlows(sink: ValueColumns, rows?: Int32Array): MapEntries & { at?: Int32Array; lent?: Omit<Lent, 'sink'> } {
+  private readFlows(sink: ValueColumns, spare?: Omit<Lent, 'read' | 'sink'>): MapEntries & { at?: Int32Array; seqs?: Uint32Array; calm?: Calm; lent?: Omit<Lent, 'sink'> } {
     if (this.slotReader) {
       this.walkStartNs = Number(process.hrtime.bigint());
       const hand = this.slotHand();
-      const all = rows ?? new Int32Array(this.maxFlows);
-      const walk = this.slotReader.read(sink, all);
+      const rows = spare?.rows ?? new Int32Array(this.maxFlows);
+      const seqs = spare?.seqs ?? new Uint32Array(this.maxFlows);
+      const walk = this.slotReader.read(sink, rows, seqs);
       this.slotHandMoved = this.slotHand() !== hand;
-      return { keys: walk.keys, values: Buffer.alloc(0), count: walk.count, at: walk.at, lent: { rows: all, read: walk.read } };
+      return { keys: this.slotReader.bytes, values: Buffer.alloc(0), count: walk.count, at: walk.at, seqs: walk.seqs, calm: walk.calm, lent: { rows, seqs, read: walk.read } };
     }
     return (this.reader as MapReader).read(sink);
   }

@@ -1,19 +1,28 @@
 /**
- * The kernel collector's FlowSet: one map read kept as it came, the 48-byte keys in a buffer that is
- * never written again while the set is looked at (the batch lookup's own buffer, or the mmap kind's
- * KeyStore, where each row points at its flow's key position) and the values summed into typed
- * columns. Nothing per flow is allocated on a read: a key becomes strings (hex key, addresses,
- * interface name) only when a view asks for that row's record. Flows of two reads are matched by
- * their key position when both point into one KeyStore buffer (same position, same kernel entry),
- * else by their key bytes, through a hash table of the older read built once (RowIndex).
+ * The kernel collector's FlowSet: one map read kept as it came, the values summed into typed
+ * columns and the 48-byte keys left where they are: in the batch lookup's own buffer, never written
+ * again while the set is looked at, or, for the mmap kind, in the slots shared with the programs,
+ * where each row names its flow by slot and seq. A row's key is read there while the slot keeps
+ * that seq (each read is checked after it, as the walk checks a slot), and from the keys that left
+ * their slot after (evicted-keys.ts), copied once into the set. Nothing per flow is allocated on a
+ * read: a key becomes strings (hex key, addresses, interface name) only when a view asks for that
+ * row's record. Flows of two reads of the slots are matched by slot and seq (the same kernel
+ * entry), then by key among the rows left; other reads by their key bytes, through a hash table of
+ * the older read built once (RowIndex).
  */
-import { DIR_EGRESS, FlowKey, FlowValue } from '../ffi/layout.js';
+import { DIR_EGRESS, FlowKey, FlowSlot, FlowValue } from '../ffi/layout.js';
 import { formatIPv4, formatIPv6, type Prefix } from '../model/address.js';
 import { RowIndex, type FlowSet } from '../model/flow-set.js';
 import type { Direction, FlowRecord } from '../model/types.js';
 import type { ValueSink } from './map-reader.js';
+import { seqOf, stillHolds, type Calm, type SharedSlots } from './slot-reader.js';
 
 const KEY_WORDS = FlowKey.size / 4;
+const FAMILY = FlowKey.family;
+const PROTO = FlowKey.proto;
+const DIR = FlowKey.dir;
+const SPORT = FlowKey.sport;
+const DPORT = FlowKey.dport;
 /** How far from its hint find() looks for a row before it asks the hash table. */
 const NEAR = 4;
 const TWO_32 = 0x1_0000_0000;
@@ -167,14 +176,72 @@ export function decodeValues(values: Buffer, count: number, cpus: number, slot: 
 }
 
 /**
- * Per key position, a row or -1, for matchLater: kept all -1 between matches (each clears what it
- * wrote), so a tick does not allocate and fill one the size of the key store.
+ * Per slot, a row or -1, for matchLater: kept all -1 between matches (each clears what it wrote),
+ * so a tick does not allocate and fill one the size of the map.
  */
 let byPosition = new Int32Array(0);
 
 function positionScratch(n: number): Int32Array {
   if (byPosition.length < n) byPosition = new Int32Array(n).fill(-1);
   return byPosition;
+}
+
+/** Typed views of one buffer of keys. */
+interface KeyViews {
+  readonly bytes: Buffer;
+  readonly words: Int32Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+}
+
+function viewsOf(bytes: Buffer): KeyViews {
+  return {
+    bytes,
+    words: new Int32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4)),
+    u16: new Uint16Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 2)),
+    u32: new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4)),
+  };
+}
+
+/** Two keys' words, for the reads that take a whole key (hash, compare, record). */
+const KEY_A = viewsOf(Buffer.alloc(FlowKey.size));
+const KEY_B = viewsOf(Buffer.alloc(FlowKey.size));
+/** The key being hashed, when a set's hashes are made (while KEY_A or KEY_B may hold a key being looked for). */
+const KEY_H = viewsOf(Buffer.alloc(FlowKey.size));
+/** The counts of a set whose keys are not in the slots: words that never move. */
+const STILL = new Uint32Array(2);
+/** The key of a row whose key was lost (the ring of evicted keys overwritten before it was read). */
+const LOST_KEY = Buffer.alloc(FlowKey.size);
+/** Tries to read a key while its slot or its entry of the ring is still being written. */
+const CATCH_UP_TRIES = 1000;
+
+/** The hash of the address `which` of the key at byte `o` of `v`: of its text's bytes, the family's alone, and the family. */
+function addressHashAt(v: KeyViews, o: number, which: 'src' | 'dst'): number {
+  const at = (o + (which === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
+  const words = v.words;
+  if (v.bytes[o + FlowKey.family] !== 6) return mix(mix(0x2545f491, 4), words[at] as number);
+  return mix(mix(mix(mix(mix(0x2545f491, 6), words[at] as number), words[at + 1] as number), words[at + 2] as number), words[at + 3] as number);
+}
+
+/** Whether the load of the programs' head must be a read-modify-write to order the loads before it (not x86). */
+const FENCE = process.arch !== 'x64' && process.arch !== 'ia32';
+
+/**
+ * The low word of the programs' evicted_head, loaded after the loads of the key it guards. On x86 a
+ * plain load: the CPU does not reorder loads, and V8 neither merges nor hoists typed-array loads
+ * (test/slots.test.ts holds it to that; Atomics.load costs the flow view's filter half its speed,
+ * as it stops the accessors being inlined). Elsewhere a read-modify-write (of 0) orders the loads.
+ */
+function headNow(words: Uint32Array): number {
+  return FENCE ? Atomics.add(words, 0, 0) : (words[0] as number);
+}
+
+/** The mmap kind's rows: in the shared slots, row i in slot at[i] while the slot has seq seqs[i]. */
+export interface SlotRows {
+  readonly shared: SharedSlots;
+  readonly seqs: Uint32Array;
+  /** The counts of evictions and frees before the walk (SlotRead.calm): while they stay, every row is in its slot. */
+  readonly calm: Calm;
 }
 
 export class KernelFlowSet implements FlowSet {
@@ -184,23 +251,44 @@ export class KernelFlowSet implements FlowSet {
   readonly firstSeenNs: Float64Array;
   readonly lastSeenNs: Float64Array;
   readonly tcpFlags: Uint8Array;
-  private readonly words: Int32Array;
-  /** The keys as host-order 16- and 32-bit fields (ports, ifindex), as the kernel wrote them. */
-  private readonly u16: Uint16Array;
-  private readonly u32: Uint32Array;
+  /** Where the keys are: FlowKey.size apart, or FlowSlot.size for the slots. */
+  private readonly stride: number;
+  private readonly main: KeyViews;
+  /**
+   * The counts of flows that left their slots (the programs' evicted_head, low word; tc-top's
+   * frees), and the ones this set has caught up with (its rows that left have their key in `side`).
+   * While they are equal, every other row's key is in its slot. Words that never move, for keys not
+   * in the slots; seenHead -1 while the set checks each row's slot (keys were lost behind it).
+   */
+  private readonly headWords: Uint32Array;
+  private readonly freesWord: Uint32Array;
+  private seenHead: number;
+  private seenFrees: number;
+  /** The evicted keys' log index this set has read up to. */
+  private logPos: number;
+  private checked: boolean;
+  /** 1 for the rows whose key is in `side`: the key, by row, and the copies. */
+  private mark: Uint8Array | undefined;
+  private moved: Map<number, number> | undefined;
+  private side: KeyViews | undefined;
+  /** Whether the rows are in slot order (made on first use): rowOf() searches them. */
+  private inOrder: boolean | undefined;
   private readonly built: (FlowRecord | undefined)[] = [];
   private hashes: Int32Array | undefined;
   private index: RowIndex | undefined;
 
   /**
-   * @param keys the read's key bytes, FlowKey.size per entry (never written again while this set is used)
-   * @param at   for each row, its entry in `keys` (undefined: row i is entry i)
+   * @param keys  the read's key bytes, FlowKey.size per entry (never written again while this set is
+   *              used), or the shared slots' bytes (with `slots`)
+   * @param at    for each row, its entry in `keys` (undefined: row i is entry i)
+   * @param slots the mmap kind's rows: `keys` is the slots, at[i] row i's slot, with seq slots.seqs[i]
    */
   constructor(
     private readonly keys: Buffer,
     columns: Columns,
     private readonly ifnameOf: (ifindex: number) => string,
     private readonly at?: Int32Array,
+    private readonly slots?: SlotRows,
   ) {
     this.length = columns.packets.length;
     this.packets = columns.packets;
@@ -208,20 +296,157 @@ export class KernelFlowSet implements FlowSet {
     this.firstSeenNs = columns.firstSeenNs;
     this.lastSeenNs = columns.lastSeenNs;
     this.tcpFlags = columns.tcpFlags;
-    this.words = new Int32Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 4));
-    this.u16 = new Uint16Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 2));
-    this.u32 = new Uint32Array(keys.buffer, keys.byteOffset, Math.floor(keys.length / 4));
+    this.stride = slots ? FlowSlot.size : FlowKey.size;
+    this.main = viewsOf(keys);
+    this.headWords = slots?.shared.evicted.headWords ?? STILL;
+    this.freesWord = slots?.shared.evicted.freesWord ?? STILL;
+    this.checked = slots?.calm.checked === true;
+    this.seenHead = this.checked ? -1 : (slots?.calm.evictions ?? 0);
+    this.seenFrees = slots?.calm.frees ?? 0;
+    this.logPos = slots?.calm.log ?? 0;
   }
 
-  /** Byte offset of row i's key. */
-  private off(i: number): number {
-    return (this.at ? (this.at[i] as number) : i) * FlowKey.size;
+  /** Byte offset of row i's key in the main buffer (its slot's, for the slots). */
+  private offset(i: number): number {
+    return (this.at ? (this.at[i] as number) : i) * this.stride;
+  }
+
+  /** Whether no flow left its slot since this set last caught up. */
+  private quiet(): boolean {
+    return headNow(this.headWords) === this.seenHead && this.freesWord[0] === this.seenFrees;
+  }
+
+  /**
+   * Whether what an accessor just read at offset(i) is row i's key: nothing left its slot since
+   * the set caught up, and row i's key did not before (the accessors' fast path: loads of two
+   * words every row shares, after the row's; else the accessor reads the key through keyInto).
+   */
+  private fast(i: number): boolean {
+    const mark = this.mark;
+    return headNow(this.headWords) === this.seenHead && this.freesWord[0] === this.seenFrees && (mark === undefined || mark[i] === 0);
+  }
+
+  /**
+   * Row i's key into `into` (the shared scratch KEY_A, KEY_B or KEY_H): from the set's copy when it
+   * left its slot, else from the slot, read again if a flow left some slot meanwhile.
+   */
+  private keyInto(i: number, into: KeyViews): KeyViews {
+    const w = into.words;
+    for (let t = 0; ; t++) {
+      if (!this.quiet()) this.catchUp();
+      const mark = this.mark;
+      if (mark !== undefined && mark[i] !== 0) {
+        const src = (this.side as KeyViews).words;
+        const o = ((this.moved as Map<number, number>).get(i) as number) * KEY_WORDS;
+        for (let k = 0; k < KEY_WORDS; k++) w[k] = src[o + k] as number;
+        return into;
+      }
+      const src = this.main.words;
+      const o = this.offset(i) >> 2;
+      for (let k = 0; k < KEY_WORDS; k++) w[k] = src[o + k] as number;
+      if (this.checked ? this.seqCheck(i) : this.quiet()) return into;
+      // An entry of the ring that stays half written: check each row's slot from now on.
+      if (t >= CATCH_UP_TRIES) this.check();
+    }
+  }
+
+  /**
+   * Reads the evicted keys' log from where the set was: each flow that left a slot of a row of
+   * this set, under the row's seq, gives that row its key. When keys were lost behind the set (or
+   * its rows are not in slot order), it checks each row's slot from then on.
+   */
+  private catchUp(): void {
+    const slots = this.slots as SlotRows;
+    const ev = slots.shared.evicted;
+    ev.drain();
+    // Keys lost behind the set, or log entries it needs let go (a set read after its read was released).
+    if (ev.lostAt >= this.logPos || this.logPos < ev.logStart || !this.ordered()) this.check();
+    const end = ev.logEnd;
+    if (this.ordered()) {
+      for (let g = Math.max(this.logPos, ev.logStart); g < end; g++) {
+        const left = ev.entry(g);
+        const row = this.rowOf(left.slot, left.seq);
+        if (row >= 0 && this.mark?.[row] !== 1) this.adopt(row, left.key);
+      }
+    }
+    this.logPos = end;
+    if (!this.checked) this.seenHead = ev.taken % 2 ** 32;
+    this.seenFrees = this.freesWord[0] as number;
+  }
+
+  /** From now on the set checks each row's slot (its fast path is off). */
+  private check(): void {
+    this.checked = true;
+    this.seenHead = -1;
+  }
+
+  /** Whether row i's slot still has the row's seq, read after the row's key (the set checks each row). */
+  private seqCheck(i: number): boolean {
+    const words = this.slots!.shared.words;
+    if (stillHolds(words, this.at![i] as number, this.slots!.seqs[i] as number)) return true;
+    this.displace(i);
+    return false;
+  }
+
+  /** Row i's slot moved on: its key from the evicted keys (a claim still being written is waited for), or zeros when lost. */
+  private displace(i: number): void {
+    const { shared, seqs } = this.slots!;
+    const slot = this.at![i] as number;
+    const seq = seqs[i] as number;
+    let key: Buffer | undefined;
+    for (let t = 0; t < CATCH_UP_TRIES; t++) {
+      // A claim that changed nothing puts the seq back: the key is in its slot again.
+      if (stillHolds(shared.words, slot, seq)) return;
+      key = shared.evicted.key(slot, seq);
+      // Found, or never to be: the slot settled (seq even) and no entry of the ring is being written.
+      if (key || ((seqOf(shared.words, slot) & 1) === 0 && !shared.evicted.pending)) break;
+    }
+    this.adopt(i, key ?? LOST_KEY);
+  }
+
+  /** The row in `slot` with seq `seq`, or -1 (the rows are in slot order: a binary search). */
+  private rowOf(slot: number, seq: number): number {
+    const at = this.at as Int32Array;
+    let lo = 0;
+    let hi = this.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = at[mid] as number;
+      if (s === slot) return this.slots!.seqs[mid] === seq ? mid : -1;
+      if (s < slot) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private ordered(): boolean {
+    if (this.inOrder === undefined) {
+      const at = this.at as Int32Array;
+      let ok = true;
+      for (let r = 1; r < this.length && ok; r++) ok = (at[r] as number) > (at[r - 1] as number);
+      this.inOrder = ok;
+    }
+    return this.inOrder;
+  }
+
+  /** Row i's key is `key` (a copy this set keeps), wherever its slot is now. */
+  private adopt(i: number, key: Buffer): void {
+    const moved = (this.moved ??= new Map());
+    const p = moved.size;
+    if (!this.side || this.side.bytes.length < (p + 1) * FlowKey.size) {
+      const bigger = Buffer.alloc(Math.max(16, 2 * p) * FlowKey.size);
+      this.side?.bytes.copy(bigger);
+      this.side = viewsOf(bigger);
+    }
+    key.copy(this.side.bytes, p * FlowKey.size, 0, FlowKey.size);
+    moved.set(i, p);
+    (this.mark ??= new Uint8Array(this.length))[i] = 1;
   }
 
   private hashAt(i: number): number {
     if (!this.hashes) {
       const hashes = new Int32Array(this.length);
-      for (let r = 0; r < this.length; r++) hashes[r] = hashKey(this.words, this.off(r) / 4);
+      for (let r = 0; r < this.length; r++) hashes[r] = hashKey(this.keyInto(r, KEY_H).words, 0);
       this.hashes = hashes;
     }
     return this.hashes[i] as number;
@@ -242,70 +467,74 @@ export class KernelFlowSet implements FlowSet {
     for (let pos = hash & mask; ; pos = (pos + 1) & mask) {
       const row = (table[pos] as number) - 1;
       if (row < 0) return -1;
-      if (hashes[row] === hash && sameKey(this.words, this.off(row) / 4, words, at)) return row;
+      if (hashes[row] === hash && sameKey(this.keyInto(row, KEY_B).words, 0, words, at)) return row;
     }
   }
 
   find(other: FlowSet, j: number, hint = -1): number {
     if (!(other instanceof KernelFlowSet)) return this.indexOfKey(other.keyAt(j));
-    const at = other.off(j) / 4;
+    const hash = other.hashAt(j);
+    const want = other.keyInto(j, KEY_A).words;
     // The hint, then its neighbours (a flow inserted or gone in the same bucket moves the rest by one or two).
     for (let d = 0; d <= NEAR; d = d > 0 ? -d : 1 - d) {
       const i = hint + d;
-      if (hint >= 0 && i >= 0 && i < this.length && sameKey(this.words, this.off(i) / 4, other.words, at)) return i;
+      if (hint >= 0 && i >= 0 && i < this.length && sameKey(this.keyInto(i, KEY_B).words, 0, want, 0)) return i;
     }
-    return this.findWords(other.words, at, other.hashAt(j));
+    return this.findWords(want, 0, hash);
   }
 
   /**
-   * For each row of `cur`, the row of this set holding its flow, or -1: by key position when both
-   * sets point into one KeyStore buffer (a position is one kernel entry), then by key bytes among the
-   * rows left on both sides (a flow evicted and created again has a new position and the same key).
-   * Undefined when the sets do not share a buffer (find() then matches row by row).
+   * For each row of `cur`, the row of this set holding its flow, or -1: by slot and seq when both
+   * sets are rows of the same shared slots (one kernel entry), then by key among the rows left on
+   * both sides (a flow evicted and created again has another slot and the same key). Undefined for
+   * other sets (find() then matches row by row).
    */
   matchLater(cur: FlowSet): Int32Array | undefined {
-    if (!(cur instanceof KernelFlowSet) || cur.keys !== this.keys || !this.at || !cur.at) return undefined;
+    if (!(cur instanceof KernelFlowSet) || !this.slots || !cur.slots || cur.slots.shared !== this.slots.shared) return undefined;
+    const at = this.at as Int32Array;
+    const seqs = this.slots.seqs;
+    const curAt = cur.at as Int32Array;
+    const curSeqs = cur.slots.seqs;
     const old = new Int32Array(cur.length).fill(-1);
-    const rowOfPos = positionScratch(this.keys.length / FlowKey.size);
-    for (let r = 0; r < this.length; r++) rowOfPos[this.at[r] as number] = r;
-    const curAt = cur.at;
+    const rowOfSlot = positionScratch(this.slots.shared.words.length / (FlowSlot.size / 4));
+    for (let r = 0; r < this.length; r++) rowOfSlot[at[r] as number] = r;
     const newRows: number[] = [];
     for (let j = 0; j < cur.length; j++) {
-      const pos = curAt[j] as number;
-      const r = rowOfPos[pos] as number;
-      if (r < 0) {
+      const slot = curAt[j] as number;
+      const r = rowOfSlot[slot] as number;
+      if (r < 0 || seqs[r] !== curSeqs[j]) {
         newRows.push(j);
         continue;
       }
       old[j] = r;
-      rowOfPos[pos] = -1; /* each row of this set once */
+      rowOfSlot[slot] = -1; /* each row of this set once */
     }
-    if (newRows.length === 0) return this.cleared(old, rowOfPos);
+    if (newRows.length === 0) return this.cleared(old, rowOfSlot);
     // The rows of this set no row of cur took, by key hash: the flows gone, or come back elsewhere.
     const gone = new Map<number, number[]>();
     for (let r = 0; r < this.length; r++) {
-      if (rowOfPos[this.at[r] as number] !== r) continue;
-      const h = hashKey(this.words, this.off(r) / 4);
+      if (rowOfSlot[at[r] as number] !== r) continue;
+      const h = hashKey(this.keyInto(r, KEY_A).words, 0);
       const rows = gone.get(h);
       if (rows) rows.push(r);
       else gone.set(h, [r]);
     }
-    if (gone.size === 0) return this.cleared(old, rowOfPos);
+    if (gone.size === 0) return this.cleared(old, rowOfSlot);
     for (const j of newRows) {
-      const rows = gone.get(hashKey(cur.words, cur.off(j) / 4));
-      const at = cur.off(j) / 4;
-      const r = rows?.findIndex((row) => sameKey(this.words, this.off(row) / 4, cur.words, at)) ?? -1;
+      const want = cur.keyInto(j, KEY_A).words;
+      const rows = gone.get(hashKey(want, 0));
+      const r = rows?.findIndex((row) => sameKey(this.keyInto(row, KEY_B).words, 0, want, 0)) ?? -1;
       if (r < 0) continue;
       old[j] = rows![r]!;
       rows!.splice(r, 1);
     }
-    return this.cleared(old, rowOfPos);
+    return this.cleared(old, rowOfSlot);
   }
 
-  /** `result`, once the position scratch is all -1 again (only this set's rows' positions were written in it). */
-  private cleared(result: Int32Array, rowOfPos: Int32Array): Int32Array {
+  /** `result`, once the slot scratch is all -1 again (only this set's rows' slots were written in it). */
+  private cleared(result: Int32Array, rowOfSlot: Int32Array): Int32Array {
     const at = this.at as Int32Array;
-    for (let r = 0; r < this.length; r++) rowOfPos[at[r] as number] = -1;
+    for (let r = 0; r < this.length; r++) rowOfSlot[at[r] as number] = -1;
     return result;
   }
 
@@ -316,7 +545,6 @@ export class KernelFlowSet implements FlowSet {
     return this.findWords(words, 0, hashKey(words, 0));
   }
 
-  /** Rows whose key an earlier row already has (a get_next_key walk can meet a key twice). */
   /**
    * The rows to drop so that the keys of `rows` are each left in one row, the last: a pass of
    * hashes over every row, with no index built (`rows` are few: the flows new during a walk).
@@ -325,14 +553,14 @@ export class KernelFlowSet implements FlowSet {
     if (rows.length === 0) return [];
     const byHash = new Map<number, number[]>();
     for (const r of rows) {
-      const h = hashKey(this.words, this.off(r) / 4);
+      const h = hashKey(this.keyInto(r, KEY_A).words, 0);
       byHash.set(h, [...(byHash.get(h) ?? []), r]);
     }
     /** A row of `rows` -> every row with its key, in order. */
     const groups = new Map<number, number[]>();
     for (let i = 0; i < this.length; i++) {
-      const at = this.off(i) / 4;
-      const same = byHash.get(hashKey(this.words, at))?.find((r) => sameKey(this.words, this.off(r) / 4, this.words, at));
+      const key = this.keyInto(i, KEY_A).words;
+      const same = byHash.get(hashKey(key, 0))?.find((r) => sameKey(this.keyInto(r, KEY_B).words, 0, key, 0));
       if (same === undefined) continue;
       const group = groups.get(same);
       if (group) group.push(i);
@@ -343,6 +571,7 @@ export class KernelFlowSet implements FlowSet {
     return drop;
   }
 
+  /** Rows whose key an earlier row already has (a get_next_key walk can meet a key twice). */
   duplicates(): number[] {
     const dup: number[] = [];
     for (let i = 0; i < this.length; i++) if (this.find(this, i) !== i) dup.push(i);
@@ -350,102 +579,119 @@ export class KernelFlowSet implements FlowSet {
   }
 
   keyAt(i: number): string {
-    const o = this.off(i);
-    return this.keys.toString('hex', o, o + FlowKey.size);
+    return this.keyInto(i, KEY_A).bytes.toString('hex');
   }
 
   compareKeys(i: number, j: number): number {
-    const a = this.off(i);
-    const b = this.off(j);
+    const a = this.keyInto(i, KEY_A).bytes;
+    const b = this.keyInto(j, KEY_B).bytes;
     // Byte order is the order of the hex strings.
-    return this.keys.compare(this.keys, b, b + FlowKey.size, a, a + FlowKey.size);
+    return a.compare(b);
+  }
+
+  /** Byte `at` of row i's key, read through keyInto (the accessors' slow path). */
+  private slowByte(i: number, at: number): number {
+    return this.keyInto(i, KEY_A).bytes[at] as number;
+  }
+
+  /** The 16-bit word at byte `at` of row i's key, read through keyInto. */
+  private slowU16(i: number, at: number): number {
+    return this.keyInto(i, KEY_A).u16[at >> 1] as number;
   }
 
   family(i: number): 4 | 6 {
-    return this.keys[this.off(i) + FlowKey.family] === 6 ? 6 : 4;
+    let f = this.main.bytes[this.offset(i) + FAMILY] as number;
+    if (!this.fast(i)) f = this.slowByte(i, FAMILY);
+    return f === 6 ? 6 : 4;
   }
 
   proto(i: number): number {
-    return this.keys[this.off(i) + FlowKey.proto] as number;
+    const r = this.main.bytes[this.offset(i) + PROTO] as number;
+    return this.fast(i) ? r : this.slowByte(i, PROTO);
   }
 
   sport(i: number): number {
-    return this.u16[(this.off(i) + FlowKey.sport) >> 1] as number;
+    const r = this.main.u16[(this.offset(i) + SPORT) >> 1] as number;
+    return this.fast(i) ? r : this.slowU16(i, SPORT);
   }
 
   dport(i: number): number {
-    return this.u16[(this.off(i) + FlowKey.dport) >> 1] as number;
+    const r = this.main.u16[(this.offset(i) + DPORT) >> 1] as number;
+    return this.fast(i) ? r : this.slowU16(i, DPORT);
   }
 
   dir(i: number): Direction {
-    return this.keys[this.off(i) + FlowKey.dir] === DIR_EGRESS ? 'egress' : 'ingress';
+    let d = this.main.bytes[this.offset(i) + DIR] as number;
+    if (!this.fast(i)) d = this.slowByte(i, DIR);
+    return d === DIR_EGRESS ? 'egress' : 'ingress';
   }
 
   ifname(i: number): string {
-    return this.ifnameOf(this.u32[(this.off(i) + FlowKey.ifindex) >> 2] as number);
+    let r = this.main.u32[(this.offset(i) + FlowKey.ifindex) >> 2] as number;
+    if (!this.fast(i)) r = this.keyInto(i, KEY_A).u32[FlowKey.ifindex >> 2] as number;
+    return this.ifnameOf(r);
   }
 
   addressIn(i: number, which: 'src' | 'dst', prefix: Prefix): boolean {
-    if (prefix.family !== this.family(i)) return false;
-    const a = this.off(i) + (which === 'src' ? FlowKey.src : FlowKey.dst);
+    const k = this.keyInto(i, KEY_A).bytes;
+    if (prefix.family !== (k[FlowKey.family] === 6 ? 6 : 4)) return false;
+    const a = which === 'src' ? FlowKey.src : FlowKey.dst;
     const whole = prefix.len >> 3;
-    for (let b = 0; b < whole; b++) if (prefix.bytes[b] !== this.keys[a + b]) return false;
+    for (let b = 0; b < whole; b++) if (prefix.bytes[b] !== k[a + b]) return false;
     const rest = prefix.len & 7;
     if (rest === 0) return true;
     const mask = (0xff << (8 - rest)) & 0xff;
-    return (((prefix.bytes[whole] ?? 0) ^ (this.keys[a + whole] as number)) & mask) === 0;
+    return (((prefix.bytes[whole] ?? 0) ^ (k[a + whole] as number)) & mask) === 0;
   }
 
   addressSortKey(i: number, which: 'src' | 'dst'): string {
-    const family = this.family(i);
-    const a = this.off(i) + (which === 'src' ? FlowKey.src : FlowKey.dst);
-    return `${family}${this.keys.toString('hex', a, a + (family === 6 ? 16 : 4))}`;
+    const k = this.keyInto(i, KEY_A).bytes;
+    const family = k[FlowKey.family] === 6 ? 6 : 4;
+    const a = which === 'src' ? FlowKey.src : FlowKey.dst;
+    return `${family}${k.toString('hex', a, a + (family === 6 ? 16 : 4))}`;
   }
 
   address(i: number, which: 'src' | 'dst'): string {
     const built = this.built[i];
     if (built) return built[which];
-    const o = this.off(i);
-    return (this.family(i) === 6 ? formatIPv6 : formatIPv4)(this.keys, o + (which === 'src' ? FlowKey.src : FlowKey.dst));
+    const k = this.keyInto(i, KEY_A).bytes;
+    return (k[FlowKey.family] === 6 ? formatIPv6 : formatIPv4)(k, which === 'src' ? FlowKey.src : FlowKey.dst);
   }
 
   addressHash(i: number, which: 'src' | 'dst'): number {
-    const o = this.off(i);
-    // The text is the family's bytes alone (an IPv4 address is the first 4 of its 16), and the family.
-    const at = (o + (which === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
-    const words = this.words;
-    if (this.keys[o + FlowKey.family] !== 6) return mix(mix(0x2545f491, 4), words[at] as number);
-    return mix(mix(mix(mix(mix(0x2545f491, 6), words[at] as number), words[at + 1] as number), words[at + 2] as number), words[at + 3] as number);
+    const h = addressHashAt(this.main, this.offset(i), which);
+    return this.fast(i) ? h : addressHashAt(this.keyInto(i, KEY_A), 0, which);
   }
 
   sameAddress(i: number, which: 'src' | 'dst', j: number, whichJ: 'src' | 'dst'): boolean {
-    const oi = this.off(i);
-    const oj = this.off(j);
-    const v6 = this.keys[oi + FlowKey.family] === 6;
-    if (v6 !== (this.keys[oj + FlowKey.family] === 6)) return false;
-    const a = (oi + (which === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
-    const b = (oj + (whichJ === 'src' ? FlowKey.src : FlowKey.dst)) >> 2;
-    const words = this.words;
-    if (words[a] !== words[b]) return false;
-    return !v6 || (words[a + 1] === words[b + 1] && words[a + 2] === words[b + 2] && words[a + 3] === words[b + 3]);
+    const a = this.keyInto(i, KEY_A);
+    const b = this.keyInto(j, KEY_B);
+    const v6 = a.bytes[FlowKey.family] === 6;
+    if (v6 !== (b.bytes[FlowKey.family] === 6)) return false;
+    const x = (which === 'src' ? FlowKey.src : FlowKey.dst) >> 2;
+    const y = (whichJ === 'src' ? FlowKey.src : FlowKey.dst) >> 2;
+    const wa = a.words;
+    const wb = b.words;
+    if (wa[x] !== wb[y]) return false;
+    return !v6 || (wa[x + 1] === wb[y + 1] && wa[x + 2] === wb[y + 2] && wa[x + 3] === wb[y + 3]);
   }
 
   record(i: number): FlowRecord {
     let r = this.built[i];
     if (r) return r;
-    const o = this.off(i);
-    const family = this.family(i);
+    const k = this.keyInto(i, KEY_A);
+    const family = k.bytes[FlowKey.family] === 6 ? 6 : 4;
     const addr = family === 6 ? formatIPv6 : formatIPv4;
-    const ifindex = this.u32[(o + FlowKey.ifindex) >> 2] as number;
+    const ifindex = k.u32[FlowKey.ifindex >> 2] as number;
     r = {
-      key: this.keyAt(i),
+      key: k.bytes.toString('hex'),
       family,
-      proto: this.proto(i),
-      src: addr(this.keys, o + FlowKey.src),
-      dst: addr(this.keys, o + FlowKey.dst),
-      sport: this.sport(i),
-      dport: this.dport(i),
-      dir: this.dir(i),
+      proto: k.bytes[FlowKey.proto] as number,
+      src: addr(k.bytes, FlowKey.src),
+      dst: addr(k.bytes, FlowKey.dst),
+      sport: k.u16[FlowKey.sport >> 1] as number,
+      dport: k.u16[FlowKey.dport >> 1] as number,
+      dir: k.bytes[FlowKey.dir] === DIR_EGRESS ? 'egress' : 'ingress',
       ifindex,
       ifname: this.ifnameOf(ifindex),
       packets: this.packets[i] as number,
@@ -461,16 +707,31 @@ export class KernelFlowSet implements FlowSet {
   subset(rows: ArrayLike<number>): FlowSet {
     const n = rows.length;
     const at = new Int32Array(n);
+    const seqs = this.slots ? new Uint32Array(n) : undefined;
     const c = columns(n);
     for (let k = 0; k < n; k++) {
       const i = rows[k] as number;
-      at[k] = this.off(i) / FlowKey.size;
+      at[k] = this.at ? (this.at[i] as number) : i;
+      if (seqs) seqs[k] = this.slots!.seqs[i] as number;
       c.packets[k] = this.packets[i] as number;
       c.bytes[k] = this.bytes[i] as number;
       c.firstSeenNs[k] = this.firstSeenNs[i] as number;
       c.lastSeenNs[k] = this.lastSeenNs[i] as number;
       c.tcpFlags[k] = this.tcpFlags[i] as number;
     }
-    return new KernelFlowSet(this.keys, c, this.ifnameOf, at);
+    if (!seqs) return new KernelFlowSet(this.keys, c, this.ifnameOf, at);
+    // The subset starts where this set is, caught up now, with the keys of its rows that left.
+    if (!this.quiet()) this.catchUp();
+    const calm = { evictions: this.seenHead, frees: this.seenFrees, log: this.logPos, checked: this.checked };
+    const set = new KernelFlowSet(this.keys, c, this.ifnameOf, at, { shared: this.slots!.shared, seqs, calm });
+    const moved = this.moved;
+    if (moved) {
+      for (let k = 0; k < n; k++) {
+        const p = moved.get(rows[k] as number);
+        if (p !== undefined) set.adopt(k, (this.side as KeyViews).bytes.subarray(p * FlowKey.size, (p + 1) * FlowKey.size));
+      }
+    }
+    return set;
   }
+
 }

@@ -37,6 +37,16 @@ export const FlowSlot = {
   value: 48,
 } as const;
 
+/** struct evicted_key, 64 bytes: an entry of flow_evicted, the ring of the keys evicted from their slot (mmap kind). */
+export const EvictedKey = {
+  size: 64,
+  key: 0,
+  slot: 48,
+  seq: 52,
+  /** k + 1 once entry k of the ring's sequence is whole; 0 while it is written. */
+  stamp: 56,
+} as const;
+
 /** struct counters, 80 bytes, in the per-CPU array `counters` at key 0. */
 export const Counters = {
   size: 80,
@@ -54,13 +64,15 @@ export const Counters = {
 
 /** struct tc_top_config, the program's .rodata, 16 bytes. */
 export const Config = {
-  size: 16,
+  size: 20,
   mapMode: 0,
   slots: 4,
   /** 1: time TCP handshakes into `handshakes`. */
   handshakes: 8,
   /** 1: TC egress publishes a new flow's socket owner into `owners` (tc_top_owner.h). */
   owners: 12,
+  /** flow_evicted's entries, a power of two (0: evictions are not written). */
+  evicted: 16,
 } as const;
 
 /** struct handshake, 24 bytes: the value of `handshakes` (key: struct flow_key of the SYN's direction). */
@@ -99,6 +111,7 @@ export const Maps = {
   flows: 'flows',
   flowIndex: 'flow_index',
   flowSlots: 'flow_slots',
+  flowEvicted: 'flow_evicted',
   counters: 'counters',
   handshakes: 'handshakes',
   /** The owner object's maps, created by the live counter object (not the replay build) and reused by it. */
@@ -110,11 +123,13 @@ export const Maps = {
 
 /** The program's .bss (its zero-initialised globals), one value at key 0. */
 export const Bss = {
-  size: 16,
+  size: 24,
   /** __u32 slot_hand: advanced by every search for a new flow's slot. */
   slotHand: 0,
   /** __u64 owners_written: entries the TC egress hook wrote to `owners`. */
   ownersWritten: 8,
+  /** __u64 evicted_head: flows evicted from their slot so far (the next goes to flow_evicted[evicted_head % entries]). */
+  evictedHead: 16,
 } as const;
 
 /** Per-CPU map values are laid out one slot per possible CPU, each rounded up to 8 bytes. */

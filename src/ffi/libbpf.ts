@@ -313,14 +313,14 @@ export interface SharedMapping {
 }
 
 /** mmap(2) a BPF_F_MMAPABLE array map whole (its length rounded up to pages, as the kernel wants). */
-export function mapMmap(fd: number, length: number): SharedMapping {
+export function mapMmap(fd: number, length: number, what = 'the flow slots'): SharedMapping {
   const PROT_READ = 1;
   const PROT_WRITE = 2;
   const MAP_SHARED = 1;
   const size = Math.ceil(length / 4096) * 4096;
   const ptr = f.mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (ptr === null || koffi.address(ptr) === 0xffffffffffffffffn) {
-    throw new BpfError('mmap of the flow slots', koffi.errno(), 'this kernel cannot map BPF arrays (5.5 and later can): run with --map lru');
+    throw new BpfError(`mmap of ${what}`, koffi.errno(), 'this kernel cannot map BPF arrays (5.5 and later can): run with --map lru');
   }
   let mapped = true;
   return {

@@ -35,7 +35,7 @@ export interface FlowSet {
   /**
    * For each row of `cur` (a later set from the same source), the row of this set holding its flow,
    * or -1, as find() would give them, when this set can tell them all at once without comparing keys
-   * (the mmap kind: rows of one KeyStore). Undefined when it cannot.
+   * (the mmap kind: rows of the same shared slots). Undefined when it cannot.
    */
   matchLater?(cur: FlowSet): Int32Array | undefined;
   /** The row with this key, or -1. */

@@ -58,7 +58,7 @@ export function kernelSet(n: number, seed: number): { set: KernelFlowSet; keys: 
 /**
  * A read of the flows of `keys` (FlowKey.size bytes each) listed in `live`, in that order: flow i
  * with packets[i] packets, 100 bytes each, last seen at tick t (a second a tick). A map read as the
- * batch kind gives it: no key store, so flows are matched by their key bytes.
+ * batch kind gives it: keys in a buffer of their own, so flows are matched by their key bytes.
  */
 export function readOf(keys: Buffer, live: readonly number[], packets: Float64Array, t: number): KernelFlowSet {
   const k = Buffer.alloc(live.length * FlowKey.size);
