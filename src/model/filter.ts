@@ -229,10 +229,11 @@ function compile(filter: Filter): Predicate {
     case 'port': {
       // Only these protocols carry ports; ICMP's dport holds type and code.
       const { lo, hi } = filter;
+      const within = (port: number): boolean => port >= lo && port <= hi;
       const ports = sided(
         filter.side,
-        (set, i) => set.sport(i) >= lo && set.sport(i) <= hi,
-        (set, i) => set.dport(i) >= lo && set.dport(i) <= hi,
+        (set, i) => within(set.sport(i)),
+        (set, i) => within(set.dport(i)),
       );
       return (set, i) => hasPorts(set.proto(i)) && ports(set, i);
     }
