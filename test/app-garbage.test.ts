@@ -110,12 +110,13 @@ describe('youngGenerationFor', () => {
     return JSON.parse(stdout) as { held: boolean; before: number; after: number };
   }
 
-  it('a large map keeps the size it has; a smaller one lets V8 grow it', async () => {
+  it('a large map does not grow it past the size it has; a smaller one lets V8 grow it', async () => {
     const small = await churn(LARGE_MAP - 1);
     assert.equal(small.held, false);
     assert.ok(small.after > small.before, `grows: ${small.before} -> ${small.after}`);
     const large = await churn(LARGE_MAP);
     assert.equal(large.held, true);
-    assert.equal(large.after, large.before, 'held');
+    // Held: it does not grow (V8 may still shrink it, after a collection that finds it too large).
+    assert.ok(large.after <= large.before, `held: ${large.before} -> ${large.after}`);
   });
 });
